@@ -1,0 +1,121 @@
+"""Downloads with resume, progress bar and sha256 checks; trust-on-first-download records.
+
+A hash is *pinned* only where it can be cited (torchvision file names carry a sha256
+prefix). For every other file the sha256 is recorded beside the file at first download
+(``<file>.sha256``) and verified on every later load, so a corrupted or swapped file is
+caught even though no hash could be pinned in advance.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+class ChecksumError(RuntimeError):
+    """A file's sha256 differs from the pinned or recorded one."""
+
+
+class DownloadError(RuntimeError):
+    """A download failed (no network, HTTP error, interrupted)."""
+
+
+def sha256sum(path, *, chunk: int = 1 << 22, progress: bool = False) -> str:
+    """Hex sha256 of a file, streamed in chunks."""
+    path = Path(path)
+    h = hashlib.sha256()
+    bar = _bar(path.stat().st_size, f"sha256 {path.name}", progress)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+            bar.update(len(block))
+    bar.close()
+    return h.hexdigest()
+
+
+def _bar(total, desc, enable):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not enable, leave=False)
+
+
+def record_path(path) -> Path:
+    """The sidecar file that records ``path``'s sha256 at first download."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def verify(path, *, sha256: str | None = None, sha256_prefix: str | None = None, record: bool = True,
+           progress: bool = False) -> str:
+    """Check ``path`` against a pinned sha256 (or prefix), else against its recorded one.
+
+    With neither a pin nor a record, the hash is recorded now (when ``record``) and
+    returned. Returns the file's sha256.
+
+    Raises:
+        ChecksumError: naming the file, the expected and the actual hash.
+    """
+    path = Path(path)
+    actual = sha256sum(path, progress=progress)
+    rec = record_path(path)
+    if sha256 and actual != sha256.lower():
+        raise ChecksumError(f"{path}: sha256 {actual} but {sha256} is pinned; delete the file and download it again")
+    if sha256_prefix and not actual.startswith(sha256_prefix.lower()):
+        raise ChecksumError(f"{path}: sha256 {actual} does not start with the pinned prefix {sha256_prefix}; "
+                            "delete the file and download it again")
+    if rec.exists():
+        expected = rec.read_text().split()[0]
+        if expected != actual:
+            raise ChecksumError(f"{path}: sha256 {actual} differs from {expected} recorded at first download in {rec}; "
+                                "the file changed since (delete both files to download again)")
+    elif record:
+        try:
+            rec.write_text(f"{actual}  {path.name}\n")
+        except OSError:
+            pass  # read-only location (a user's own copy): verification still happened above
+    return actual
+
+
+def download(url: str, dest, *, sha256: str | None = None, sha256_prefix: str | None = None,
+             progress: bool = True, timeout: float = 30.0) -> Path:
+    """Download ``url`` to ``dest`` with resume, a progress bar and a sha256 check.
+
+    Bytes go to ``dest.part`` first; an interrupted download resumes from there (HTTP
+    Range) on the next call. Only a complete, verified file is renamed to ``dest``.
+
+    Raises:
+        DownloadError: the network or server failed (the message names the URL).
+        ChecksumError: the finished file does not match the pin.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    req = urllib.request.Request(url, headers={"User-Agent": "neural-aesthetics-notebooks"})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            if have and resp.status != 206:  # server ignored Range: start over
+                have = 0
+            total = resp.headers.get("Content-Length")
+            total = int(total) + have if total else None
+            bar = _bar(total, dest.name, progress)
+            bar.update(have)
+            with open(part, "ab" if have else "wb") as f:
+                while block := resp.read(1 << 20):
+                    f.write(block)
+                    bar.update(len(block))
+            bar.close()
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise DownloadError(f"download of {url} failed: {exc}") from exc
+    try:
+        actual = verify(part, sha256=sha256, sha256_prefix=sha256_prefix, record=False)
+    except ChecksumError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, dest)
+    record_path(dest).write_text(f"{actual}  {dest.name}\n")
+    return dest

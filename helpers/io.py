@@ -1,0 +1,159 @@
+"""Atomic file writes, small result files, and robust image reading.
+
+Every writer goes through :func:`atomic_path`: the data are written to a temporary file in
+the destination folder and renamed into place, so an interrupted job never leaves a
+half-written file behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path, *, suffix: str | None = None):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The temporary file keeps ``path``'s suffix (or ``suffix``) so libraries that pick a
+    format from the extension still work. On an exception the temporary file is removed
+    and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix + ".part")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def save_json(obj, path) -> Path:
+    """Write ``obj`` as indented JSON atomically (NumPy scalars and arrays become plain JSON)."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default)
+    return write_bytes(path, (text + "\n").encode())
+
+
+def load_json(path):
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text())
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_table(df, path, *, index: bool = False) -> Path:
+    """Write a DataFrame atomically; the format follows the suffix (``.csv`` or ``.parquet``)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".csv":
+            df.to_csv(tmp, index=index)
+        elif path.suffix == ".parquet":
+            df.to_parquet(tmp, index=index)
+        else:
+            raise ValueError(f"save_table: unsupported suffix {path.suffix!r} for {path} (use .csv or .parquet)")
+    return path
+
+
+def load_table(path):
+    """Read a ``.csv`` or ``.parquet`` table into a DataFrame."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    raise ValueError(f"load_table: unsupported suffix {path.suffix!r} for {path} (use .csv or .parquet)")
+
+
+def save_image(img, path) -> Path:
+    """Save ``img`` (uint8 HxWx3) atomically; the format follows the suffix (PNG by default)."""
+    from PIL import Image
+
+    img = np.asarray(img)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"save_image: expected uint8 HxWx3, got {img.dtype} {img.shape} for {path}")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(img).save(tmp, format=(path.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG"))
+    return path
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read as RGB; the message names the file and why."""
+
+
+def read_image(path_or_array, *, min_size: int = 8) -> np.ndarray:
+    """Read an image as uint8 HxWx3 RGB.
+
+    Grayscale is replicated to three channels, RGBA/LA are composited on white,
+    16-bit images are scaled to 8 bit, palette images are converted. Arrays pass through
+    the same normalisation.
+
+    Raises:
+        ImageReadError: unreadable or truncated file, or smaller than ``min_size`` pixels
+            on a side; the message names the file.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    name = "<array>" if isinstance(path_or_array, np.ndarray) else str(path_or_array)
+    if isinstance(path_or_array, np.ndarray):
+        arr = path_or_array
+    else:
+        try:
+            with Image.open(path_or_array) as im:
+                im.load()
+                if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+                    im = im.convert("RGBA")
+                    bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                    im = Image.alpha_composite(bg, im).convert("RGB")
+                elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                    a = np.asarray(im, dtype=np.float64)
+                    hi = 65535.0 if a.max() > 255 else 255.0
+                    im = Image.fromarray(np.clip(np.round(a / hi * 255), 0, 255).astype(np.uint8))
+                arr = np.asarray(im.convert("RGB") if im.mode != "RGB" else im)
+        except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+            raise ImageReadError(f"{name}: cannot be read as an image ({exc})") from exc
+    arr = np.asarray(arr)
+    if arr.dtype == np.uint16:
+        arr = np.round(arr / 257.0).astype(np.uint8)
+    elif arr.dtype.kind == "f":
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+        arr = np.clip(np.round(arr * scale), 0, 255).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        a = arr[..., 3:4].astype(np.float32) / 255.0
+        arr = np.round(arr[..., :3] * a + 255.0 * (1 - a)).astype(np.uint8)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ImageReadError(f"{name}: expected an RGB image, got array of shape {arr.shape}")
+    if min(arr.shape[:2]) < min_size:
+        raise ImageReadError(f"{name}: image is {arr.shape[1]}x{arr.shape[0]} px, smaller than {min_size} px on a side")
+    return np.ascontiguousarray(arr)

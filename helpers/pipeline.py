@@ -1,0 +1,133 @@
+"""Run the numbered notebooks in order with papermill, and list what they reproduce.
+
+Usage::
+
+    python -m helpers.pipeline list                       # every registered table and figure
+    python -m helpers.pipeline run --profile smoke        # all notebooks, stand-in weights, tiny sizes
+    python -m helpers.pipeline run --profile paper        # the papers' settings (pretrained weights)
+    python -m helpers.pipeline run --only 03 04           # a subset, by number or name
+    python -m helpers.pipeline run --from 05              # from a notebook on
+
+Executed notebooks go to ``build/<profile>/``; ``build/<profile>/index.json`` and
+``index.md`` record status, duration and the registered outputs of each notebook. A failure
+exits non-zero naming the notebook and the failing cell.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from helpers import io, paths, registry
+
+
+def select(names: list[str], *, only=None, start=None) -> list[str]:
+    """Filter notebook file names by ``only`` (numbers or names) and ``start`` (first one)."""
+    def matches(nb, key):
+        key = str(key)
+        return nb == key or nb.startswith(key.zfill(2) + "-") or nb.removesuffix(".ipynb") == key
+
+    out = list(names)
+    if only:
+        out = [nb for nb in out if any(matches(nb, k) for k in only)]
+        unknown = [k for k in only if not any(matches(nb, k) for nb in names)]
+        if unknown:
+            raise SystemExit(f"--only: no notebook matches {unknown}; notebooks are {names}")
+    if start is not None:
+        idx = [i for i, nb in enumerate(out) if matches(nb, start)]
+        if not idx:
+            raise SystemExit(f"--from: no notebook matches {start!r}; notebooks are {names}")
+        out = out[idx[0]:]
+    return out
+
+
+def run(profile: str = "smoke", *, only=None, start=None, parameters: dict | None = None,
+        kernel: str = "python3", log_output: bool = False) -> dict:
+    """Execute the selected notebooks in order; return the index (also written to disk).
+
+    Raises:
+        SystemExit: naming the notebook and cell, when a notebook fails.
+    """
+    import papermill as pm
+
+    from helpers import check_profile
+
+    check_profile(profile)
+    todo = select(registry.notebooks(), only=only, start=start)
+    out_dir = paths.build(profile)
+    index = {"profile": profile, "notebooks": []}
+    for n, nb in enumerate(todo, 1):
+        src = paths.notebooks() / nb
+        dst = out_dir / nb
+        print(f"[{n}/{len(todo)}] {nb} (profile={profile}) ...", flush=True)
+        t0 = time.perf_counter()
+        entry = {"notebook": nb, "output": str(dst)}
+        try:
+            pm.execute_notebook(str(src), str(dst), parameters={"PROFILE": profile, **(parameters or {})},
+                                kernel_name=kernel, cwd=str(paths.notebooks()), progress_bar=False,
+                                log_output=log_output)
+        except pm.PapermillExecutionError as exc:
+            entry.update(status="failed", seconds=round(time.perf_counter() - t0, 1),
+                         error=f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+            index["notebooks"].append(entry)
+            _write_index(index, out_dir)
+            raise SystemExit(f"FAILED {nb} at cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
+                             f"see the executed notebook {dst}") from None
+        entry.update(status="ok", seconds=round(time.perf_counter() - t0, 1))
+        entry["products"] = {i.id: {"path": str(i.path(profile)), "exists": i.path(profile).exists()}
+                             for i in registry.for_notebook(nb)}
+        missing = [k for k, v in entry["products"].items() if not v["exists"]]
+        index["notebooks"].append(entry)
+        _write_index(index, out_dir)
+        note = f"; MISSING {missing}" if missing else ""
+        print(f"      ok in {entry['seconds']:.1f} s, {len(entry['products']) - len(missing)} outputs{note}", flush=True)
+    return index
+
+
+def _write_index(index: dict, out_dir: Path) -> None:
+    io.save_json(index, out_dir / "index.json")
+    lines = [f"# Pipeline run, profile `{index['profile']}`", "", "| notebook | status | seconds | outputs |", "|---|---|---|---|"]
+    for e in index["notebooks"]:
+        prods = "<br>".join(f"{k}: `{v['path']}`" + ("" if v["exists"] else " (missing)") for k, v in e.get("products", {}).items())
+        lines.append(f"| {e['notebook']} | {e['status']} {e.get('error', '')} | {e['seconds']} | {prods} |")
+    io.write_bytes(out_dir / "index.md", ("\n".join(lines) + "\n").encode())
+
+
+def list_items(stream=sys.stdout) -> None:
+    """Print the registry, one line per item: id, notebook, output path."""
+    for i in registry.ITEMS:
+        folder = "figures" if i.kind == "figure" else "results"
+        print(f"{i.id:<28} {i.notebook:<32} {folder}/<profile>/{i.output}", file=stream)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="print every registered table and figure")
+    r = sub.add_parser("run", help="execute the notebooks with papermill")
+    r.add_argument("--profile", choices=["paper", "smoke"], default="smoke")
+    r.add_argument("--only", nargs="+", help="notebook numbers or names to run")
+    r.add_argument("--from", dest="start", help="first notebook to run (number or name)")
+    r.add_argument("--log-output", action="store_true", help="echo cell output while running")
+    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
+                   help="extra notebook parameter (value parsed as a Python literal when possible)")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        list_items()
+        return 0
+    import ast
+
+    params = {}
+    for k, v in args.param:
+        try:
+            params[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            params[k] = v
+    run(args.profile, only=args.only, start=args.start, parameters=params, log_output=args.log_output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Every table and figure of both papers that the notebooks reproduce, and where it lands.
+
+``ITEMS`` is the single list: the pipeline prints it (``python -m helpers.pipeline list``),
+README renders it, and the smoke test checks that every registered output exists after a
+smoke run. ``output`` is relative to the profile's folder: ``figures/<profile>/`` for
+``kind="figure"`` (PNG; a PDF is written beside it), ``results/<profile>/`` otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str  # paper1:table1, paper2:fig2, ...
+    title: str
+    notebook: str  # notebook file name in notebooks/
+    output: str  # file name in figures/<profile>/ or results/<profile>/
+    kind: str = "figure"  # "figure" or "table" (tables and data go to results/)
+
+    def path(self, profile: str) -> Path:
+        """Absolute path of this item's output for ``profile``."""
+        from helpers import paths
+
+        folder = paths.figures(profile, create=False) if self.kind == "figure" else paths.results(profile, create=False)
+        return folder / self.output
+
+
+NB00 = "00-setup-check.ipynb"
+NB01 = "01-dream-synthesis.ipynb"
+NB02 = "02-image-features.ipynb"
+NB03 = "03-ratings-statistics.ipynb"
+NB04 = "04-layer-response-figures.ipynb"
+NB05 = "05-biggan-perturbation.ipynb"
+NB06 = "06-biggan-block-resampling.ipynb"
+NB07 = "07-nearest-painting.ipynb"
+
+ITEMS: tuple[Item, ...] = (
+    Item("setup:environment", "Versions, device, weights present, cache folders", NB00, "setup-check.json", "table"),
+    # --- Paper 1: deep-dreamed images and emotion (Front. Psychol. 2024) -------------------
+    Item("paper1:stimuli", "The 720 deep-dream stimuli (144 layers x 5 seeds) and their manifest", NB01, "dream/manifest.csv", "table"),
+    Item("paper1:contact-sheet", "All 144 layers for one seed, in layer order", NB01, "p1-dream-contact-sheet.png"),
+    Item("paper1:octaves", "One image across octaves and renders", NB01, "p1-dream-octaves.png"),
+    Item("paper1:features", "Per-image features: HSV, JPEG size, Feature Congestion, Sub-band Entropy, spectra, edges", NB02, "features.parquet", "table"),
+    Item("paper1:feature-distributions", "Distributions of the image features over the stimuli", NB02, "p1-feature-distributions.png"),
+    Item("paper1:clutter-maps", "Clutter maps (Feature Congestion) for example layers", NB02, "p1-clutter-maps.png"),
+    Item("paper1:ratings", "Ratings used by the analyses (simulated unless RATINGS is given)", NB03, "ratings.parquet", "table"),
+    Item("paper1:table1", "Table 1: Pearson correlations of arousal/valence with image features", NB03, "p1-table1-correlations.csv", "table"),
+    Item("paper1:table1-heatmap", "Table 1 as a heat map", NB03, "p1-table1-correlations-heatmap.png"),
+    Item("paper1:regression", "Multiple linear regressions of arousal and valence (selected and full models)", NB03, "p1-regression.csv", "table"),
+    Item("paper1:anova", "One-way ANOVAs of mean valence/arousal by attitude and self-esteem", NB03, "p1-anova.csv", "table"),
+    Item("paper1:fig6", "Figure 6: violin + box plots of arousal and valence", NB03, "p1-fig06-violins.png"),
+    Item("paper1:fig7", "Figure 7: affective judgments vs visual properties, per layer", NB03, "p1-fig07-features-vs-judgments.png"),
+    Item("paper1:fig8", "Figure 8: arousal and valence by attitude", NB03, "p1-fig08-attitude.png"),
+    Item("paper1:fig9", "Figure 9: arousal and valence by self-esteem", NB03, "p1-fig09-self-esteem.png"),
+    Item("paper1:layer-tests", "Per-layer tests against neutral 50, corrected for multiple comparisons", NB04, "p1-layer-tests.csv", "table"),
+    Item("paper1:fig10", "Figure 10: per-layer box plots sorted by median", NB04, "p1-fig10-layer-boxplots.png"),
+    Item("paper1:figS13", "Supplementary S13: per-layer box plots in layer order", NB04, "p1-figS13-layer-boxplots-by-position.png"),
+    Item("paper1:group-tests", "Layer-type group comparisons (Figure 11)", NB04, "p1-group-tests.csv", "table"),
+    Item("paper1:fig11", "Figure 11: grouped layer-type comparisons", NB04, "p1-fig11-layer-groups.png"),
+    Item("paper1:joint-density", "Joint valence-arousal density statistics per layer (entropy, bimodality, corners)", NB04, "p1-joint-density.csv", "table"),
+    Item("paper1:fig12", "Figure 12: joint densities of selected layers above their images", NB04, "p1-fig12-joint-density-cases.png"),
+    Item("paper1:fig13", "Figure 13: layers whose median is nearest each corner/side", NB04, "p1-fig13-joint-density-corners.png"),
+    Item("paper1:figS2-S4", "Supplementary S2-S4: all 144 joint densities", NB04, "p1-figS02-S04-joint-densities.png"),
+    # --- Paper 2: aesthetics from perturbed BigGAN weights (Sci. Rep. 2023) ----------------
+    Item("paper2:fig1", "Figure 1: the generator's blocks (entry, B1..B13, output) with parameter counts", NB05, "p2-fig01-blocks.csv", "table"),
+    Item("paper2:fig2", "Figure 2: five perturbed networks (seeds 0-10) and the original", NB05, "p2-fig02-perturbed-gallery.png"),
+    Item("paper2:figS1", "Supplementary S1: consecutive seeds 0-23, stupa and espresso", NB05, "p2-figS01-consecutive-seeds.png"),
+    Item("paper2:figA2", "Supplementary A2: dependence on alpha", NB05, "p2-figA2-alpha-sweep.png"),
+    Item("paper2:distances", "Cosine distances: perturbed vs original and between perturbed networks", NB05, "p2-distances.csv", "table"),
+    Item("paper2:distance-vs-alpha", "Cosine distance vs alpha, measured and analytic", NB05, "p2-distance-vs-alpha.png"),
+    Item("paper2:figS6", "Supplementary A4 / S6: radial spectra and Canny edges, perturbed vs original vs natural", NB05, "p2-figS06-spectra-edges.png"),
+    Item("paper2:fig5", "Figure 5: block B2 resampled (five seeds) and the original", NB06, "p2-fig05-b2-resampled.png"),
+    Item("paper2:figS2", "Supplementary S2: B2 resampled, more consecutive seeds", NB06, "p2-figS02-b2-more-seeds.png"),
+    Item("paper2:block-sweep", "Each of B1..B13 resampled in turn, same seed", NB06, "p2-block-sweep.png"),
+    Item("paper2:figS7", "Supplementary A5 / S7: B2 resampling combined with the multiplicative perturbation", NB06, "p2-figS07-b2-plus-perturbation.png"),
+    Item("paper2:fig4", "Figure 4: generated images beside their perceptually nearest ArtBench-10 painting", NB07, "p2-fig04-nearest-painting.png"),
+    Item("paper2:fig4-top5", "Top-5 nearest paintings per generated image", NB07, "p2-fig04-top5.png"),
+    Item("paper2:nearest", "Nearest-painting table (query, rank, artwork, similarity, metadata)", NB07, "p2-nearest-paintings.csv", "table"),
+)
+
+
+def by_id(item_id: str) -> Item:
+    """The item with this id; a clear KeyError listing the ids otherwise."""
+    for item in ITEMS:
+        if item.id == item_id:
+            return item
+    raise KeyError(f"no registry item {item_id!r}; known: {', '.join(i.id for i in ITEMS)}")
+
+
+def for_notebook(notebook: str) -> list[Item]:
+    """Items produced by one notebook (file name, with or without ``.ipynb``)."""
+    name = notebook if notebook.endswith(".ipynb") else notebook + ".ipynb"
+    return [i for i in ITEMS if i.notebook == name]
+
+
+def notebooks() -> list[str]:
+    """The numbered notebooks in run order."""
+    return sorted({i.notebook for i in ITEMS})
+
+
+def markdown_table() -> str:
+    """The registry as a Markdown table (README embeds this)."""
+    rows = ["| id | what | notebook | output |", "|---|---|---|---|"]
+    for i in ITEMS:
+        folder = "figures" if i.kind == "figure" else "results"
+        rows.append(f"| `{i.id}` | {i.title} | `{i.notebook}` | `{folder}/<profile>/{i.output}` |")
+    return "\n".join(rows)

@@ -1,0 +1,50 @@
+"""Repository hygiene: clean notebooks, one parameters cell, registry and README in sync."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from helpers import paths, registry
+
+NOTEBOOKS = sorted(paths.notebooks().glob("*.ipynb"))
+
+
+def test_every_registered_notebook_exists():
+    missing = [nb for nb in registry.notebooks() if not (paths.notebooks() / nb).exists()]
+    assert not missing
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_clean(nb_path):
+    nb = json.loads(nb_path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{nb_path.name}: cells {dirty} carry outputs; strip them (nbstripout) before committing"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_shape(nb_path):
+    assert re.fullmatch(r"\d\d-[a-z0-9-]+\.ipynb", nb_path.name)
+    nb = json.loads(nb_path.read_text())
+    cells = nb["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# " + nb_path.name[:2])
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    src = "".join(tagged[0]["source"])
+    assert re.search(r'^PROFILE = "paper"', src, re.M), "parameters cell sets PROFILE = \"paper\" by default"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for c in cells:
+        if c["cell_type"] == "code":
+            text = "".join(c["source"])
+            assert "sys.path" not in text and "import *" not in text, f"{nb_path.name}: no sys.path edits or star imports"
+
+
+def test_readme_lists_the_registry():
+    readme = (paths.root() / "README.md").read_text()
+    assert registry.markdown_table() in readme, "README's figure table is stale: run `python -m helpers.pipeline readme`"
+
+
+def test_registry_ids_unique():
+    ids = [i.id for i in registry.ITEMS]
+    assert len(ids) == len(set(ids))
