@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PIP_FIND_LINKS :=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup figures smoke test test-fast list benchmarks lab clean
+.PHONY: setup figures smoke test test-fast list benchmarks lab strip clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ benchmarks: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
+
+strip: $(STAMP)  ## remove outputs from notebooks before committing
+	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean:
 	rm -rf build results figures/smoke figures/paper .pytest_cache
