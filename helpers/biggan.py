@@ -1,0 +1,550 @@
+"""BigGAN-deep-256 weight surgery for Janik (Sci. Rep. 2023): Eq. 3, Eq. 4, distances, images.
+
+The generator of ``pytorch_pretrained_biggan`` (``helpers.models.load("biggan-deep-256")``)
+is split as in the paper's Figure 1 (:func:`blocks`):
+
+===========  ===============================================  ===========================
+paper        modules                                          note
+===========  ===============================================  ===========================
+``entry``    ``embeddings`` (Linear 1000->128), ``generator.gen_z``  class embedding, z -> 4x4
+``B1..B13``  ``generator.layers.0`` .. ``generator.layers.12``  GenBlocks; ``B9`` = SelfAttn
+``output``   ``generator.bn``, ``generator.conv_to_rgb``        final BN, 3x3 conv to RGB
+===========  ===============================================  ===========================
+
+B2, B4, B6, B8, B11 and B13 upsample by 2. B2 holds 8,654,336 trainable parameters (the
+paper's "around 8.5 million").
+
+**What is perturbed.** ``include="parameters"`` (default) selects the 53,399,137 trainable
+parameters. ``include="all"`` selects the whole state dict (55,921,697 numbers): parameters
+*plus* the buffers, i.e. the batch-norm ``running_means``/``running_vars`` (51 truncation
+rows each) and the spectral-norm ``weight_u``/``weight_v`` vectors. The paper's "55.9M
+parameters" equals the whole state dict, which suggests Eq. 3 was applied to
+``model.state_dict()``; its "around 8.5 million" for B2 equals B2's trainable parameters
+(8.65M; with buffers B2 holds about 9.1M). The text cannot settle it, so both are offered.
+With ``include="all"`` a running variance multiplied by ``1 + alpha * n < 0`` (probability
+``Phi(-1/alpha)``, 0.2 % at alpha = 0.35) becomes negative and its channel NaN at the
+truncation rows it touches; a warning says when that happens.
+
+**Spectral norm.** Every conv/linear weight of BigGAN is spectrally normalised: the stored
+parameter is ``weight_orig`` and the forward pass uses ``weight_orig / sigma`` with
+``sigma = u^T weight_orig v`` computed from the stored buffers ``weight_u``/``weight_v``
+(no power iteration in eval mode; in train mode, which the package's README example
+silently uses, every forward pass runs one power iteration and *overwrites* ``u``/``v``).
+Multiplying ``weight_orig`` element-wise therefore also changes ``sigma``: for Eq. 3,
+``E[u^T (W o (1 + a N)) v] = sigma``, so the effective weight is the multiplicatively
+perturbed one divided by a random scalar close to 1. For Eq. 4 the stored ``u``/``v`` are not
+singular vectors of the redrawn matrix and ``u^T W v`` is a near-zero random number, which
+would blow the block's activations up; :func:`resample` therefore power-iterates ``u``/``v``
+of every redrawn weight (``sn_power_iterations``, default 30; 0 keeps them), and restores them
+on exit like everything else it touched.
+
+**Bitwise restore with one model of memory.** :func:`perturb` and :func:`resample` are
+context managers that change the model in place and restore every touched tensor bit for bit
+on exit, also after an exception. The originals are streamed tensor by tensor to an anonymous
+temporary file (``backup="disk"``, default; deleted by the OS when closed) before each tensor
+is changed, so the process holds one model plus one tensor; ``backup="memory"`` keeps CPU
+clones instead (faster, two models). Regenerating the noise and dividing is *not* exact in
+floating point, which is why the originals are kept. Models must not be run in train mode
+inside the context (spectral norm would then move ``u``/``v`` behind our back).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+import warnings
+
+import numpy as np
+import torch
+
+ALPHA = 0.35
+TRUNCATION = 0.4
+NOISE_SEED = 5678
+PAPER_CLASSES = (832, 967, 947, 46, 528, 949, 319, 978, 980)
+FIG2_CLASSES = (832, 967, 528, 978)  # stupa, espresso, dial telephone, seashore
+FIG5_CLASSES = (832, 967, 980, 528)  # stupa, espresso, volcano, dial telephone
+BLOCKS = ("entry",) + tuple(f"B{i}" for i in range(1, 14)) + ("output",)
+BATCH_SIZE = 3  # images per forward pass on CPU, from benchmarks/biggan.py
+INCLUDE = ("parameters", "all")
+PAPER_DISTANCES = {"perturbed_vs_original": 0.056, "perturbed_vs_perturbed": 0.109}
+
+_PREFIXES = {"entry": ("embeddings.", "generator.gen_z."), "output": ("generator.bn.", "generator.conv_to_rgb.")}
+_PREFIXES.update({f"B{i + 1}": (f"generator.layers.{i}.",) for i in range(13)})
+
+
+# --- structure -------------------------------------------------------------------------------
+
+def block_of(name: str) -> str:
+    """The paper's block (``"entry"``, ``"B1"``..``"B13"``, ``"output"``) of a state-dict key."""
+    for block, prefixes in _PREFIXES.items():
+        if name.startswith(prefixes):
+            return block
+    raise KeyError(f"state-dict key {name!r} belongs to no block of BigGAN-deep-256 (expected a prefix among "
+                   f"{sorted(p for ps in _PREFIXES.values() for p in ps)})")
+
+
+def _check_blocks(blocks):
+    if blocks is None:
+        return None
+    if isinstance(blocks, str):
+        blocks = [blocks]
+    blocks = list(blocks)
+    bad = [b for b in blocks if b not in BLOCKS]
+    if bad:
+        raise ValueError(f"blocks: unknown block(s) {bad}; expected names among {BLOCKS}")
+    return set(blocks)
+
+
+def _check_include(include):
+    if include not in INCLUDE:
+        raise ValueError(f"include must be one of {INCLUDE}, got {include!r}")
+
+
+def tensors(model, *, include: str = "parameters", blocks=None) -> dict:
+    """The tensors Eq. 3 / Eq. 4 act on, in the fixed order noise is drawn.
+
+    Args:
+        model: BigGAN-deep-256 ``torch.nn.Module``.
+        include: ``"parameters"`` (trainable) or ``"all"`` (the whole state dict, buffers included).
+        blocks: restrict to these blocks (``"entry"``, ``"B1"``..``"B13"``, ``"output"``); ``None`` = all.
+
+    Returns:
+        ``{state-dict key: tensor}`` in ``model.state_dict()`` order (which is module registration
+        order); the tensors are the model's own storage (changing them changes the model).
+    """
+    _check_include(include)
+    wanted = _check_blocks(blocks)
+    params = {id(p) for p in model.parameters()}
+    out = {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        if include == "parameters" and id(t) not in params:
+            continue
+        if wanted is not None and block_of(name) not in wanted:
+            continue
+        out[name] = t
+    return out
+
+
+def blocks(model):
+    """The paper's Figure 1 structure mapped onto ``pytorch_pretrained_biggan`` modules.
+
+    Returns:
+        pandas.DataFrame, one row per block (``entry``, ``B1``..``B13``, ``output``) with the
+        modules, the block's type, whether it upsamples (x2), channels in/out, the number of
+        trainable parameters, of buffer numbers (BN running statistics, spectral-norm u/v), of
+        both (the state dict), and the ``;``-joined parameter names and shapes.
+    """
+    import pandas as pd
+    from pytorch_pretrained_biggan.model import GenBlock, SelfAttn
+
+    params = {id(p) for p in model.parameters()}
+    state = model.state_dict(keep_vars=True)
+    rows = []
+    for block in BLOCKS:
+        names = [k for k in state if block_of(k) == block]
+        pnames = [k for k in names if id(state[k]) in params]
+        row = {"block": block, "modules": " + ".join(p.rstrip(".") for p in _PREFIXES[block])}
+        if block.startswith("B"):
+            layer = model.generator.layers[int(block[1:]) - 1]
+            row["type"] = "self-attention" if isinstance(layer, SelfAttn) else "residual (GenBlock)"
+            row["upsample"] = bool(getattr(layer, "up_sample", False))
+            row["attention"] = isinstance(layer, SelfAttn)
+            if isinstance(layer, GenBlock):
+                row["in_channels"], row["out_channels"] = layer.conv_0.in_channels, layer.conv_3.out_channels
+            else:
+                row["in_channels"] = row["out_channels"] = layer.in_channels
+        else:
+            row.update(type="entry stage" if block == "entry" else "output stage", upsample=False, attention=False,
+                       in_channels=1000 if block == "entry" else model.generator.conv_to_rgb.in_channels,
+                       out_channels=model.generator.gen_z.out_features if block == "entry" else 3)
+        row["n_parameter_tensors"] = len(pnames)
+        row["n_parameters"] = sum(state[k].numel() for k in pnames)
+        row["n_buffer_numbers"] = sum(state[k].numel() for k in names if k not in pnames)
+        row["n_state"] = row["n_parameters"] + row["n_buffer_numbers"]
+        row["parameters"] = "; ".join(f"{k}{tuple(state[k].shape)}" for k in pnames)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- backups -----------------------------------------------------------------------------------
+
+class _Backup:
+    """Originals of the tensors about to change, on disk (one tensor in RAM at a time) or in memory."""
+
+    def __init__(self, mode: str = "disk", tmpdir=None):
+        if mode not in ("disk", "memory"):
+            raise ValueError(f"backup must be 'disk' or 'memory', got {mode!r}")
+        self.mode, self.entries = mode, {}
+        self.file = tempfile.TemporaryFile(dir=tmpdir, prefix="biggan-backup-") if mode == "disk" else None
+        self.offset = 0
+
+    def save(self, name: str, t: torch.Tensor) -> None:
+        if name in self.entries:
+            return
+        cpu = t.detach().to("cpu", copy=self.mode == "memory").contiguous()
+        if self.mode == "memory":
+            self.entries[name] = (t, cpu)
+            return
+        raw = cpu.reshape(-1).view(torch.uint8).numpy()
+        self.file.write(memoryview(raw))
+        self.entries[name] = (t, (self.offset, raw.nbytes, cpu.dtype, tuple(cpu.shape)))
+        self.offset += raw.nbytes
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            if self.mode == "memory":
+                for t, cpu in self.entries.values():
+                    t.copy_(cpu)
+                return
+            self.file.flush()
+            for t, (offset, nbytes, dtype, shape) in self.entries.values():
+                buf = bytearray(nbytes)
+                self.file.seek(offset)
+                if self.file.readinto(buf) != nbytes:
+                    raise OSError(f"biggan backup file truncated at offset {offset} ({nbytes} bytes expected)")
+                t.copy_(torch.frombuffer(buf, dtype=torch.uint8).view(dtype).view(shape))
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        self.entries.clear()
+
+
+@contextlib.contextmanager
+def _restoring(backup, tmpdir):
+    b = _Backup(backup, tmpdir)
+    try:
+        yield b
+    finally:
+        try:
+            b.restore()
+        finally:
+            b.close()
+
+
+# --- Eq. 3: multiplicative perturbation ----------------------------------------------------------
+
+def _multiply(x: torch.Tensor, noise: torch.Tensor, alpha: float) -> torch.Tensor:
+    """theta * (1 + alpha * n), computed in the tensor's dtype (the one formula everything uses)."""
+    return x * (1.0 + alpha * noise.to(device=x.device, dtype=x.dtype))
+
+
+def noise_stream(model, *, seed: int = 0, include: str = "parameters"):
+    """Yield ``(name, tensor, noise)`` in the documented order: the one definition of a seed's network.
+
+    A CPU ``torch.Generator`` seeded with ``seed`` draws ``torch.randn(tensor.shape)`` (float32)
+    for every tensor of ``tensors(model, include=include)`` in state-dict order, so the same seed
+    gives the same network on CPU and CUDA, and a block subset gets exactly the noise it has in
+    the full network.
+    """
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    for name, t in tensors(model, include=include).items():
+        yield name, t, torch.randn(t.shape, generator=gen, dtype=torch.float32)
+
+
+@contextlib.contextmanager
+def perturb(model, *, alpha: float = ALPHA, seed: int = 0, blocks=None, include: str = "parameters",
+            backup: str = "disk", tmpdir=None):
+    """Eq. 3 in place: ``theta = theta* x (1 + alpha x N(0, 1))`` element-wise; restored on exit.
+
+    The noise of each tensor comes from :func:`noise_stream` (one seeded CPU generator, state-dict
+    order, drawn for every included tensor even when ``blocks`` selects a subset), so ``seed`` names
+    the network: ``perturb(m, seed=3, blocks="B2")`` equals the B2 part of ``perturb(m, seed=3)``.
+
+    Args:
+        model: BigGAN-deep-256 (eval mode).
+        alpha: deformation magnitude (paper: 0.35); 0 leaves the weights unchanged.
+        seed: integer naming the network.
+        blocks: block name(s) to perturb (``"entry"``, ``"B1"``..``"B13"``, ``"output"``); ``None`` = all.
+        include: ``"parameters"`` (trainable, default) or ``"all"`` (the whole state dict; see module doc).
+        backup: ``"disk"`` (stream originals to a temporary file: about one model of memory) or ``"memory"``.
+        tmpdir: folder for the temporary backup file (default: the system's temp folder).
+
+    Yields:
+        the same ``model``, perturbed. On exit (normal or exception) every touched tensor is
+        restored bit for bit.
+    """
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    wanted = _check_blocks(blocks)
+    with _restoring(backup, tmpdir) as b, torch.no_grad():
+        negative_vars = 0
+        for name, t, noise in noise_stream(model, seed=seed, include=include):
+            if wanted is not None and block_of(name) not in wanted:
+                continue
+            b.save(name, t)
+            t.copy_(_multiply(t, noise, alpha))
+            if name.endswith("running_vars"):
+                negative_vars += int((t < 0).sum())
+        if negative_vars:
+            warnings.warn(f"perturb(seed={seed}, alpha={alpha}, include='all'): {negative_vars} batch-norm running "
+                          f"variances became negative; their channels give NaN", RuntimeWarning, stacklevel=3)
+        yield model
+
+
+# --- Eq. 4: block resampling -------------------------------------------------------------------
+
+def _redraw(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """New draws with x's statistics: per filter pixel for kxk convolutions (k > 1), else per tensor."""
+    from scipy import stats
+
+    if x.ndim == 4 and x.shape[2] * x.shape[3] > 1:
+        out_c, in_c, kh, kw = x.shape
+        pix = x.reshape(out_c * in_c, kh * kw).astype(np.float64)
+        mean, var = pix.mean(axis=0), pix.var(axis=0)
+        mvn = stats.multivariate_normal(mean=mean, cov=np.diag(var), allow_singular=True)
+        draws = mvn.rvs(size=out_c * in_c, random_state=rng).reshape(out_c * in_c, kh * kw)
+        return draws.reshape(x.shape).astype(x.dtype)
+    flat = x.astype(np.float64)
+    draws = stats.norm.rvs(loc=flat.mean(), scale=flat.std(), size=x.shape, random_state=rng)
+    return np.asarray(draws, dtype=x.dtype).reshape(x.shape)
+
+
+def _sn_owner(model, name: str):
+    """(module, SpectralNorm hook) owning parameter ``...weight_orig``, or (None, None)."""
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    if not name.endswith("_orig"):
+        return None, None
+    module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, SpectralNorm) and name.endswith("." + hook.name + "_orig"):
+            return module, hook
+    return None, None
+
+
+def _power_iterate(module, hook, n_iter: int) -> None:
+    """Converge ``u``/``v`` of one spectrally normalised module on its current ``weight_orig``."""
+    old = hook.n_power_iterations
+    hook.n_power_iterations = n_iter
+    try:
+        setattr(module, hook.name, hook.compute_weight(module, do_power_iteration=True))
+    finally:
+        hook.n_power_iterations = old
+
+
+@contextlib.contextmanager
+def resample(model, *, block="B2", seed: int = 0, include: str = "parameters", sn_power_iterations: int = 30,
+             backup: str = "disk", tmpdir=None):
+    """Eq. 4 in place: every tensor of ``block`` redrawn from a normal with that tensor's statistics.
+
+    For each selected tensor (state-dict order) the mean and standard deviation (population,
+    ddof=0, float64) of the *original* tensor are taken and new values drawn with ``scipy.stats``
+    from ``numpy.random.default_rng(seed)`` (one generator for the whole block, so the seed names
+    the network): kxk convolution weights (k > 1, i.e. the 3x3 filters) get one statistic per
+    filter pixel and are drawn from ``scipy.stats.multivariate_normal`` with the 9 per-pixel means
+    and a diagonal covariance of the 9 per-pixel variances (as the paper's Methods); every other
+    tensor from ``scipy.stats.norm``. Draws happen on the CPU, so the result is device-independent.
+
+    Args:
+        model: BigGAN-deep-256 (eval mode).
+        block: block name or list of names (``"B1"``..``"B13"``, ``"entry"``, ``"output"``).
+        seed: integer naming the network.
+        include: ``"parameters"`` (default; B2 = 8.65M, the paper's "8.5 million") or ``"all"``.
+        sn_power_iterations: power iterations re-estimating spectral-norm ``u``/``v`` of each
+            redrawn ``weight_orig`` (0 keeps the stored vectors; see module doc).
+        backup, tmpdir: as in :func:`perturb`.
+
+    Yields:
+        the same ``model``; restored bit for bit on exit (also after an exception).
+    """
+    wanted = _check_blocks(block)
+    if wanted is None:
+        raise ValueError("resample: block must name at least one block, e.g. 'B2'")
+    rng = np.random.default_rng(int(seed))
+    with _restoring(backup, tmpdir) as b, torch.no_grad():
+        for name, t in tensors(model, include=include, blocks=sorted(wanted)).items():
+            b.save(name, t)
+            new = _redraw(t.detach().cpu().numpy(), rng)
+            t.copy_(torch.from_numpy(new))
+            module, hook = _sn_owner(model, name)
+            if module is not None and sn_power_iterations > 0:
+                b.save(name[: -len("_orig")] + "_u", getattr(module, hook.name + "_u"))
+                b.save(name[: -len("_orig")] + "_v", getattr(module, hook.name + "_v"))
+                _power_iterate(module, hook, sn_power_iterations)
+        yield model
+
+
+# --- distances --------------------------------------------------------------------------------
+
+def _as_state(x, include):
+    if isinstance(x, torch.nn.Module):
+        return tensors(x, include=include)
+    if isinstance(x, dict) or hasattr(x, "items"):
+        return dict(x)
+    raise TypeError(f"expected a torch.nn.Module or a state dict, got {type(x).__name__}")
+
+
+def cosine_distance(a, b, *, include: str = "parameters") -> float:
+    """``1 - <a, b> / (|a| |b|)`` over the whole parameter vectors, accumulated tensor by tensor.
+
+    Args:
+        a, b: models (their :func:`tensors` for ``include``) or state dicts with the same keys; a
+            state dict compared with a model is restricted to the model's selected keys.
+        include: for models, ``"parameters"`` or ``"all"`` (buffers too).
+
+    Returns:
+        float in [0, 2]; dot products and norms are accumulated in float64, one tensor at a time
+        (no flattened 55M-element copies).
+    """
+    sa, sb = _as_state(a, include), _as_state(b, include)
+    if isinstance(a, torch.nn.Module) != isinstance(b, torch.nn.Module):  # a module picks the keys of a state dict
+        keys = sa.keys() if isinstance(a, torch.nn.Module) else sb.keys()
+        sa, sb = ({k: s[k] for k in keys if k in s} for s in (sa, sb))
+        missing = [k for k in keys if k not in sa or k not in sb]
+        if missing:
+            raise ValueError(f"cosine_distance: the state dict lacks {len(missing)} of the model's keys, e.g. {missing[:3]}")
+    if sa.keys() != sb.keys():
+        diff = sorted(set(sa) ^ set(sb))
+        raise ValueError(f"cosine_distance: the two state dicts differ in {len(diff)} keys, e.g. {diff[:3]}")
+    dot = na = nb = 0.0
+    for k in sa:
+        x, y = sa[k].detach(), sb[k].detach()
+        if x.shape != y.shape:
+            raise ValueError(f"cosine_distance: {k} has shape {tuple(x.shape)} vs {tuple(y.shape)}")
+        x, y = x.to(torch.float64), y.to(device=x.device, dtype=torch.float64)
+        dot += float((x * y).sum())
+        na += float((x * x).sum())
+        nb += float((y * y).sum())
+    return 1.0 - dot / math.sqrt(na * nb)
+
+
+def analytic_distance(alpha, *, fraction: float = 1.0, between_perturbed: bool = False):
+    """Expected cosine distance of Eq. 3 for many parameters (law of large numbers).
+
+    With ``theta_i' = theta_i (1 + alpha n_i)``: ``<theta, theta'> ~ |theta|^2`` and
+    ``|theta'|^2 ~ |theta|^2 (1 + alpha^2)``. If only a share ``fraction`` of the squared norm is
+    perturbed (e.g. parameters perturbed, distance over the whole state dict) ``alpha^2`` becomes
+    ``fraction * alpha^2``. Hence ``1 - 1/sqrt(1 + f a^2)`` vs the original and
+    ``1 - 1/(1 + f a^2)`` between two independently perturbed networks (0.0561 and 0.1091 at
+    alpha = 0.35, f = 1).
+    """
+    s = 1.0 + fraction * np.asarray(alpha, dtype=float) ** 2
+    return 1.0 - (1.0 / s if between_perturbed else 1.0 / np.sqrt(s))
+
+
+def perturbation_distances(model, seeds, *, alpha: float = ALPHA, include: str = "parameters",
+                           measure: str | None = None, progress: bool = True) -> dict:
+    """Cosine distances of Eq. 3 networks to the original and to each other, without building them.
+
+    Streams the tensors once; for each tensor the noise of every seed is drawn from that seed's
+    generator (the same :func:`noise_stream` order as :func:`perturb`, so the numbers are those of
+    the networks :func:`perturb` makes) and float64 dot products are accumulated.
+
+    Args:
+        model: the original network (left untouched).
+        seeds: K network seeds.
+        alpha: deformation magnitude.
+        include: tensors perturbed (``"parameters"`` or ``"all"``).
+        measure: tensors the distance runs over (default: ``include``); ``"all"`` with
+            ``include="parameters"`` adds the unperturbed buffers to the vectors.
+        progress: tqdm bar over tensors.
+
+    Returns:
+        dict with ``to_original`` (K,) and ``pairwise`` (K, K) float64 distances, and the squared
+        norms ``perturbed_norm2``/``total_norm2`` of the original (for :func:`analytic_distance`'s
+        ``fraction``).
+    """
+    from tqdm.auto import tqdm
+
+    measure = measure or include
+    _check_include(measure)
+    if include == "all" and measure == "parameters":
+        raise ValueError("measure='parameters' with include='all' would skip perturbed buffers; use measure='all'")
+    seeds = [int(s) for s in seeds]
+    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+    perturbed = tensors(model, include=include)
+    k = len(seeds)
+    gram = np.zeros((k + 1, k + 1))  # index 0 = original
+    p2 = 0.0
+    with torch.no_grad():
+        for name, t in tqdm(tensors(model, include=measure).items(), disable=not progress, desc="distances"):
+            x = t.detach().cpu()
+            if name in perturbed:
+                vs = [x] + [_multiply(x, torch.randn(x.shape, generator=g, dtype=torch.float32), alpha) for g in gens]
+                p2 += float((x.double() ** 2).sum())
+            else:
+                vs = [x] * (k + 1)
+            m = torch.stack([v.reshape(-1) for v in vs])  # (K+1, n) float32: peak ~ K+1 copies of one tensor
+            for j in range(0, m.shape[1], 1 << 20):
+                c = m[:, j:j + (1 << 20)].double()
+                gram += (c @ c.T).numpy()
+    norms = np.sqrt(np.diag(gram))
+    cos = gram / np.outer(norms, norms)
+    dist = 1.0 - cos
+    return {"seeds": seeds, "to_original": dist[0, 1:], "pairwise": dist[1:, 1:],
+            "perturbed_norm2": p2, "total_norm2": gram[0, 0]}
+
+
+# --- generation -------------------------------------------------------------------------------
+
+def latents(classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, noise_seed: int = NOISE_SEED):
+    """The paper's inputs: one truncated-normal latent row and one one-hot row per class.
+
+    The paper draws ``truncated_noise_sample(truncation=0.4, batch_size=9, seed=5678)`` for its
+    nine classes, so class ``PAPER_CLASSES[i]`` gets row ``i`` whatever list it appears in (the
+    same latent per class across networks and figures). A class outside the nine gets row
+    ``9 + j`` of a larger draw with the same seed (``j``: its order among such classes).
+
+    Returns:
+        (z float32 (N, 128), one_hot float32 (N, 1000)) as torch tensors.
+    """
+    from pytorch_pretrained_biggan import truncated_noise_sample
+
+    classes = [int(c) for c in classes]
+    bad = [c for c in classes if not 0 <= c < 1000]
+    if bad:
+        raise ValueError(f"classes must be ImageNet indices 0..999, got {bad}")
+    extra = [c for c in dict.fromkeys(classes) if c not in PAPER_CLASSES]
+    base = truncated_noise_sample(truncation=truncation, batch_size=len(PAPER_CLASSES), seed=noise_seed)
+    more = truncated_noise_sample(truncation=truncation, batch_size=len(PAPER_CLASSES) + len(extra),
+                                  seed=noise_seed)[len(PAPER_CLASSES):] if extra else None
+    rows = [base[PAPER_CLASSES.index(c)] if c in PAPER_CLASSES else more[extra.index(c)] for c in classes]
+    z = torch.from_numpy(np.stack(rows).astype(np.float32))
+    one_hot = torch.zeros(len(classes), 1000)
+    one_hot[torch.arange(len(classes)), torch.tensor(classes)] = 1.0
+    return z, one_hot
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """Generator output (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), as ``convert_to_images`` does."""
+    arr = x.detach().float().cpu().numpy().transpose(0, 2, 3, 1)
+    arr = np.nan_to_num(arr, nan=-1.0)
+    return np.clip((arr + 1.0) / 2.0 * 256.0, 0, 255).astype(np.uint8)
+
+
+def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, noise_seed: int = NOISE_SEED,
+             batch_size: int = BATCH_SIZE, device=None, progress: bool = False) -> np.ndarray:
+    """Images of ``classes`` from ``model`` with the paper's inputs (:func:`latents`).
+
+    Args:
+        model: BigGAN-deep-256 (possibly inside :func:`perturb` / :func:`resample`).
+        classes: ImageNet class indices; the default is the paper's nine.
+        truncation: latent truncation in (0, 1] (paper: 0.4).
+        noise_seed: seed of ``truncated_noise_sample`` (paper: 5678).
+        batch_size: images per forward pass (default from ``benchmarks/biggan.py``).
+        device: where to run (default: the model's device).
+        progress: tqdm bar over batches.
+
+    Returns:
+        uint8 array (N, 256, 256, 3); NaN pixels (a broken network) become black.
+    """
+    from tqdm.auto import tqdm
+
+    if not 0 < truncation <= 1:
+        raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    z, y = latents(classes, truncation=truncation, noise_seed=noise_seed)
+    out = []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(z), batch_size), disable=not progress, desc="generate"):
+            out.append(to_uint8(model(z[i:i + batch_size].to(device), y[i:i + batch_size].to(device), truncation)))
+    return np.concatenate(out) if out else np.zeros((0, 256, 256, 3), np.uint8)
+
+
+def class_names(classes) -> list[str]:
+    """ImageNet class names (torchvision's list, offline), e.g. 832 -> ``"stupa"``."""
+    from torchvision.models import ResNet152_Weights
+
+    cats = ResNet152_Weights.IMAGENET1K_V1.meta["categories"]
+    return [cats[int(c)] for c in classes]

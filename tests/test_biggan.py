@@ -1,0 +1,163 @@
+"""helpers.biggan on the BigGAN-deep-256 stand-in (real architecture, random weights)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import biggan, models
+
+
+@pytest.fixture(scope="module")
+def model():
+    return models.load("biggan-deep-256", source="random", seed=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def original(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _same(model, original):
+    state = model.state_dict()
+    return [k for k in original if not torch.equal(state[k], original[k])]
+
+
+def test_blocks_match_the_paper(model):
+    df = biggan.blocks(model).set_index("block")
+    assert list(df.index) == list(biggan.BLOCKS)
+    assert sorted(df.index[df.upsample]) == sorted(["B2", "B4", "B6", "B8", "B11", "B13"])
+    assert list(df.index[df.attention]) == ["B9"]
+    assert df.loc["B2", "n_parameters"] == 8_654_336 and 8.4e6 < df.loc["B2", "n_parameters"] < 8.7e6
+    assert df.n_parameters.sum() == sum(p.numel() for p in model.parameters()) == 53_399_137
+    assert df.n_state.sum() == sum(v.numel() for v in model.state_dict().values()) == 55_921_697
+    assert "generator.layers.1.conv_1.weight_orig(512, 512, 3, 3)" in df.loc["B2", "parameters"]
+
+
+def test_every_state_key_has_a_block(model):
+    assert {biggan.block_of(k) for k in model.state_dict()} == set(biggan.BLOCKS)
+    with pytest.raises(KeyError, match="no block"):
+        biggan.block_of("discriminator.weight")
+
+
+@pytest.mark.parametrize("backup,include", [("disk", "parameters"), ("memory", "all")])
+def test_perturb_restores_bit_for_bit(model, original, backup, include):
+    selected = biggan.tensors(model, include=include)
+    nonzero = {k for k in selected if original[k].any()}  # 0 * (1 + a n) = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # include="all" may turn running variances negative
+        with biggan.perturb(model, seed=3, backup=backup, include=include):
+            assert set(_same(model, original)) == nonzero
+    assert _same(model, original) == []
+
+
+def test_perturb_restores_after_an_exception(model, original):
+    with pytest.raises(ZeroDivisionError):
+        with biggan.perturb(model, seed=4, blocks=["B2", "output"]):
+            assert _same(model, original)
+            1 / 0
+    assert _same(model, original) == []
+
+
+def test_seed_names_a_network(model):
+    def snapshot():
+        return {k: v.clone() for k, v in biggan.tensors(model, blocks=["entry", "B13"]).items()}
+
+    with biggan.perturb(model, seed=7):
+        a = snapshot()
+    with biggan.perturb(model, seed=7):
+        b = snapshot()
+    with biggan.perturb(model, seed=8):
+        c = snapshot()
+    with biggan.perturb(model, seed=7, blocks="B13"):
+        d = snapshot()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not any(torch.equal(a[k], c[k]) for k in a if a[k].any())
+    b13 = [k for k in a if biggan.block_of(k) == "B13"]
+    assert all(torch.equal(a[k], d[k]) for k in b13)  # a block subset gets the noise it has in the full network
+    orig = {k: v for k, v in biggan.tensors(model, blocks="entry").items()}
+    assert all(torch.equal(d[k], orig[k]) for k in orig)
+
+
+def test_alpha_zero_is_identity_and_bad_input_is_named(model, original):
+    with biggan.perturb(model, alpha=0.0, seed=1):
+        assert _same(model, original) == []
+    with pytest.raises(ValueError, match="alpha"):
+        with biggan.perturb(model, alpha=-0.1):
+            pass
+    with pytest.raises(ValueError, match="B14"):
+        with biggan.perturb(model, blocks=["B14"]):
+            pass
+    with pytest.raises(ValueError, match="include"):
+        biggan.tensors(model, include="buffers")
+
+
+def test_distances_match_the_analytic_expectation(model, original):
+    with biggan.perturb(model, seed=11):
+        measured = biggan.cosine_distance(model, original)
+    assert measured == pytest.approx(biggan.analytic_distance(0.35), abs=2e-3)
+    assert biggan.analytic_distance(0.35) == pytest.approx(0.0561, abs=1e-4)
+    assert biggan.analytic_distance(0.35, between_perturbed=True) == pytest.approx(0.1091, abs=1e-4)
+    streamed = biggan.perturbation_distances(model, [11, 12], progress=False)
+    assert streamed["to_original"][0] == pytest.approx(measured, abs=1e-9)  # same networks as perturb()
+    assert streamed["pairwise"][0, 1] == pytest.approx(biggan.analytic_distance(0.35, between_perturbed=True), abs=4e-3)
+    assert biggan.cosine_distance(model, original) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cosine_distance_against_a_flat_reference():
+    a = {"x": torch.randn(5, 3, generator=torch.Generator().manual_seed(0)), "y": torch.arange(4.0)}
+    b = {"x": torch.randn(5, 3, generator=torch.Generator().manual_seed(1)), "y": torch.ones(4)}
+    fa, fb = (torch.cat([d["x"].reshape(-1), d["y"]]).double() for d in (a, b))
+    expected = 1 - float(fa @ fb / (fa.norm() * fb.norm()))
+    assert biggan.cosine_distance(a, b) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError, match="differ"):
+        biggan.cosine_distance(a, {"x": a["x"]})
+
+
+def test_resample_keeps_per_pixel_statistics_and_restores(model, original):
+    name = "generator.layers.1.conv_1.weight_orig"
+    before = original[name].reshape(-1, 9).double()
+    with biggan.resample(model, block="B2", seed=0):
+        after = model.state_dict()[name].reshape(-1, 9).double()
+        assert not torch.equal(after, before)
+        n = before.shape[0]
+        se_mean = before.std(dim=0) / np.sqrt(n)
+        assert torch.all((after.mean(dim=0) - before.mean(dim=0)).abs() < 5 * se_mean)
+        assert torch.allclose(after.std(dim=0), before.std(dim=0), rtol=0.01)
+        one = "generator.layers.1.conv_0.weight_orig"
+        x, y = original[one].double(), model.state_dict()[one].double()
+        assert abs(float(y.mean() - x.mean())) < 5 * float(x.std()) / np.sqrt(x.numel())
+        assert float(y.std()) == pytest.approx(float(x.std()), rel=0.01)
+        touched = set(_same(model, original))
+        assert {biggan.block_of(k) for k in touched} == {"B2"}
+        assert f"generator.layers.1.conv_1.weight_u" in touched  # spectral-norm vectors re-estimated
+    assert _same(model, original) == []
+
+
+def test_resample_is_seeded(model):
+    name = "generator.layers.1.conv_3.weight_orig"
+    with biggan.resample(model, block="B2", seed=5):
+        a = model.state_dict()[name].clone()
+    with biggan.resample(model, block="B2", seed=5):
+        b = model.state_dict()[name].clone()
+    with biggan.resample(model, block="B2", seed=6):
+        c = model.state_dict()[name].clone()
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_latents_follow_the_papers_rows():
+    z, y = biggan.latents([967, 832, 5])
+    z9, _ = biggan.latents()
+    assert torch.equal(z[0], z9[1]) and torch.equal(z[1], z9[0])  # same latent per class in any list
+    assert z.shape == (3, 128) and y.shape == (3, 1000) and y.argmax(1).tolist() == [967, 832, 5]
+    assert torch.all(z.abs() <= 0.4 * 2 + 1e-6)
+    with pytest.raises(ValueError, match="0..999"):
+        biggan.latents([1000])
+
+
+def test_generate_returns_uint8_images(model):
+    img = biggan.generate(model, [832])
+    assert img.shape == (1, 256, 256, 3) and img.dtype == np.uint8 and img.std() > 0
+    assert biggan.class_names([832, 967, 978]) == ["stupa", "espresso", "seashore"]
