@@ -1,0 +1,148 @@
+"""Ratings format: validation errors name file/row/column/value; simulation plants what it says."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import dream, io
+from helpers import ratings as rt
+
+
+def synthetic_features(seed: int = 1000, n_seeds: int = 5) -> pd.DataFrame:
+    """A features table shaped like notebook 02's (144 layers x n_seeds), with correlated columns."""
+    rng = np.random.default_rng(seed)
+    n = len(dream.LAYERS)
+    c, h, e = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
+    rows = []
+    for i, layer in enumerate(dream.LAYERS):
+        for s in range(n_seeds):
+            z = rng.normal(size=6) * 0.3
+            rows.append(dict(path=f"{layer}/seed{s}.png", layer=layer, seed=s, hue=0.4 + 0.1 * (h[i] + z[0]), hue_circular=0.4,
+                             saturation=0.3 + 0.05 * (h[i] + 0.5 * c[i] + z[1]), brightness=0.5 + 0.05 * (h[i] + 0.5 * c[i] + z[2]),
+                             jpeg_bytes=50000 + 8000 * (c[i] + z[3]), png_bytes=90000 + 10000 * c[i],
+                             feature_congestion=4 + c[i] + z[4], subband_entropy=3 + 0.3 * (0.4 * c[i] + e[i] + z[5]),
+                             spectrum_slope=-2.0, edge_density=0.1, status="ok", error=""))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def features():
+    return synthetic_features()
+
+
+@pytest.fixture(scope="module")
+def sim(features):
+    return rt.simulate(features, n_participants=60, seed=3)
+
+
+def _good_rows():
+    return pd.DataFrame({"participant": ["p1", "p1", "p2", "p2"], "layer": ["conv2d0", "mixed4a", "conv2d0", "mixed4a"],
+                         "seed": [0, 1, 0, 1], "arousal": [10, 55.5, 100, 0], "valence": [50, 60, 70, 80]})
+
+
+def _people():
+    return pd.DataFrame({"participant": ["p1", "p2"], "attitude": ["neutral", "positive"], "self_esteem": [3, 5]})
+
+
+def test_load_round_trip_csv_and_parquet(tmp_path):
+    for suffix in (".csv", ".parquet"):
+        io.save_table(_good_rows(), tmp_path / f"r{suffix}")
+        io.save_table(_people(), tmp_path / f"p{suffix}")
+        df = rt.load(tmp_path / f"r{suffix}", participants=tmp_path / f"p{suffix}")
+        assert len(df) == 4 and df["arousal"].dtype == float and df["seed"].dtype == np.int64
+        assert df.loc[df.participant == "p2", "self_esteem"].tolist() == [5, 5]
+        assert df.attrs["simulated"] is False
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda d: d.drop(columns=["valence"]), ["missing column 'valence'"]),
+    (lambda d: d.assign(arousal=[10, 140, 100, 0]), ["row 1 (line 3 of the CSV), column 'arousal'", "'140'", "0 to 100"]),
+    (lambda d: d.assign(valence=[50, 60, -1, 80]), ["row 2", "column 'valence'", "'-1'"]),
+    (lambda d: d.assign(arousal=["10", "high", "100", "0"]), ["row 1", "column 'arousal'", "'high'", "a number"]),
+    (lambda d: d.assign(valence=[50, None, 70, 80]), ["row 1", "column 'valence'", "empty cell"]),
+    (lambda d: d.assign(layer=["conv2d0", "mixed9z", "conv2d0", "mixed4a"]), ["row 1", "column 'layer'", "'mixed9z'", "dream.LAYERS"]),
+    (lambda d: d.assign(seed=[0, 1, 0, "x"]), ["row 3", "column 'seed'", "'x'", "integer"]),
+    (lambda d: d.assign(seed=[0, 1, 0, 0], layer=["conv2d0", "mixed4a", "conv2d0", "conv2d0"]),
+     ["row 2 (line 4 of the CSV) and row 3 (line 5 of the CSV): duplicate", "('p2', 'conv2d0', '0')"]),
+])
+def test_bad_ratings_file_names_row_column_and_value(tmp_path, mutate, expected):
+    path = tmp_path / "bad.csv"
+    io.save_table(mutate(_good_rows()), path)
+    with pytest.raises(rt.RatingsFormatError) as err:
+        rt.load(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    for part in expected:
+        assert part in msg, msg
+
+
+def test_every_problem_is_listed_not_just_the_first(tmp_path):
+    path = tmp_path / "bad.csv"
+    io.save_table(_good_rows().assign(arousal=[101, 102, 103, 50], layer=["x", "conv2d0", "mixed4a", "conv2d0"]), path)
+    with pytest.raises(rt.RatingsFormatError) as err:
+        rt.load(path)
+    assert len(err.value.problems) == 4
+
+
+def test_bad_participants_file(tmp_path):
+    io.save_table(_good_rows(), tmp_path / "r.csv")
+    io.save_table(_people().assign(attitude=["neutral", "happy"], self_esteem=[3, 7]), tmp_path / "p.csv")
+    with pytest.raises(rt.RatingsFormatError) as err:
+        rt.load(tmp_path / "r.csv", participants=tmp_path / "p.csv")
+    msg = str(err.value)
+    assert "row 1 (line 3 of the CSV), column 'attitude': got 'happy'" in msg and "column 'self_esteem': got '7'" in msg
+    io.save_table(_people().iloc[:1], tmp_path / "p1.csv")
+    with pytest.raises(rt.RatingsFormatError, match="'p2'; expected a participant listed in"):
+        rt.load(tmp_path / "r.csv", participants=tmp_path / "p1.csv")
+
+
+def test_load_rejects_unknown_suffix_and_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        rt.load(tmp_path / "nope.csv")
+    (tmp_path / "r.xlsx").write_text("x")
+    with pytest.raises(ValueError, match=".xlsx"):
+        rt.load(tmp_path / "r.xlsx")
+
+
+def test_simulation_is_valid_labelled_and_seeded(features, sim, tmp_path):
+    r = sim.ratings
+    assert len(r) == 60 * len(features) and r.attrs["simulated"] is True
+    assert r["arousal"].between(0, 100).all() and r["valence"].between(0, 100).all()
+    rt.validate(r)  # the simulation obeys the documented format
+    again = rt.simulate(features, n_participants=60, seed=3)
+    pd.testing.assert_frame_equal(r, again.ratings)
+    assert not rt.simulate(features, n_participants=60, seed=4).ratings["arousal"].equals(r["arousal"])
+    path = rt.save(r, tmp_path / "ratings.parquet", participants_path=tmp_path / "participants.csv")
+    back = rt.load(path, participants=tmp_path / "participants.csv")
+    assert back["simulated"].all() and len(back) == len(r)
+    assert set(sim.participants["attitude"]) <= set(rt.ATTITUDE_LEVELS)
+
+
+def test_simulation_plants_what_truth_says(features, sim):
+    r, t = sim.ratings, sim.truth
+    means = r.groupby("layer")[["arousal", "valence"]].mean()
+    for layer in t["neutral_layers"]:
+        assert abs(means.loc[layer, "arousal"] - 50) < 4 and abs(means.loc[layer, "valence"] - 50) < 4
+    for axis in ("arousal", "valence"):
+        for layer in t["non_neutral"][axis]:
+            assert np.sign(means.loc[layer, axis] - 50) == np.sign(t["expected_layer_mean"][axis][layer] - 50)
+    assert t["bimodal"] == rt.DEFAULT_BIMODAL
+    assert t["planted_layer_effects"]["arousal"]["conv2d0"] == 18.0 and t["non_neutral"]["valence"]
+
+
+def test_simulate_rejects_bad_arguments(features):
+    with pytest.raises(ValueError, match="unknown layers"):
+        rt.simulate(features, bimodal={"mixed9z": "valence"})
+    with pytest.raises(ValueError, match="bimodal axis"):
+        rt.simulate(features, bimodal={"conv2d0": "pleasure"})
+    with pytest.raises(ValueError, match="lack columns"):
+        rt.simulate(features.drop(columns=["seed"]))
+
+
+def test_layer_groups_match_figure_11():
+    assert rt.layers_matching("conv2d{L}") == ["conv2d0", "conv2d1", "conv2d2"]
+    assert len(rt.layers_matching("mixed{N}{m}")) == 9 and "mixed4e" in rt.layers_matching("mixed{N}{m}")
+    assert len(rt.layers_matching("mixed{N}{m}_pool")) == 9
+    kk = rt.layers_matching("mixed{N}{m}_{K}x{K}_pre_relu")
+    assert len(kk) == 18 and "mixed3a_3x3_bottleneck_pre_relu" not in kk
