@@ -23,3 +23,409 @@ LAYERS: tuple[str, ...] = tuple(
        "head1_bottleneck"]
 )
 assert len(LAYERS) == 144 and len(set(LAYERS)) == 144
+
+
+# =====================================================================================
+# Synthesis
+# =====================================================================================
+import json  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+PARAMS = ("size", "n_renders", "iter_n", "step", "octave_n", "octave_scale", "tile_size")
+DEFAULTS = dict(size=800, n_renders=50, iter_n=1, step=2.0, octave_n=5, octave_scale=1.4, tile_size=512)
+NOISE_MEAN, NOISE_SD = 126.5, 12.75
+
+
+def noise_image(seed: int, size: int = 800) -> np.ndarray:
+    """The study's kind of start image: 8-bit RGB Gaussian noise, independent per channel.
+
+    Args:
+        seed: NumPy ``default_rng`` seed (the study used seeds 0-4 for its five images).
+        size: side in pixels.
+
+    Returns:
+        uint8 array (size, size, 3), mean about 126.5, sd about 12.75 per channel.
+    """
+    rng = np.random.default_rng(int(seed))
+    return np.clip(np.rint(rng.normal(NOISE_MEAN, NOISE_SD, (size, size, 3))), 0, 255).astype(np.uint8)
+
+
+def load_start_image(path, *, size: int | None = None) -> np.ndarray:
+    """Read a user start image (e.g. one of the study's five PNGs) as uint8 HxWx3.
+
+    Args:
+        path: image file.
+        size: when given, the image must be ``size`` x ``size`` (a clear error otherwise).
+    """
+    from helpers import io
+
+    img = io.read_image(path)
+    if size is not None and img.shape[:2] != (size, size):
+        raise ValueError(f"start image {path}: {img.shape[1]}x{img.shape[0]} px, expected {size}x{size} (SIZE)")
+    return img
+
+
+def start_images(source, seeds, *, size: int = 800) -> dict:
+    """Start image per seed: ``{seed: (uint8 image, label)}``.
+
+    Args:
+        source: ``None`` (seeded noise, :func:`noise_image`), a folder of PNG/JPEG files
+            (sorted by name; seed k takes the k-th file), or a list of files (same rule).
+        seeds: integer seeds.
+        size: image side for noise / expected side for files.
+    """
+    if source is None:
+        return {s: (noise_image(s, size), f"noise:{s}") for s in seeds}
+    src = Path(source) if not isinstance(source, (list, tuple)) else None
+    files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if src else [Path(p) for p in source]
+    if src is not None and not src.is_dir():
+        raise NotADirectoryError(f"START_IMAGES {source} is not a folder")
+    out = {}
+    for s in seeds:
+        if not 0 <= s < len(files):
+            raise ValueError(f"seed {s} needs start image number {s}, but {source} has {len(files)} images")
+        out[s] = (load_start_image(files[s], size=size), files[s].name)
+    return out
+
+
+def resize_bilinear(img, size):
+    """TF1 ``tf.image.resize_bilinear`` (align_corners=False, no half-pixel centres) on (..., H, W).
+
+    Source coordinate ``src = dst * in / out`` in float32, ``lower = floor(src)``,
+    ``upper = min(ceil(src), in - 1)``, ``top + (bottom - top) * lerp`` like TF's kernel.
+
+    Args:
+        img: float32 torch tensor (..., H, W).
+        size: (out_h, out_w).
+    """
+    import torch
+
+    def axis(n_in, n_out):
+        scale = np.float32(n_in) / np.float32(n_out)
+        src = torch.arange(n_out, dtype=torch.float32, device=img.device) * torch.tensor(scale, device=img.device)
+        lo = torch.floor(src)
+        upper = torch.clamp(torch.ceil(src), max=n_in - 1).long()
+        return lo.long().clamp(max=n_in - 1), upper, src - lo
+
+    (h, w), (oh, ow) = img.shape[-2:], (int(size[0]), int(size[1]))
+    y0, y1, fy = axis(h, oh)
+    x0, x1, fx = axis(w, ow)
+    rows0, rows1 = img[..., y0, :], img[..., y1, :]
+    top = rows0[..., x0] + (rows0[..., x1] - rows0[..., x0]) * fx
+    bottom = rows1[..., x0] + (rows1[..., x1] - rows1[..., x0]) * fx
+    return top + (bottom - top) * fy[:, None]
+
+
+def octave_sizes(hw, octave_n: int, octave_scale: float) -> list:
+    """Octave sizes from largest to smallest, rounded like the TF code: ``np.int32(np.float32(hw) / scale)``."""
+    sizes = [tuple(int(v) for v in hw)]
+    for _ in range(octave_n - 1):
+        sizes.append(tuple(int(v) for v in np.int32(np.float32(sizes[-1]) / octave_scale)))
+    return sizes
+
+
+def _tiles(h: int, w: int, sz: int):
+    """Tile origins of the TF tutorial's ``calc_grad_tiled`` (it skips a last strip under sz/2)."""
+    return [(y, x) for y in range(0, max(h - sz // 2, sz), sz) for x in range(0, max(w - sz // 2, sz), sz)]
+
+
+class Dreamer:
+    """The gradient machinery for one (model, layer): truncated forward, batched equal tiles.
+
+    Args:
+        model: :class:`helpers.inception.InceptionV1` (or any module called as ``model(x, layer)``).
+        layer: layer name.
+        batch_tiles: stack tiles of equal shape into one batch (same gradients; faster when
+            there are several, e.g. images of 1024 px and more).
+        channels_last: run convolutions in channels-last memory format.
+    """
+
+    def __init__(self, model, layer: str, *, batch_tiles: bool = True, channels_last: bool = False):
+        if hasattr(model, "check_layer"):
+            model.check_layer(layer)
+        self.model, self.layer = model, layer
+        self.batch_tiles, self.channels_last = batch_tiles, channels_last
+
+    def tile_grads(self, batch):
+        """d mean(layer output) / d input for each image of ``batch`` (N, 3, h, w), [0, 255] scale."""
+        import torch
+
+        x = batch.detach().clone()
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        x.requires_grad_(True)
+        with torch.enable_grad():
+            out = self.model(x, self.layer)
+            score = out.flatten(1).mean(1).sum()
+            (g,) = torch.autograd.grad(score, x)
+        return g.contiguous()
+
+    def grad_tiled(self, img, rng, tile_size: int = 512):
+        """Gradient of the tiled objective on a randomly rolled image (3, H, W), rolled back."""
+        import torch
+
+        sz = tile_size
+        h, w = img.shape[-2:]
+        sx, sy = rng.randint(sz, size=2)
+        shifted = torch.roll(img, shifts=(int(sy), int(sx)), dims=(-2, -1))
+        grad = torch.zeros_like(img)
+        origins = _tiles(h, w, sz)
+        groups: dict = {}
+        for y, x in origins:
+            sub = shifted[:, y:y + sz, x:x + sz]
+            key = tuple(sub.shape) if self.batch_tiles else (y, x)
+            groups.setdefault(key, []).append((y, x, sub))
+        for items in groups.values():
+            g = self.tile_grads(torch.stack([s for _, _, s in items]))
+            for (y, x, s), gi in zip(items, g):
+                grad[:, y:y + s.shape[1], x:x + s.shape[2]] = gi
+        return torch.roll(grad, shifts=(-int(sy), -int(sx)), dims=(-2, -1))
+
+    def render(self, img, rng, *, iter_n=1, step=2.0, octave_n=5, octave_scale=1.4, tile_size=512):
+        """One ``render_deepdream`` call of the TF tutorial on a float image (3, H, W); returns the new image."""
+        octaves = []
+        for _ in range(octave_n - 1):
+            hw = img.shape[-2:]
+            lo = resize_bilinear(img, np.int32(np.float32(hw) / octave_scale))
+            octaves.append(img - resize_bilinear(lo, hw))
+            img = lo
+        for octave in range(octave_n):
+            if octave > 0:
+                hi = octaves[-octave]
+                img = resize_bilinear(img, hi.shape[-2:]) + hi
+            for _ in range(iter_n):
+                g = self.grad_tiled(img, rng, tile_size)
+                img = img + g * (step / (g.abs().mean() + 1e-7))
+        return img
+
+
+def objective(model, layer: str, image, *, device=None) -> float:
+    """Mean of ``layer``'s output on the whole uint8/float image (H, W, 3) in [0, 255] (no tiling)."""
+    import torch
+
+    dev = device or next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(image, dtype=np.float32), device=dev).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        return float(model(x, layer).mean())
+
+
+def to_uint8(img) -> np.ndarray:
+    """Float image (3, H, W) torch or (H, W, 3) array in [0, 255] -> uint8 HxWx3, clipped then truncated
+    (``np.uint8(np.clip(a, 0, 255))`` as in the TF tutorial's image saving)."""
+    import torch
+
+    if isinstance(img, torch.Tensor):
+        img = img.detach().permute(1, 2, 0).cpu().numpy()
+    return np.clip(np.asarray(img, dtype=np.float32), 0, 255).astype(np.uint8)
+
+
+def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0, octave_n: int = 5,
+          octave_scale: float = 1.4, tile_size: int = 512, seed: int = 0, device=None, return_info: bool = False,
+          callback=None, batch_tiles: bool = True, channels_last: bool = False, progress: bool = False):
+    """DeepDream ``image`` towards the plain mean of ``layer``, as the study did.
+
+    ``n_renders`` calls of the TF tutorial's ``render_deepdream`` in sequence (each rebuilds the
+    octave stack from the current float image), gradients from 512-px tiles of a randomly rolled
+    image (offsets from ``np.random.RandomState(seed).randint(tile_size, size=2)`` per step), step
+    ``g * step / (mean|g| + 1e-7)``; finally clipped to [0, 255] and cast to uint8.
+
+    Args:
+        model: :class:`helpers.inception.InceptionV1` (its device is used unless ``device`` is given).
+        layer: one of :data:`LAYERS`.
+        image: uint8 (or float) array (H, W, 3), RGB in [0, 255].
+        n_renders, iter_n, step, octave_n, octave_scale, tile_size: the algorithm's settings.
+        seed: seed of the roll offsets. Same seed -> same bytes (same machine and device).
+        device: torch device to compute on.
+        return_info: also return a dict with ``objective_before``/``objective_after`` (mean layer
+            output on the whole start / final uint8 image) and ``seconds``.
+        callback: called as ``callback(render_index, float_image_tensor)`` after each render.
+        batch_tiles, channels_last: speed options (see :class:`Dreamer`).
+        progress: show a tqdm bar over renders.
+
+    Returns:
+        uint8 array (H, W, 3), or ``(image, info)`` with ``return_info``.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image: expected (H, W, 3) RGB, got shape {image.shape}")
+    dreamer = Dreamer(model, layer, batch_tiles=batch_tiles, channels_last=channels_last)
+    before = objective(model, layer, image, device=dev) if return_info else None
+    img = torch.as_tensor(image.astype(np.float32), device=dev).permute(2, 0, 1).contiguous()
+    rng = np.random.RandomState(int(seed))
+    for r in tqdm(range(n_renders), desc=layer, disable=not progress, leave=False):
+        img = dreamer.render(img, rng, iter_n=iter_n, step=step, octave_n=octave_n, octave_scale=octave_scale,
+                             tile_size=tile_size)
+        if callback is not None:
+            callback(r, img)
+    out = to_uint8(img)
+    if not return_info:
+        return out
+    info = {"objective_before": before, "objective_after": objective(model, layer, out, device=dev),
+            "seconds": time.perf_counter() - t0}
+    return out, info
+
+
+def octave_stack(image, *, octave_n: int = 5, octave_scale: float = 1.4) -> list:
+    """The low-pass octaves of ``image`` (H, W, 3) as uint8 images, largest first."""
+    import torch
+
+    img = torch.as_tensor(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)
+    out = [to_uint8(img)]
+    for _ in range(octave_n - 1):
+        img = resize_bilinear(img, np.int32(np.float32(img.shape[-2:]) / octave_scale))
+        out.append(to_uint8(img))
+    return out
+
+
+# --- the whole job ---------------------------------------------------------------------------
+
+def image_name(layer: str, seed: int) -> str:
+    """Relative path of one stimulus inside the output folder."""
+    return f"images/{LAYERS.index(layer) if layer in LAYERS else 999:03d}_{layer}_seed{seed}.png"
+
+
+def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int = 50, iter_n: int = 1,
+               step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
+               start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
+               batch_tiles: bool = True, channels_last: bool = False, progress: bool = True):
+    """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
+
+    Resumable: each finished image gets a JSON record (``records/``) written after its PNG,
+    both atomically; a re-run skips (layer, seed) pairs whose PNG and record exist with the
+    same settings and weights, so an interrupted run leaves no half-written file and
+    continues where it stopped. The manifest is rebuilt from all records (every shard's).
+
+    Args:
+        layers: ``"all"`` or layer names (from :data:`LAYERS`).
+        seeds: seeds; each picks the start image (:func:`start_images`) and the roll offsets.
+        out_dir: output folder (the notebook uses ``paths.results(PROFILE) / "dream"``).
+        model: the network (``models.load("inception5h", ...)``); its ``na_info`` is recorded.
+        size, n_renders, iter_n, step, octave_n, octave_scale, tile_size: see :func:`dream`.
+        start: ``None`` (seeded noise), a folder or list of the study's start PNGs.
+        device: torch device.
+        shard, n_shards: process only jobs ``shard, shard + n_shards, ...`` (parallel machines).
+        on_error: ``"warn"`` (log a warning, skip the image, continue) or ``"raise"``.
+        batch_tiles, channels_last: speed options of :func:`dream`.
+        progress: tqdm bar with ETA.
+
+    Returns:
+        pandas.DataFrame: the manifest (columns ``layer``, ``layer_index``, ``seed``, ``path``,
+        weights provenance, every parameter, ``objective_before``, ``objective_after``,
+        ``seconds``), sorted by layer index then seed.
+    """
+    from tqdm.auto import tqdm
+
+    from helpers import io
+
+    if model is None:
+        raise ValueError("synthesize needs model= (e.g. models.load('inception5h', source='pretrained'))")
+    if on_error not in ("warn", "raise"):
+        raise ValueError(f"on_error must be 'warn' or 'raise', got {on_error!r}")
+    if not 0 <= shard < n_shards:
+        raise ValueError(f"shard must be in [0, n_shards={n_shards}), got {shard}")
+    layers = list(LAYERS) if layers == "all" else [layers] if isinstance(layers, str) else list(layers)
+    for layer in layers:
+        if layer not in LAYERS:
+            import difflib
+
+            raise KeyError(f"unknown layer {layer!r}; closest: {difflib.get_close_matches(layer, LAYERS, n=5, cutoff=0.5)}")
+        if hasattr(model, "check_layer"):
+            model.check_layer(layer)
+    seeds = [int(s) for s in seeds]
+    out_dir = Path(out_dir)
+    (out_dir / "records").mkdir(parents=True, exist_ok=True)
+    info = dict(getattr(model, "na_info", {}) or {})
+    weights = {"weights_name": info.get("name", "unknown"), "weights_source": info.get("source", "unknown"),
+               "weights_file": Path(info["file"]).name if info.get("file") else None,
+               "weights_sha256": info.get("sha256"), "weights_seed": info.get("seed")}
+    params = dict(size=size, n_renders=n_renders, iter_n=iter_n, step=float(step), octave_n=octave_n,
+                  octave_scale=float(octave_scale), tile_size=tile_size)
+    starts = start_images(start, seeds, size=size)
+    jobs = [(layer, s) for layer in layers for s in seeds][shard::n_shards]
+    todo = []
+    for layer, s in jobs:
+        rec = out_dir / "records" / (Path(image_name(layer, s)).stem + ".json")
+        if rec.exists() and (out_dir / image_name(layer, s)).exists():
+            old = io.load_json(rec)
+            if all(old.get(k) == v for k, v in {**params, **weights}.items()) and old.get("start_image") == starts[s][1]:
+                continue
+        todo.append((layer, s, rec))
+    bar = tqdm(todo, desc="dream", unit="img", disable=not progress)
+    for layer, s, rec in bar:
+        bar.set_postfix_str(f"{layer} seed {s}")
+        try:
+            img, run = dream(model, layer, starts[s][0], seed=s, device=device, return_info=True,
+                             batch_tiles=batch_tiles, channels_last=channels_last,
+                             **{k: v for k, v in params.items() if k != "size"})
+            io.save_image(img, out_dir / image_name(layer, s))
+            row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
+                   **weights, **params, "start_image": starts[s][1], "device": str(device or "model"),
+                   "objective_before": run["objective_before"], "objective_after": run["objective_after"],
+                   "seconds": round(run["seconds"], 3)}
+            io.save_json(row, rec)
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop a 720-image job
+            if on_error == "raise":
+                raise
+            warnings.warn(f"dream: {layer} seed {s} failed ({type(exc).__name__}: {exc}); skipped", stacklevel=2)
+    bar.close()
+    return write_manifest(out_dir)
+
+
+def write_manifest(out_dir):
+    """Rebuild ``out_dir/manifest.csv`` from the per-image records; returns the DataFrame."""
+    import pandas as pd
+
+    from helpers import io
+
+    out_dir = Path(out_dir)
+    rows = [json.loads(p.read_text()) for p in sorted((out_dir / "records").glob("*.json"))]
+    rows = [r for r in rows if (out_dir / r["path"]).exists()]
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = df.sort_values(["layer_index", "seed"], kind="stable").reset_index(drop=True)
+    io.save_table(df, out_dir / "manifest.csv")
+    return df
+
+
+def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(), cell_size: float = 1.0):
+    """All layers of one seed in layer order as an image grid (``plots.image_grid``); returns the Figure."""
+    from helpers import io, plots
+
+    df = manifest[manifest["seed"] == seed].sort_values("layer_index")
+    imgs = [io.read_image(Path(out_dir) / p) for p in df["path"]]
+    names = list(df["layer"])
+    rows = [imgs[i:i + n_cols] for i in range(0, len(imgs), n_cols)]
+    fig = plots.image_grid(rows, title=f"DeepDream of every layer, seed {seed} (layer order, left to right)",
+                           notes=notes, cell_size=cell_size, fontsize=4)
+    for ax, name in zip([a for a in fig.axes], names):
+        ax.set_title(name, fontsize=3.2, pad=1)
+    return fig
+
+
+def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50), notes=(), **kwargs):
+    """One image across renders (top row) and the octave stack of the final image (bottom row)."""
+    from helpers import plots
+
+    kept = {}
+    n = kwargs.pop("n_renders", max(snapshots))
+    final = dream(model, layer, image, n_renders=n,
+                  callback=lambda r, im: kept.__setitem__(r + 1, to_uint8(im)) if r + 1 in snapshots else None, **kwargs)
+    renders = [np.asarray(image)] + [kept[k] for k in sorted(kept)]
+    octs = octave_stack(final, octave_n=kwargs.get("octave_n", 5), octave_scale=kwargs.get("octave_scale", 1.4))
+    grid = [renders, octs + [None] * (len(renders) - len(octs))]
+    fig = plots.image_grid(grid, row_labels=["renders", "octaves"], notes=notes,
+                           title=f"{layer}: start, after renders {sorted(kept)}; octave stack of the result")
+    for ax, lab in zip(fig.axes[:len(renders)], ["start"] + [f"render {k}" for k in sorted(kept)]):
+        ax.set_title(lab, fontsize=7)
+    for ax, o in zip(fig.axes[len(renders):], octs):
+        ax.set_title(f"{o.shape[1]}x{o.shape[0]} px", fontsize=7)
+    return fig

@@ -1,0 +1,488 @@
+"""GoogLeNet / InceptionV1 exactly as Google's 2015 DeepDream graph ("inception5h"), in PyTorch.
+
+All 144 layers of the emotion study (:data:`helpers.dream.LAYERS`) are nodes of one small
+graph that :class:`InceptionV1` evaluates, including the two local-response-norm layers and
+the six auxiliary-head layers (``head0_*`` from ``mixed4a``, ``head1_*`` from ``mixed4d``).
+
+Input convention: NCHW float tensors with RGB values in [0, 255]; the model subtracts the
+graph's mean 117.0 itself (the TF graph takes HWC RGB in [0, 255] minus 117).
+
+``model(x, "mixed4c")`` evaluates only the ancestors of ``mixed4c`` (a truncated forward);
+``model(x)`` evaluates every node and returns a dict of all 144 outputs.
+
+Operations follow TensorFlow semantics, written out because torch has no direct
+equivalent: ``SAME`` padding is computed per input size (asymmetric for stride 2:
+``before = total // 2``, the extra pixel after), max pooling pads with -inf, average
+pooling excludes the padding, and LRN is ``tf.nn.local_response_normalization``:
+``x / (bias + alpha * sum_{|c'-c| <= depth_radius} x_c'^2) ** beta``.
+
+Weights:
+
+* :func:`random_model`: seeded He (Kaiming) initialisation -- a labelled stand-in;
+* :func:`from_file`: ``inception5h.zip`` or ``tensorflow_inception_graph.pb`` (converted
+  without TensorFlow by :func:`convert_graphdef`, cached as a state dict in
+  :func:`helpers.paths.cache` with its sha256 recorded), torch-lucent's ``inception5h.pth``
+  (no auxiliary-head weights: ``head*_bottleneck*`` stay unavailable), or a converted file.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import zipfile
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MEAN = 117.0
+FORMAT = "na-inception5h-v1"
+
+# LRN settings of the stand-in (and of torch-lucent's file), in TF semantics. Source: the
+# torch-lucent / ProGamerGov port (lucent/modelzoo/inceptionv1/InceptionV1.py) computes
+# F.local_response_norm(size=9, alpha=1e-4, beta=0.5, k=1), i.e. torch's alpha / size
+# convention; in TF terms depth_radius=4, bias=1, alpha=1e-4/9, beta=0.5. Another port
+# (a Keras "InceptionV1 from lucid" model) states depth_radius=5, bias=2, alpha=1e-4,
+# beta=0.5 "read from the pb"; the sources disagree, so converted graphs always take the
+# values from the graph's own LRN attributes instead.
+LUCENT_LRN = {"depth_radius": 4, "bias": 1.0, "alpha": 1e-4 / 9, "beta": 0.5}
+
+_MIXED = {  # block: (in, 1x1, 3x3 bottleneck, 3x3, 5x5 bottleneck, 5x5, pool reduce)
+    "mixed3a": (192, 64, 96, 128, 16, 32, 32),
+    "mixed3b": (256, 128, 128, 192, 32, 96, 64),
+    "mixed4a": (480, 192, 96, 204, 16, 48, 64),
+    "mixed4b": (508, 160, 112, 224, 24, 64, 64),
+    "mixed4c": (512, 128, 128, 256, 24, 64, 64),
+    "mixed4d": (512, 112, 144, 288, 32, 64, 64),
+    "mixed4e": (528, 256, 160, 320, 32, 128, 128),
+    "mixed5a": (832, 256, 160, 320, 48, 128, 128),
+    "mixed5b": (832, 384, 192, 384, 48, 128, 128),
+}
+
+
+def _build_graph():
+    """(nodes, convs): ``nodes`` maps name -> (op, inputs, attrs) in topological order;
+    ``convs`` maps conv node name -> (in, out, kernel, stride)."""
+    nodes: dict[str, tuple] = {}
+    convs: dict[str, tuple] = {}
+
+    def conv(name, src, cin, cout, k, s=1):
+        convs[f"{name}_pre_relu"] = (cin, cout, k, s)
+        nodes[f"{name}_pre_relu"] = ("conv", (src,), {})
+        nodes[name] = ("relu", (f"{name}_pre_relu",), {})
+
+    def pool(name, op, src, k, s, padding):
+        nodes[name] = (op, (src,), {"ksize": k, "stride": s, "padding": padding})
+
+    conv("conv2d0", "input", 3, 64, 7, 2)
+    pool("maxpool0", "maxpool", "conv2d0", 3, 2, "SAME")
+    nodes["localresponsenorm0"] = ("lrn", ("maxpool0",), dict(LUCENT_LRN))
+    conv("conv2d1", "localresponsenorm0", 64, 64, 1)
+    conv("conv2d2", "conv2d1", 64, 192, 3)
+    nodes["localresponsenorm1"] = ("lrn", ("conv2d2",), dict(LUCENT_LRN))
+    pool("maxpool1", "maxpool", "localresponsenorm1", 3, 2, "SAME")
+    src = "maxpool1"
+    for b, (cin, c1, c3b, c3, c5b, c5, cp) in _MIXED.items():
+        if b == "mixed4a":
+            pool("maxpool4", "maxpool", src, 3, 2, "SAME")
+            src = "maxpool4"
+        if b == "mixed5a":
+            pool("maxpool10", "maxpool", src, 3, 2, "SAME")
+            src = "maxpool10"
+        conv(f"{b}_1x1", src, cin, c1, 1)
+        conv(f"{b}_3x3_bottleneck", src, cin, c3b, 1)
+        conv(f"{b}_3x3", f"{b}_3x3_bottleneck", c3b, c3, 3)
+        conv(f"{b}_5x5_bottleneck", src, cin, c5b, 1)
+        conv(f"{b}_5x5", f"{b}_5x5_bottleneck", c5b, c5, 5)
+        pool(f"{b}_pool", "maxpool", src, 3, 1, "SAME")
+        conv(f"{b}_pool_reduce", f"{b}_pool", cin, cp, 1)
+        nodes[b] = ("concat", (f"{b}_1x1", f"{b}_3x3", f"{b}_5x5", f"{b}_pool_reduce"), {})
+        assert c1 + c3 + c5 + cp == (_MIXED[_next(b)][0] if _next(b) else 1024)
+        src = b
+    for head, base in (("head0", "mixed4a"), ("head1", "mixed4d")):
+        pool(f"{head}_pool", "avgpool", base, 5, 3, "VALID")
+        conv(f"{head}_bottleneck", f"{head}_pool", _MIXED[_next(base)][0], 128, 1)
+    return nodes, convs
+
+
+def _next(block):
+    keys = list(_MIXED)
+    i = keys.index(block)
+    return keys[i + 1] if i + 1 < len(keys) else None
+
+
+NODES, CONVS = _build_graph()
+HEAD_WEIGHT_LAYERS = ("head0_bottleneck_pre_relu", "head0_bottleneck", "head1_bottleneck_pre_relu", "head1_bottleneck")
+
+
+# --- TF-semantics operations ---------------------------------------------------------------
+
+def same_pads(n: int, k: int, s: int) -> tuple[int, int]:
+    """TF ``SAME`` padding (before, after) of one axis of length ``n``, kernel ``k``, stride ``s``."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d_same(x, weight, bias=None, stride: int = 1):
+    """``tf.nn.conv2d(padding="SAME")`` + bias on NCHW ``x``; ``weight`` is OIHW."""
+    k_h, k_w = weight.shape[-2:]
+    ph, pw = same_pads(x.shape[-2], k_h, stride), same_pads(x.shape[-1], k_w, stride)
+    if ph[0] == ph[1] and pw[0] == pw[1]:
+        return F.conv2d(x, weight, bias, stride=stride, padding=(ph[0], pw[0]))
+    return F.conv2d(F.pad(x, (pw[0], pw[1], ph[0], ph[1])), weight, bias, stride=stride)
+
+
+def max_pool(x, ksize: int, stride: int, padding: str = "SAME"):
+    """``tf.nn.max_pool`` on NCHW ``x`` (``SAME`` pads with -inf, asymmetric like TF)."""
+    if padding == "VALID":
+        return F.max_pool2d(x, ksize, stride)
+    ph, pw = same_pads(x.shape[-2], ksize, stride), same_pads(x.shape[-1], ksize, stride)
+    if ph[0] == ph[1] and pw[0] == pw[1] and 2 * ph[0] <= ksize and 2 * pw[0] <= ksize:
+        return F.max_pool2d(x, ksize, stride, padding=(ph[0], pw[0]))
+    return F.max_pool2d(F.pad(x, (pw[0], pw[1], ph[0], ph[1]), value=float("-inf")), ksize, stride)
+
+
+def avg_pool(x, ksize: int, stride: int, padding: str = "VALID"):
+    """``tf.nn.avg_pool`` on NCHW ``x``; with ``SAME`` the padding is excluded from the mean."""
+    if padding == "VALID":
+        if min(x.shape[-2:]) < ksize:
+            raise ValueError(f"avg_pool VALID: input {tuple(x.shape[-2:])} is smaller than the {ksize}x{ksize} window "
+                             "(head0_*/head1_* layers need images of at least 65 px per side, octaves included)")
+        return F.avg_pool2d(x, ksize, stride)
+    ph, pw = same_pads(x.shape[-2], ksize, stride), same_pads(x.shape[-1], ksize, stride)
+    pad = (pw[0], pw[1], ph[0], ph[1])
+    total = F.avg_pool2d(F.pad(x, pad), ksize, stride, divisor_override=1)
+    ones = torch.ones((1, 1) + tuple(x.shape[-2:]), dtype=x.dtype, device=x.device)
+    count = F.avg_pool2d(F.pad(ones, pad), ksize, stride, divisor_override=1)
+    return total / count
+
+
+def lrn(x, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: float = 0.5):
+    """``tf.nn.local_response_normalization`` over the channels of NCHW ``x``."""
+    sq = (x * x).unsqueeze(1)  # N,1,C,H,W
+    win = 2 * int(depth_radius) + 1
+    sqr_sum = F.avg_pool3d(sq, (win, 1, 1), stride=1, padding=(int(depth_radius), 0, 0), divisor_override=1).squeeze(1)
+    return x / (bias + alpha * sqr_sum).pow(beta)
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+class LayerUnavailable(KeyError):
+    """A layer exists in InceptionV1 but the loaded weights file has no weights for it."""
+
+
+class InceptionV1(nn.Module):
+    """InceptionV1 / GoogLeNet of the inception5h graph; every one of the 144 study layers is a node.
+
+    Args:
+        config: per-node settings overriding the defaults (LRN ``depth_radius``/``bias``/
+            ``alpha``/``beta``; pooling ``ksize``/``stride``/``padding``), e.g. from a graph.
+        unavailable: layers whose weights are missing (asking for them raises
+            :class:`LayerUnavailable`).
+
+    Call ``model(x, layer)`` with ``x`` a float tensor (N, 3, H, W), RGB in [0, 255] (the model
+    subtracts 117), to get that layer's NCHW output, computing only what it needs;
+    ``model(x, [a, b])`` gives a dict; ``model(x)`` a dict of all 144 layers (full depth).
+    """
+
+    def __init__(self, *, config: dict | None = None, unavailable=()):
+        super().__init__()
+        for name, (cin, cout, k, s) in CONVS.items():
+            self.add_module(f"{name}_conv", nn.Conv2d(cin, cout, k, stride=s, bias=True))
+        self.config = {n: dict(a) for n, (op, _, a) in NODES.items() if a}
+        for name, attrs in (config or {}).items():
+            if name not in self.config:
+                raise ValueError(f"config for unknown node {name!r}")
+            self.config[name].update(attrs)
+        self.unavailable = set(unavailable)
+        self._ancestor_cache: dict[tuple, list] = {}
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """All 144 layer names in graph order."""
+        return tuple(NODES)
+
+    def check_layer(self, name: str) -> str:
+        """Return ``name`` if it is a usable layer; else raise with the closest matches."""
+        if name not in NODES:
+            close = difflib.get_close_matches(str(name), list(NODES), n=5, cutoff=0.5)
+            raise KeyError(f"unknown InceptionV1 layer {name!r}; closest matches: {close or 'none'} "
+                           f"(see helpers.dream.LAYERS for all 144)")
+        needed = set(self._plan((name,)))
+        missing = sorted(needed & self.unavailable)
+        if missing:
+            raise LayerUnavailable(f"layer {name!r} needs {missing}, whose weights are not in the loaded file "
+                                   "(torch-lucent's inception5h.pth has no auxiliary-head weights; load the original "
+                                   "inception5h.zip / tensorflow_inception_graph.pb for head0_*/head1_* layers)")
+        return name
+
+    def _plan(self, targets: tuple) -> list:
+        """Nodes needed for ``targets``, in topological order (cached)."""
+        if targets not in self._ancestor_cache:
+            need, stack = set(), list(targets)
+            while stack:
+                n = stack.pop()
+                if n in need or n == "input":
+                    continue
+                need.add(n)
+                stack.extend(NODES[n][1])
+            self._ancestor_cache[targets] = [n for n in NODES if n in need]
+        return self._ancestor_cache[targets]
+
+    def _node(self, name, vals):
+        op, inputs, _ = NODES[name]
+        args = [vals[i] for i in inputs]
+        cfg = self.config.get(name, {})
+        if op == "conv":
+            m = getattr(self, f"{name}_conv")
+            return conv2d_same(args[0], m.weight, m.bias, m.stride[0])
+        if op == "relu":
+            return F.relu(args[0])
+        if op == "maxpool":
+            return max_pool(args[0], cfg["ksize"], cfg["stride"], cfg["padding"])
+        if op == "avgpool":
+            return avg_pool(args[0], cfg["ksize"], cfg["stride"], cfg["padding"])
+        if op == "lrn":
+            return lrn(args[0], cfg["depth_radius"], cfg["bias"], cfg["alpha"], cfg["beta"])
+        if op == "concat":
+            return torch.cat(args, dim=1)
+        raise AssertionError(op)
+
+    def forward(self, x, layers=None):
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"InceptionV1 expects (N, 3, H, W) RGB in [0, 255], got shape {tuple(x.shape)}")
+        single = isinstance(layers, str)
+        targets = tuple(NODES) if layers is None else ((layers,) if single else tuple(layers))
+        if layers is None:
+            targets = tuple(n for n in NODES if not (set(self._plan((n,))) & self.unavailable))
+        else:
+            for t in targets:
+                self.check_layer(t)
+        vals = {"input": x - MEAN}
+        for name in self._plan(targets):
+            vals[name] = self._node(name, vals)
+        return vals[targets[0]] if single else {t: vals[t] for t in targets}
+
+
+# --- weights ------------------------------------------------------------------------------------
+
+def random_model(*, seed: int = 0) -> InceptionV1:
+    """InceptionV1 with seeded He-normal conv weights and small random biases (a stand-in).
+
+    Activations stay finite and non-constant at every layer (He init keeps the scale through
+    the ReLUs); LRN uses :data:`LUCENT_LRN`. Same seed -> same weights.
+    """
+    model = InceptionV1()
+    g = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for name in CONVS:
+            m = getattr(model, f"{name}_conv")
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=g)
+            m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def _model_from_state(state: dict, *, config=None, unavailable=()) -> InceptionV1:
+    model = InceptionV1(config=config, unavailable=unavailable)
+    expected = {k for k in model.state_dict() if not any(k.startswith(f"{u}_conv.") for u in unavailable)}
+    missing = sorted(expected - set(state))
+    if missing:
+        raise RuntimeError(f"weights are missing {len(missing)} tensors, e.g. {missing[:5]}")
+    own = model.state_dict()
+    for k in expected:
+        if tuple(state[k].shape) != tuple(own[k].shape):
+            raise RuntimeError(f"weight {k}: shape {tuple(state[k].shape)}, expected {tuple(own[k].shape)}")
+    model.load_state_dict({k: state[k] for k in expected}, strict=False)
+    if unavailable:  # make unusable weights obviously so
+        with torch.no_grad():
+            for u in unavailable:
+                if u in CONVS:
+                    getattr(model, f"{u}_conv").weight.fill_(float("nan"))
+    return model.eval()
+
+
+def _tensor(node, nodes):
+    """The ndarray value of a Const ``node`` (following Identity nodes)."""
+    from tensorboard.util import tensor_util
+
+    seen = 0
+    while node.op == "Identity" and seen < 16:
+        node = nodes[_clean(node.input[0])]
+        seen += 1
+    if node.op != "Const":
+        raise ValueError(f"graph node {node.name!r} is a {node.op}, expected a Const weight")
+    return tensor_util.make_ndarray(node.attr["value"].tensor)
+
+
+def _clean(name: str) -> str:
+    return name.split(":")[0].lstrip("^")
+
+
+def convert_graphdef(graph) -> dict:
+    """Convert a TF1 GraphDef of inception5h to this module's weights, without TensorFlow.
+
+    Args:
+        graph: serialized GraphDef bytes or a ``GraphDef`` message
+            (``tensorboard.compat.proto.graph_pb2``).
+
+    Returns:
+        dict with ``format``, ``state_dict`` (torch tensors, conv weights OIHW), ``config``
+        (LRN and pooling settings read from the graph's node attributes), ``unavailable``
+        (layers absent from the graph), ``unused`` (names of Const nodes not needed by the 144
+        layers, e.g. the classifier weights) and ``extra`` (those tensors, kept verbatim).
+
+    Raises:
+        ValueError: a node has an unexpected op, shape, stride or padding (names the node).
+    """
+    import numpy as np
+    from tensorboard.compat.proto import graph_pb2
+
+    if isinstance(graph, (bytes, bytearray)):
+        msg = graph_pb2.GraphDef()
+        msg.ParseFromString(bytes(graph))
+        graph = msg
+    nodes = {n.name: n for n in graph.node}
+    state, config, unavailable, used = {}, {}, set(), set()
+    for name, (cin, cout, k, s) in CONVS.items():
+        conv, badd = nodes.get(f"{name}/conv"), nodes.get(name)
+        if conv is None or badd is None:
+            if name.startswith("head"):
+                unavailable.update(n for n in NODES if n.startswith(name.split("_")[0] + "_bottleneck"))
+                continue
+            raise ValueError(f"graph has no Conv2D node {name + '/conv'!r} / BiasAdd {name!r}")
+        if conv.op != "Conv2D" or badd.op != "BiasAdd":
+            raise ValueError(f"graph node {conv.name!r} is {conv.op} / {badd.name!r} is {badd.op}; expected Conv2D / BiasAdd")
+        strides = list(conv.attr["strides"].list.i)
+        padding = conv.attr["padding"].s.decode()
+        if strides[1:3] != [s, s] or padding != "SAME":
+            raise ValueError(f"{conv.name}: strides {strides} padding {padding}; expected stride {s}, SAME")
+        w_node, b_node = nodes[_clean(conv.input[1])], nodes[_clean(badd.input[1])]
+        w, b = _tensor(w_node, nodes), _tensor(b_node, nodes)
+        if w.shape != (k, k, cin, cout) or b.shape != (cout,):
+            raise ValueError(f"{w_node.name}: shape {w.shape} / {b_node.name}: {b.shape}; expected {(k, k, cin, cout)} / {(cout,)}")
+        state[f"{name}_conv.weight"] = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)).astype(np.float32))
+        state[f"{name}_conv.bias"] = torch.from_numpy(b.astype(np.float32).copy())
+        used.update({w_node.name, b_node.name})
+    for name, (op, _, attrs) in NODES.items():
+        if op not in ("maxpool", "avgpool", "lrn"):
+            continue
+        node = nodes.get(name)
+        if node is None:
+            if name.startswith("head"):
+                unavailable.update(n for n in NODES if n.startswith(name.split("_")[0]))
+                continue
+            raise ValueError(f"graph has no node {name!r}")
+        want = {"maxpool": "MaxPool", "avgpool": "AvgPool", "lrn": "LRN"}[op]
+        if node.op != want:
+            raise ValueError(f"graph node {name!r} is {node.op}, expected {want}")
+        if op == "lrn":
+            a = node.attr
+            config[name] = {"depth_radius": int(a["depth_radius"].i), "bias": float(a["bias"].f),
+                            "alpha": float(a["alpha"].f), "beta": float(a["beta"].f)}
+        else:
+            ks, st = list(node.attr["ksize"].list.i), list(node.attr["strides"].list.i)
+            if ks[1] != ks[2] or st[1] != st[2]:
+                raise ValueError(f"{name}: non-square ksize {ks} / strides {st} not supported")
+            config[name] = {"ksize": int(ks[1]), "stride": int(st[1]), "padding": node.attr["padding"].s.decode()}
+    unused = sorted(n.name for n in graph.node if n.op == "Const" and n.name not in used)
+    extra = {}
+    for n in unused:
+        try:
+            extra[n] = torch.from_numpy(np.array(_tensor(nodes[n], nodes)))
+        except (ValueError, TypeError):
+            pass  # non-numeric consts (strings) are not weights
+    return {"format": FORMAT, "state_dict": state, "config": config, "unavailable": sorted(unavailable),
+            "unused": unused, "extra": extra}
+
+
+def _read_graph_bytes(path: Path) -> bytes:
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith(".pb")]
+            if not names:
+                raise ValueError(f"{path}: no .pb file inside (expected tensorflow_inception_graph.pb)")
+            return z.read(names[0])
+    return path.read_bytes()
+
+
+def converted_path(source_sha256: str) -> Path:
+    """Cache file of the state dict converted from the graph with this sha256."""
+    from helpers import paths
+
+    return paths.cache() / f"inception5h-converted-{source_sha256[:16]}.pt"
+
+
+def from_file(path) -> InceptionV1:
+    """Load InceptionV1 weights from ``inception5h.zip``, the ``.pb``, lucent's ``.pth`` or a converted file.
+
+    A graph is converted once and cached (:func:`converted_path`, sha256 recorded beside it by
+    :func:`helpers.download.verify` and checked on later loads).
+
+    Raises:
+        FileNotFoundError, ValueError: unreadable or unrecognised file (named in the message).
+    """
+    from helpers import download
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"InceptionV1 weights file {path} does not exist")
+    if path.suffix in (".zip", ".pb"):
+        src_sha = download.sha256sum(path)
+        cached = converted_path(src_sha)
+        if cached.exists():
+            download.verify(cached)
+            return from_file(cached)
+        data = convert_graphdef(_read_graph_bytes(path))
+        data["source_sha256"], data["source_file"] = src_sha, path.name
+        from helpers import io
+
+        with io.atomic_path(cached) as tmp:
+            torch.save(data, tmp)
+        download.verify(cached)  # records the converted file's sha256
+        return _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+        raise ValueError(f"{path}: not a torch file ({exc})") from exc
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        return _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
+    if isinstance(data, dict) and "conv2d0_pre_relu_conv.weight" in data:  # torch-lucent / ProGamerGov port
+        missing = {n for n in CONVS if f"{n}_conv.weight" not in data}
+        unavailable = {n for n in NODES if any(m in _ancestors(n) for m in missing)}
+        config = {"localresponsenorm0": dict(LUCENT_LRN), "localresponsenorm1": dict(LUCENT_LRN)}
+        return _model_from_state(data, config=config, unavailable=unavailable)
+    raise ValueError(f"{path}: not an inception5h weights file (no '{FORMAT}' format tag and no "
+                     "'conv2d0_pre_relu_conv.weight' key)")
+
+
+def _ancestors(name: str) -> set:
+    need, stack = set(), [name]
+    while stack:
+        n = stack.pop()
+        if n in need or n == "input":
+            continue
+        need.add(n)
+        stack.extend(NODES[n][1])
+    return need
+
+
+def flops(layer: str, size: int = 224) -> float:
+    """Approximate multiply-accumulates of the truncated forward to ``layer`` on a size x size image."""
+    hw = {"input": (size, size)}
+    total = 0.0
+    need = _ancestors(layer)
+    for n in [m for m in NODES if m in need]:
+        op, inputs, a = NODES[n]
+        h, w = hw[inputs[0]]
+        if op == "conv":
+            cin, cout, k, s = CONVS[n]
+            h, w = math.ceil(h / s), math.ceil(w / s)
+            total += h * w * cin * cout * k * k
+        elif op in ("maxpool", "avgpool"):
+            if a["padding"] == "SAME":
+                h, w = math.ceil(h / a["stride"]), math.ceil(w / a["stride"])
+            else:
+                h, w = (h - a["ksize"]) // a["stride"] + 1, (w - a["ksize"]) // a["stride"] + 1
+        hw[n] = (h, w)
+    return total
