@@ -1,0 +1,159 @@
+"""Statistics: recover the simulation's planted effects and agree with independent computations."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as ss
+
+from helpers import ratings as rt
+from helpers import stats
+from test_ratings import synthetic_features
+
+
+@pytest.fixture(scope="module")
+def features():
+    return synthetic_features()
+
+
+@pytest.fixture(scope="module")
+def sim(features):
+    return rt.simulate(features, n_participants=150, seed=0)
+
+
+@pytest.fixture(scope="module")
+def jd(sim):
+    return stats.joint_density_stats(sim.ratings, bins=51, bandwidth=5.0)
+
+
+def test_regression_recovers_planted_coefficients(sim, features):
+    reg = stats.regression(sim.ratings, features, unit="layer")
+    sel = reg[(reg.model == "selected") & (reg.term != "const")].set_index(["response", "term"])
+    for axis in ("arousal", "valence"):
+        for term, beta in sim.truth["coefficients"][axis].items():
+            row = sel.loc[(axis, term)]
+            assert row.ci_low <= beta <= row.ci_high, (axis, term, beta, row.ci_low, row.ci_high)
+    assert (sel.loc["arousal", "p"] < 0.001).all()  # arousal: every planted feature significant
+    r2 = reg.groupby(["response", "model"])["r2"].first()
+    assert r2["arousal", "selected"] > 0.3 and r2["valence", "selected"] < 0.1
+    assert (reg.loc[reg.term != "const", "vif"] >= 1).all()
+
+
+def test_regression_can_fail_on_wrong_truth(sim, features):
+    reg = stats.regression(sim.ratings, features, unit="layer")
+    row = reg[(reg.response == "arousal") & (reg.model == "selected") & (reg.term == "feature_congestion")].iloc[0]
+    wrong = 2 * sim.truth["coefficients"]["arousal"]["feature_congestion"]
+    assert not row.ci_low <= wrong <= row.ci_high
+
+
+def test_regression_matches_numpy_least_squares(sim, features):
+    reg = stats.regression(sim.ratings, features, unit="image", responses=("arousal",), models={"m": ["hue", "subband_entropy"]})
+    data = stats.image_means(sim.ratings, features, unit="image")
+    X = np.c_[np.ones(len(data)), data[["hue", "subband_entropy"]].to_numpy()]
+    y = data["arousal"].to_numpy()
+    beta, res, *_ = np.linalg.lstsq(X, y, rcond=None)
+    np.testing.assert_allclose(reg["coef"].to_numpy(), beta, rtol=1e-8)
+    r2 = 1 - res[0] / ((y - y.mean()) ** 2).sum()
+    assert reg["r2"].iloc[0] == pytest.approx(r2) and reg["n"].iloc[0] == len(sim.ratings[["layer", "seed"]].drop_duplicates())
+    sigma2 = res[0] / (len(y) - 3)
+    se = np.sqrt(np.diag(sigma2 * np.linalg.inv(X.T @ X)))
+    np.testing.assert_allclose(reg["se"].to_numpy(), se, rtol=1e-8)
+    # VIF of a term = 1 / (1 - R^2 of that term on the others)
+    r = np.corrcoef(data["hue"], data["subband_entropy"])[0, 1]
+    assert reg.loc[reg.term == "hue", "vif"].iloc[0] == pytest.approx(1 / (1 - r**2))
+
+
+def test_correlations_match_numpy_and_t_distribution(sim, features):
+    tab = stats.correlations(sim.ratings, features, unit="layer")
+    assert len(tab) == 2 * 6 + 15 and set(tab["n"]) == {144} and (tab["unit"] == "layer").all()
+    data = stats.image_means(sim.ratings, features, unit="layer")
+    row = tab[(tab.row == "CFC") & (tab.col == "Arousal")].iloc[0]
+    r = np.corrcoef(data["feature_congestion"], data["arousal"])[0, 1]
+    t = r * np.sqrt(142 / (1 - r**2))
+    assert row.r == pytest.approx(r) and row.p == pytest.approx(2 * ss.t.sf(abs(t), 142), rel=1e-6)
+    assert row.cell == f"{r:.3f}{stats.stars(row.p)}"
+    wide = stats.correlation_matrix(tab)
+    assert list(wide.index) == ["Hue", "Saturation", "Brightness", "JPEG", "CFC", "CSE"]
+    assert list(wide.columns) == ["Arousal", "Valence", "Hue", "Saturation", "Brightness", "JPEG", "CFC"]
+    assert wide.loc["Hue", "Saturation"] == ""
+
+
+def test_stars_thresholds():
+    assert [stats.stars(p) for p in (0.2, 0.04, 0.009, 0.0009)] == ["", "*", "**", "***"]
+
+
+def test_anova_matches_scipy_f_oneway(sim):
+    tab = stats.anova(sim.ratings)
+    pm = stats.participant_means(sim.ratings)
+    for row in tab.itertuples():
+        groups = [g[row.response].to_numpy() for _, g in pm.groupby(row.factor, observed=True)]
+        f, p = ss.f_oneway(*groups)
+        assert row.F == pytest.approx(f) and row.p == pytest.approx(p)
+        grand = pm[row.response].mean()
+        ssb = sum(len(g) * (g.mean() - grand) ** 2 for g in groups)
+        assert row.eta2 == pytest.approx(ssb / ((pm[row.response] - grand) ** 2).sum())
+    assert set(zip(tab.factor, tab.df1, tab.df2)) == {("attitude", 2, 147), ("self_esteem", 4, 145)}
+    assert (tab["p"] > 0.001).all()  # nothing planted
+
+
+def test_layer_tests_find_planted_non_neutral_and_spare_neutral(sim):
+    lt = stats.layer_tests(sim.ratings)
+    assert len(lt) == 288 and lt["p_adj"].ge(lt["p"]).all()
+    for axis in ("arousal", "valence"):
+        found = lt[(lt.axis == axis) & lt.significant].set_index("layer")
+        for layer in sim.truth["non_neutral"][axis]:
+            want = "higher" if sim.truth["expected_layer_mean"][axis][layer] > 50 else "lower"
+            assert found.loc[layer, "direction"] == want, (axis, layer)
+    neutral = lt[lt.layer.isin(sim.truth["neutral_layers"])]
+    assert not neutral["significant"].any()
+
+
+def test_layer_tests_match_scipy_and_bh(sim):
+    lt = stats.layer_tests(sim.ratings, test="t")
+    pm = sim.ratings[sim.ratings.layer == "mixed5a"].groupby("participant")["valence"].mean()
+    row = lt[(lt.axis == "valence") & (lt.layer == "mixed5a")].iloc[0]
+    assert row.p == pytest.approx(ss.ttest_1samp(pm, 50).pvalue)
+    np.testing.assert_allclose(lt["p_adj"], np.minimum(ss.false_discovery_control(lt["p"], method="bh"), 1), rtol=1e-9)
+
+
+def test_group_tests_recover_figure_11_directions(sim):
+    g = stats.group_tests(sim.ratings)
+    paired = g[g.test == "paired"].set_index("axis")
+    assert paired.loc["arousal", "mean_a"] > paired.loc["arousal", "mean_b"] and paired.loc["arousal", "p"] < 1e-6
+    assert paired.loc["valence", "mean_a"] > paired.loc["valence", "mean_b"] and paired.loc["valence", "p"] < 1e-6
+    assert (g["cohen_d"] > 0).all() and (g["rank_biserial"] > 0).all()
+    pooled = g[(g.test == "pooled") & (g.axis == "valence")].iloc[0]
+    xa = sim.ratings.loc[sim.ratings.layer.isin(["conv2d0", "conv2d1", "conv2d2"]), "valence"]
+    xb = sim.ratings.loc[sim.ratings.layer.isin(rt.layers_matching("mixed{N}{m}")), "valence"]
+    assert pooled.p == pytest.approx(ss.mannwhitneyu(xa, xb).pvalue) and pooled.n_a == len(xa)
+
+
+def test_joint_density_detects_planted_bimodal_layers(sim, jd):
+    flagged = jd.set_index("layer")["bimodal"]
+    for layer, axis in sim.truth["bimodal"].items():
+        assert flagged[layer] == axis, (layer, axis, flagged[layer])
+    assert (flagged != "none").sum() <= len(sim.truth["bimodal"]) + 2  # few false alarms
+    cases = stats.select_cases(jd).set_index("case")["layer"]
+    inv = {v: k for k, v in sim.truth["bimodal"].items()}
+    assert cases[4] == inv["valence"] and cases[5] == inv["arousal"] and cases[6] == inv["both"]
+    assert cases.is_unique
+
+
+def test_joint_density_normalised_entropy_and_corners():
+    rng = np.random.default_rng(0)
+    tight = stats.joint_density(rng.normal(80, 2, 500).clip(0, 100), rng.normal(20, 2, 500).clip(0, 100), bins=51)
+    wide = stats.joint_density(rng.uniform(0, 100, 500), rng.uniform(0, 100, 500), bins=51)
+    assert tight.sum() == pytest.approx(1) and tight.shape == (51, 51)
+    assert stats.entropy(tight) < stats.entropy(wide) <= np.log2(51 * 51)
+    iv, ia = np.unravel_index(tight.argmax(), tight.shape)  # rows valence, columns arousal
+    assert abs(ia * 2 - 80) <= 4 and abs(iv * 2 - 20) <= 4
+    p = wide.ravel()
+    assert stats.entropy(wide) == pytest.approx(ss.entropy(p, base=2))
+    s = pd.DataFrame({"layer": ["a", "b", "c"], "median_arousal": [5.0, 95, 50], "median_valence": [95.0, 5, 52]})
+    nc = stats.nearest_corners(s).set_index("target")["layer"]
+    assert nc["low arousal, high valence"] == "a" and nc["high arousal, low valence"] == "b" and len(nc) == 8
+
+
+def test_correlations_reject_bad_unit(sim, features):
+    with pytest.raises(ValueError, match="unit"):
+        stats.correlations(sim.ratings, features, unit="participant")
