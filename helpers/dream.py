@@ -139,12 +139,13 @@ class Dreamer:
     Args:
         model: :class:`helpers.inception.InceptionV1` (or any module called as ``model(x, layer)``).
         layer: layer name.
-        batch_tiles: stack tiles of equal shape into one batch (same gradients; faster when
-            there are several, e.g. images of 1024 px and more).
+        batch_tiles: stack tiles of equal shape into one batch (mathematically the same
+            gradients, but a batched convolution rounds differently and DeepDream amplifies
+            that; off by default, and at 800 px no two tiles have the same shape anyway).
         channels_last: run convolutions in channels-last memory format.
     """
 
-    def __init__(self, model, layer: str, *, batch_tiles: bool = True, channels_last: bool = False):
+    def __init__(self, model, layer: str, *, batch_tiles: bool = False, channels_last: bool = False):
         if hasattr(model, "check_layer"):
             model.check_layer(layer)
         self.model, self.layer = model, layer
@@ -225,7 +226,7 @@ def to_uint8(img) -> np.ndarray:
 
 def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0, octave_n: int = 5,
           octave_scale: float = 1.4, tile_size: int = 512, seed: int = 0, device=None, return_info: bool = False,
-          callback=None, batch_tiles: bool = True, channels_last: bool = False, progress: bool = False):
+          callback=None, batch_tiles: bool = False, channels_last: bool = False, progress: bool = False):
     """DeepDream ``image`` towards the plain mean of ``layer``, as the study did.
 
     ``n_renders`` calls of the TF tutorial's ``render_deepdream`` in sequence (each rebuilds the
@@ -296,7 +297,7 @@ def image_name(layer: str, seed: int) -> str:
 def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int = 50, iter_n: int = 1,
                step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
                start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
-               batch_tiles: bool = True, channels_last: bool = False, progress: bool = True):
+               batch_tiles: bool = False, channels_last: bool = False, progress: bool = True):
     """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
 
     Resumable: each finished image gets a JSON record (``records/``) written after its PNG,
@@ -429,3 +430,59 @@ def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50)
     for ax, o in zip(fig.axes[len(renders):], octs):
         ax.set_title(f"{o.shape[1]}x{o.shape[0]} px", fontsize=7)
     return fig
+
+
+def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0,
+                     octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512, seed: int = 0) -> np.ndarray:
+    """Straightforward port of the published TF1 loop, kept as the honest baseline for tests and
+    ``benchmarks/dream.py``: NumPy HWC image, ``np.roll``, one tile at a time, full-depth forward
+    (every one of the 144 layers computed for every tile), float32."""
+    import torch
+
+    dev = next(model.parameters()).device
+
+    def resize(a, hw):
+        t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).to(dev)
+        return resize_bilinear(t, hw).permute(1, 2, 0).cpu().numpy()
+
+    def t_grad(sub):
+        x = torch.from_numpy(np.ascontiguousarray(sub.transpose(2, 0, 1)))[None].to(dev).requires_grad_(True)
+        with torch.enable_grad():
+            score = model(x)[layer].mean()  # full forward: all layers, then pick one
+            (g,) = torch.autograd.grad(score, x)
+        return g[0].permute(1, 2, 0).cpu().numpy()
+
+    def calc_grad_tiled(img, rng):
+        sz = tile_size
+        h, w = img.shape[:2]
+        sx, sy = rng.randint(sz, size=2)
+        img_shift = np.roll(np.roll(img, sx, 1), sy, 0)
+        grad = np.zeros_like(img)
+        for y in range(0, max(h - sz // 2, sz), sz):
+            for x in range(0, max(w - sz // 2, sz), sz):
+                sub = img_shift[y:y + sz, x:x + sz]
+                grad[y:y + sz, x:x + sz] = t_grad(sub)
+        return np.roll(np.roll(grad, -sx, 1), -sy, 0)
+
+    def render_deepdream(img, rng):
+        octaves = []
+        for _ in range(octave_n - 1):
+            hw = img.shape[:2]
+            lo = resize(img, np.int32(np.float32(hw) / octave_scale))
+            hi = img - resize(lo, hw)
+            img = lo
+            octaves.append(hi)
+        for octave in range(octave_n):
+            if octave > 0:
+                hi = octaves[-octave]
+                img = resize(img, hi.shape[:2]) + hi
+            for _ in range(iter_n):
+                g = calc_grad_tiled(img, rng)
+                img += g * (step / (np.abs(g).mean() + 1e-7))
+        return img
+
+    img = np.asarray(image, dtype=np.float32).copy()
+    rng = np.random.RandomState(int(seed))
+    for _ in range(n_renders):
+        img = render_deepdream(img, rng)
+    return np.uint8(np.clip(img, 0, 255))

@@ -183,7 +183,8 @@ class InceptionV1(nn.Module):
 
     Call ``model(x, layer)`` with ``x`` a float tensor (N, 3, H, W), RGB in [0, 255] (the model
     subtracts 117), to get that layer's NCHW output, computing only what it needs;
-    ``model(x, [a, b])`` gives a dict; ``model(x)`` a dict of all 144 layers (full depth).
+    ``model(x, [a, b])`` gives a dict; ``model(x)`` a dict of all 144 layers (full depth; the
+    auxiliary heads are left out when the input is too small for their 5x5 VALID pooling).
     """
 
     def __init__(self, *, config: dict | None = None, unavailable=()):
@@ -261,8 +262,14 @@ class InceptionV1(nn.Module):
                 self.check_layer(t)
         vals = {"input": x - MEAN}
         for name in self._plan(targets):
-            vals[name] = self._node(name, vals)
-        return vals[targets[0]] if single else {t: vals[t] for t in targets}
+            if layers is None and any(i not in vals for i in NODES[name][1]):
+                continue  # full forward on a tile too small for a head: skip that head
+            try:
+                vals[name] = self._node(name, vals)
+            except ValueError:
+                if layers is not None or NODES[name][0] != "avgpool":
+                    raise
+        return vals[targets[0]] if single else {t: vals[t] for t in targets if t in vals}
 
 
 # --- weights ------------------------------------------------------------------------------------

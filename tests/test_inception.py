@@ -1,0 +1,265 @@
+"""InceptionV1 (inception5h): TF op semantics against explicit NumPy references, the 144 layers,
+the stand-in, the GraphDef converter (on a GraphDef built here) and lucent's file."""
+from __future__ import annotations
+
+import itertools
+import math
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import dream, inception, models
+
+
+# --- explicit TF references (NumPy loops; padding from the TF documentation's formula) ---
+
+def tf_same(n, k, s):
+    out = math.ceil(n / s)
+    total = max((out - 1) * s + k - n, 0)
+    return out, total // 2  # TF puts the odd extra pixel at the end
+
+
+def ref_conv_same(x, w, b, s):
+    """x (C,H,W), w (O,C,k,k): out[o,i,j] = b[o] + sum x[c, i*s+di-pt, j*s+dj-pl] w[o,c,di,dj]."""
+    C, H, W = x.shape
+    O, _, k, _ = w.shape
+    oh, pt = tf_same(H, k, s)
+    ow, pl = tf_same(W, k, s)
+    out = np.zeros((O, oh, ow), np.float64)
+    for i, j in itertools.product(range(oh), range(ow)):
+        for di, dj in itertools.product(range(k), range(k)):
+            y, xx = i * s + di - pt, j * s + dj - pl
+            if 0 <= y < H and 0 <= xx < W:
+                out[:, i, j] += w[:, :, di, dj] @ x[:, y, xx]
+    return out + b[:, None, None]
+
+
+def ref_pool(x, k, s, padding, kind):
+    C, H, W = x.shape
+    if padding == "SAME":
+        (oh, pt), (ow, pl) = tf_same(H, k, s), tf_same(W, k, s)
+    else:
+        oh, ow, pt, pl = (H - k) // s + 1, (W - k) // s + 1, 0, 0
+    out = np.zeros((C, oh, ow))
+    for i, j in itertools.product(range(oh), range(ow)):
+        ys = [y for y in range(i * s - pt, i * s - pt + k) if 0 <= y < H]
+        xs = [v for v in range(j * s - pl, j * s - pl + k) if 0 <= v < W]
+        win = x[:, ys][:, :, xs].reshape(C, -1)
+        out[:, i, j] = win.max(1) if kind == "max" else win.mean(1)  # avg excludes padding, like TF
+    return out
+
+
+def ref_lrn(x, r, bias, alpha, beta):
+    C = x.shape[0]
+    out = np.zeros_like(x, dtype=np.float64)
+    for c in range(C):
+        sq = (x[max(0, c - r):c + r + 1] ** 2).sum(0)
+        out[c] = x[c] / (bias + alpha * sq) ** beta
+    return out
+
+
+def t(a):
+    return torch.from_numpy(np.asarray(a, np.float32))
+
+
+@pytest.mark.parametrize("n,k,s,expected", [(224, 7, 2, (2, 3)), (225, 7, 2, (3, 3)), (112, 3, 2, (0, 1)),
+                                            (113, 3, 2, (1, 1)), (10, 5, 1, (2, 2)), (9, 3, 2, (1, 1))])
+def test_same_pads_match_tf(n, k, s, expected):
+    assert inception.same_pads(n, k, s) == expected
+
+
+@pytest.mark.parametrize("hw,k,s", [((11, 10), 7, 2), ((12, 9), 3, 2), ((9, 8), 3, 1), ((8, 7), 5, 1), ((6, 6), 1, 1)])
+def test_conv_same_matches_tf_reference(hw, k, s):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.normal(size=(3,) + hw), rng.normal(size=(4, 3, k, k)), rng.normal(size=4)
+    got = inception.conv2d_same(t(x)[None], t(w), t(b), s)[0].numpy()
+    np.testing.assert_allclose(got, ref_conv_same(x, w, b, s), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("hw,k,s,padding", [((11, 10), 3, 2, "SAME"), ((8, 9), 3, 1, "SAME"), ((12, 12), 3, 2, "SAME"),
+                                            ((13, 11), 5, 3, "VALID"), ((10, 7), 5, 3, "SAME")])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pools_match_tf_reference(hw, k, s, padding, kind):
+    x = np.random.default_rng(2).normal(size=(3,) + hw)
+    fn = inception.max_pool if kind == "max" else inception.avg_pool
+    got = fn(t(x)[None], k, s, padding)[0].numpy()
+    np.testing.assert_allclose(got, ref_pool(x, k, s, padding, kind), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("r,bias,alpha,beta", [(5, 2.0, 1e-4, 0.5), (4, 1.0, 1e-4 / 9, 0.5), (2, 1.0, 0.3, 0.75)])
+def test_lrn_matches_tf_formula(r, bias, alpha, beta):
+    x = np.random.default_rng(3).normal(scale=20, size=(13, 4, 5))
+    got = inception.lrn(t(x)[None], r, bias, alpha, beta)[0].numpy()
+    np.testing.assert_allclose(got, ref_lrn(x, r, bias, alpha, beta), rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return inception.random_model(seed=0)
+
+
+def test_layers_are_the_study_list_and_all_finite_nonconstant(model):
+    assert len(dream.LAYERS) == 144 and tuple(model.layer_names) == dream.LAYERS
+    with torch.no_grad():
+        out = model(t(np.random.default_rng(0).uniform(0, 255, (1, 3, 96, 96))))
+    assert list(out) == list(dream.LAYERS)
+    for name, v in out.items():
+        assert torch.isfinite(v).all() and v.std() > 0, name
+
+
+def test_structure_concat_input_mean_and_truncated_forward(model):
+    x = t(np.random.default_rng(1).uniform(0, 255, (1, 3, 80, 72)))
+    with torch.no_grad():
+        full = model(x)
+        assert torch.equal(full["mixed4b"], torch.cat([full[f"mixed4b_{b}"] for b in ("1x1", "3x3", "5x5", "pool_reduce")], 1))
+        for name in ("conv2d2", "localresponsenorm1", "mixed4c_5x5_pre_relu", "mixed5b", "head1_bottleneck"):
+            torch.testing.assert_close(model(x, name), full[name], rtol=1e-5, atol=1e-4)
+        w = model.conv2d0_pre_relu_conv
+        torch.testing.assert_close(full["conv2d0_pre_relu"], inception.conv2d_same(x - 117.0, w.weight, w.bias, 2))
+    assert full["head0_pool"].shape[1:] == (508, 1, 1) and full["mixed5b"].shape[1] == 1024
+    # truncation really prunes: mixed3a_1x1 needs none of the 3x3 / 5x5 / pool branches
+    assert "mixed3a_3x3" not in model._plan(("mixed3a_1x1",))
+
+
+def test_wrong_layer_name_lists_close_matches(model):
+    with pytest.raises(KeyError, match="mixed4c_3x3_pre_relu"):
+        model(torch.zeros(1, 3, 32, 32), "mixed4c_3x3_prerelu")
+
+
+def test_stand_in_is_seeded_and_loaded_through_models():
+    a, b, c = inception.random_model(seed=1), inception.random_model(seed=1), inception.random_model(seed=2)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.conv2d0_pre_relu_conv.weight, c.conv2d0_pre_relu_conv.weight)
+    m = models.load("inception5h", source="random", seed=1)
+    assert isinstance(m, inception.InceptionV1) and not m.training and models.is_stand_in(m)
+    assert not any(p.requires_grad for p in m.parameters())
+    assert torch.equal(m.mixed5b_5x5_pre_relu_conv.weight, a.mixed5b_5x5_pre_relu_conv.weight)
+
+
+# --- the converter, on a GraphDef built here ------------------------------------------------
+
+def graphdef_from(model, *, lrn=(5, 2.0, 1e-4, 0.5), heads=True, identity=False, extra_const=True, bad_stride=None):
+    """Write ``model`` as a TF1-style inception5h GraphDef: Const ``<layer>_w`` (HWIO) / ``<layer>_b``,
+    Conv2D ``<layer>_pre_relu/conv``, BiasAdd ``<layer>_pre_relu``, Relu, MaxPool/AvgPool/LRN/ConcatV2."""
+    from tensorboard.compat.proto import graph_pb2
+    from tensorboard.util import tensor_util
+
+    g = graph_pb2.GraphDef()
+
+    def node(name, op, inputs=(), **attrs):
+        n = g.node.add(name=name, op=op)
+        n.input.extend(inputs)
+        for k, v in attrs.items():
+            a = n.attr[k]
+            if isinstance(v, bytes):
+                a.s = v
+            elif isinstance(v, float):
+                a.f = v
+            elif isinstance(v, int):
+                a.i = v
+            elif isinstance(v, list):
+                a.list.i.extend(v)
+            else:
+                a.tensor.CopyFrom(v)
+        return n
+
+    def const(name, arr):
+        node(name, "Const", value=tensor_util.make_tensor_proto(np.asarray(arr, np.float32)))
+
+    node("input", "Placeholder")
+    for name, (op, inputs, _) in inception.NODES.items():
+        if not heads and name.startswith("head"):
+            continue
+        src = [i if i != "input" else "input" for i in inputs]
+        cfg = model.config.get(name, {})
+        if op == "conv":
+            base = name[:-len("_pre_relu")]
+            m = getattr(model, f"{name}_conv")
+            w = m.weight.detach().numpy().transpose(2, 3, 1, 0)
+            const(f"{base}_w", w)
+            const(f"{base}_b", m.bias.detach().numpy())
+            wname = f"{base}_w"
+            if identity:
+                node(f"{base}_w/read", "Identity", [wname])
+                wname = f"{base}_w/read"
+            s = m.stride[0] if bad_stride != name else 1 + m.stride[0]
+            node(f"{name}/conv", "Conv2D", [src[0], wname], strides=[1, s, s, 1], padding=b"SAME")
+            node(name, "BiasAdd", [f"{name}/conv", f"{base}_b"])
+        elif op == "relu":
+            node(name, "Relu", src)
+        elif op in ("maxpool", "avgpool"):
+            k, s = cfg["ksize"], cfg["stride"]
+            node(name, "MaxPool" if op == "maxpool" else "AvgPool", src, ksize=[1, k, k, 1], strides=[1, s, s, 1],
+                 padding=cfg["padding"].encode())
+        elif op == "lrn":
+            node(name, "LRN", src, depth_radius=lrn[0], bias=lrn[1], alpha=lrn[2], beta=lrn[3])
+        elif op == "concat":
+            node(f"{name}/concat_dim", "Const", value=tensor_util.make_tensor_proto(np.int32(3)))
+            node(name, "ConcatV2", src + [f"{name}/concat_dim"])
+    if extra_const:
+        const("softmax2_w", np.arange(6, dtype=np.float32).reshape(2, 3))
+    return g
+
+
+def test_converter_roundtrip_takes_lrn_from_graph_attrs(model):
+    data = inception.convert_graphdef(graphdef_from(model, identity=True).SerializeToString())
+    conv = inception._model_from_state(data["state_dict"], config=data["config"])
+    for k, v in model.state_dict().items():
+        assert torch.equal(conv.state_dict()[k], v), k
+    assert data["config"]["localresponsenorm0"] == pytest.approx({"depth_radius": 5, "bias": 2.0, "alpha": 1e-4, "beta": 0.5})
+    assert data["config"]["maxpool0"] == {"ksize": 3, "stride": 2, "padding": "SAME"}
+    assert data["config"]["head0_pool"] == {"ksize": 5, "stride": 3, "padding": "VALID"}
+    assert "softmax2_w" in data["unused"] and data["extra"]["softmax2_w"].shape == (2, 3)
+    assert data["unavailable"] == []
+    x = t(np.random.default_rng(4).uniform(0, 255, (1, 3, 64, 64)))
+    with torch.no_grad():  # only the LRN settings differ from the stand-in
+        torch.testing.assert_close(conv(x, "conv2d1_pre_relu"),
+                                   inception.conv2d_same(inception.lrn(model(x, "maxpool0"), 5, 2.0, 1e-4, 0.5),
+                                                         model.conv2d1_pre_relu_conv.weight, model.conv2d1_pre_relu_conv.bias))
+
+
+def test_converter_errors_name_the_node(model):
+    with pytest.raises(ValueError, match="mixed3a_3x3_pre_relu/conv"):
+        inception.convert_graphdef(graphdef_from(model, bad_stride="mixed3a_3x3_pre_relu"))
+
+
+def test_from_file_pb_and_zip_cache_the_converted_state_dict(model, tmp_path):
+    from helpers import download, paths
+
+    pb = tmp_path / "tensorflow_inception_graph.pb"
+    pb.write_bytes(graphdef_from(model, heads=False).SerializeToString())
+    m1 = inception.from_file(pb)
+    cached = inception.converted_path(download.sha256sum(pb))
+    assert cached.exists() and download.record_path(cached).exists() and cached.parent == paths.cache()
+    assert m1.unavailable >= {"head0_bottleneck", "head1_bottleneck_pre_relu"}
+    with pytest.raises(inception.LayerUnavailable, match="head0_bottleneck"):
+        m1(torch.zeros(1, 3, 96, 96), "head0_bottleneck")
+    assert torch.equal(m1.mixed4e_5x5_pre_relu_conv.weight, model.mixed4e_5x5_pre_relu_conv.weight)
+    zp = tmp_path / "inception5h.zip"
+    with zipfile.ZipFile(zp, "w") as z:
+        z.write(pb, "tensorflow_inception_graph.pb")
+        z.writestr("imagenet_comp_graph_label_strings.txt", "dummy\n")
+    m2 = inception.from_file(zp)
+    assert torch.equal(m2.conv2d0_pre_relu_conv.weight, model.conv2d0_pre_relu_conv.weight)
+    m3 = models.load("inception5h", path=cached)  # the converted file itself is accepted too
+    assert models.describe(m3).startswith("inception5h: pretrained")
+
+
+def test_lucent_state_dict_loads_without_heads(model, tmp_path):
+    sd = {k: v for k, v in model.state_dict().items() if not k.startswith("head")}
+    sd["softmax2_pre_activation_matmul.weight"] = torch.zeros(1008, 1024)
+    torch.save(sd, tmp_path / "inception5h.pth")
+    m = inception.from_file(tmp_path / "inception5h.pth")
+    assert m.config["localresponsenorm0"] == inception.LUCENT_LRN
+    x = torch.full((1, 3, 96, 96), 128.0)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x, "mixed5b"), model(x, "mixed5b"))
+        assert m(x, "head0_pool").shape[1] == 508  # weight-free: still available
+    for name in inception.HEAD_WEIGHT_LAYERS:
+        with pytest.raises(inception.LayerUnavailable):
+            m.check_layer(name)
+    with pytest.raises(ValueError, match="not an inception5h"):
+        torch.save({"foo": torch.zeros(1)}, tmp_path / "other.pth")
+        inception.from_file(tmp_path / "other.pth")
