@@ -189,3 +189,528 @@ def edge_density(image, *, sigma: float = 2.0) -> float:
     from skimage.feature import canny
 
     return float(canny(_luminance(_rgb(image)), sigma=float(sigma)).mean())
+
+
+# ----------------------------------------------------------------------------------------
+# Clutter: Rosenholtz, Li & Nakano (2007), "Measuring visual clutter", J. Vision 7(2):17
+# ----------------------------------------------------------------------------------------
+# A vectorised port of the authors' MATLAB code (June 2007 release). Each private helper
+# names the reference file it follows. Filtering conventions of the reference:
+#   filt2.m / addborder.m: convolution after "odd" (whole-sample, no edge repeat) reflection
+#     -> scipy.ndimage mode="mirror";
+#   RRoverlapconv.m: zero-padded convolution rescaled by the part of the kernel that
+#     overlaps the image;
+#   upConv.m (matlabPyrTools), used by the cross-scale collapse -> pyrtools.upConv.
+# All kernels are symmetric about their centre, so convolution and correlation agree.
+
+FC_WEIGHTS = {"color": 0.2088, "contrast": 0.0660, "orientation": 0.0269}  # getClutter_FC.m
+SE_CHROMA_WEIGHT = 0.0625  # getClutter_SE.m, wght_chrom
+_PYR_KERNEL = np.array([0.05, 0.25, 0.4, 0.25, 0.05])  # reduce.m and the collapse kernel
+
+
+def _srgb_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB decoding of values in [0, 1], as RGB2Lab.m."""
+    return np.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+
+
+_LUT: dict = {}
+
+
+def _srgb_lut() -> np.ndarray:
+    """The 256 values of :func:`_srgb_linear` for uint8 input (same numbers, looked up)."""
+    if "srgb" not in _LUT:
+        _LUT["srgb"] = _srgb_linear(np.arange(256, dtype=np.float64) / 255.0)
+    return _LUT["srgb"]
+
+
+def _rgb2lab_rr(rgb: np.ndarray) -> np.ndarray:
+    """CIELab exactly as the reference RGB2Lab.m: float64 HxWx3 (L, a, b).
+
+    Follows RGB2Lab.m, including its historical scaling: RGB is divided by 255 and
+    linearised (sRGB), so X, Y, Z lie in [0, 1], but they are then divided by the white
+    point in percent (95.047, 100, 108.883). L therefore spans about [0, 9] rather than
+    [0, 100]; every constant of the clutter measures (the colour deltas, the 0.008
+    chroma threshold, the FC weights) was tuned on this scale, so it is kept.
+    """
+    x = _srgb_lut()[rgb] if rgb.dtype == np.uint8 else _srgb_linear(rgb.astype(np.float64) / 255.0)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    X = (r * 0.4124 + g * 0.3576 + b * 0.1805) / 95.047
+    Y = (r * 0.2126 + g * 0.7152 + b * 0.0722) / 100.000
+    Z = (r * 0.0193 + g * 0.1192 + b * 0.9505) / 108.883
+
+    def f(t):
+        return np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16 / 116)
+
+    fx, fy, fz = f(X), f(Y), f(Z)
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
+
+
+def _gauss1d(halfsupport: int, sigma: float, center: float = 0.0) -> np.ndarray:
+    """RRgaussfilter1D.m: normalised Gaussian on -halfsupport..halfsupport."""
+    t = np.arange(-halfsupport, halfsupport + 1, dtype=np.float64)
+    k = np.exp(-((t - center) ** 2) / (2 * sigma ** 2))
+    return k / k.sum()
+
+
+def _filt1(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    """filt2.m with a 1-D kernel along ``axis`` ("odd" reflection = mode mirror)."""
+    from scipy.ndimage import convolve1d
+
+    return convolve1d(x, k, axis=axis, mode="mirror")
+
+
+def _overlapconv(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    """RRoverlapconv.m along ``axis``: zero-padded convolution / kernel overlap."""
+    from scipy.ndimage import convolve1d
+
+    n = x.shape[axis]
+    num = convolve1d(x, k, axis=axis, mode="constant", cval=0.0)
+    den = convolve1d(np.ones(n), k, mode="constant", cval=0.0)
+    shape = [1] * x.ndim
+    shape[axis] = n
+    return k.sum() * num / den.reshape(shape)
+
+
+def _overlapconv2(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """RRoverlapconv(k) then RRoverlapconv(k') over the last two axes, as one FFT convolution.
+
+    The two passes of the reference are separable, and the overlap normalisations are a
+    per-column and a per-row factor, so one 2-D convolution with ``outer(k, k)`` divided
+    by the outer product of the two overlap sums is the same linear map (equal up to
+    floating-point rounding). Long kernels (the 57-tap orientation pooling) make the FFT
+    much faster than two direct passes.
+    """
+    from scipy.ndimage import convolve1d
+    from scipy.signal import fftconvolve
+
+    h, w = x.shape[-2:]
+    if len(k) <= 15:  # short kernels: direct separable passes are faster
+        return _overlapconv(_overlapconv(x, k, -1), k, -2)
+    num = fftconvolve(x, np.outer(k, k).reshape((1,) * (x.ndim - 2) + (len(k), len(k))), mode="same",
+                      axes=(-2, -1))
+    den_x = convolve1d(np.ones(w), k, mode="constant", cval=0.0)
+    den_y = convolve1d(np.ones(h), k, mode="constant", cval=0.0)
+    return k.sum() ** 2 * num / np.outer(den_y, den_x)
+
+
+def _reduce(x: np.ndarray, k: np.ndarray = _PYR_KERNEL) -> np.ndarray:
+    """reduce.m: filter rows, keep even columns, filter columns, keep even rows."""
+    x = _filt1(x, k, -1)[..., :, ::2]
+    return _filt1(x, k, -2)[..., ::2, :]
+
+
+def _gaussian_pyramid(x: np.ndarray, levels: int) -> list:
+    """RRgaussianPyramid.m: level 1 is ``x``; each next level is ``reduce`` of the previous."""
+    pyr = [np.asarray(x, dtype=np.float64)]
+    for _ in range(levels - 1):
+        pyr.append(_reduce(pyr[-1]))
+    return pyr
+
+
+def _collapse(levels: list) -> np.ndarray:
+    """Cross-scale max, as at the end of colorClutter.m / contrastClutter.m / orientationClutter.m.
+
+    Level ``s`` (1-based) is upsampled ``s - 1`` times with matlabPyrTools ``upConv``
+    (zero insertion, 5x5 kernel summing to 1, 'reflect1' edges; note this scales the
+    coarse maps by 1/4 per step, a property of the reference that is kept), then the
+    pixelwise maximum is taken over the common top-left region.
+    """
+    import pyrtools
+
+    k2 = np.outer(_PYR_KERNEL, _PYR_KERNEL)
+    out = levels[0].copy()
+    for s in range(1, len(levels)):
+        here = levels[s]
+        for _ in range(s):
+            here = pyrtools.upConv(here, k2, "reflect1", (2, 2), start=(0, 0))
+        h, w = min(out.shape[0], here.shape[0]), min(out.shape[1], here.shape[1])
+        np.maximum(out[:h, :w], here[:h, :w], out=out[:h, :w])
+    return out
+
+
+def _color_clutter_levels(L: list, a: list, b: list, pool_sigma: float = 3.0) -> list:
+    """computeColorClutter.m: cube root of sqrt(det) of the local Lab covariance, per level."""
+    dL2, da2, db2 = 0.0007 ** 2, 0.1 ** 2, 0.05 ** 2
+    g = _gauss1d(round(2 * pool_sigma), pool_sigma)
+    out = []
+    for Li, ai, bi in zip(L, a, b):
+        stack = np.stack([Li, ai, bi, Li * Li, Li * ai, Li * bi, ai * ai, ai * bi, bi * bi])
+        mL, ma, mb, LL, La, Lb, aa, ab, bb = _overlapconv2(stack, g)
+        c11 = LL - mL ** 2 + dL2
+        c12 = La - mL * ma
+        c13 = Lb - mL * mb
+        c22 = aa - ma ** 2 + da2
+        c23 = ab - ma * mb
+        c33 = bb - mb ** 2 + db2
+        det = c11 * (c22 * c33 - c23 * c23) - c12 * (c12 * c33 - c23 * c13) + c13 * (c12 * c23 - c22 * c13)
+        out.append(np.sqrt(det) ** (1 / 3))
+    return out
+
+
+def _dog1(a: int, sigma: float):
+    """DoG1filter.m: inner (0.71 sigma) and outer (1.14 sigma) normalised 1-D Gaussians."""
+    t = np.arange(-a, a + 1, dtype=np.float64)
+    gi = np.exp(-(t ** 2) / (2 * (0.71 * sigma) ** 2))
+    go = np.exp(-(t ** 2) / (2 * (1.14 * sigma) ** 2))
+    return gi / gi.sum(), go / go.sum()
+
+
+def _contrast_clutter_levels(L: list, filt_sigma: float = 1.0, pool_sigma: float | None = None) -> list:
+    """RRcontrast1channel.m (|DoG| of L) then contrastClutter.m (local std over a Gaussian window)."""
+    pool_sigma = 3 * filt_sigma if pool_sigma is None else pool_sigma
+    gi, go = _dog1(round(3 * filt_sigma), filt_sigma)
+    g = _gauss1d(round(2 * pool_sigma), pool_sigma)
+    out = []
+    for Li in L:
+        c = np.abs(_filt1(_filt1(Li, gi, -1), gi, -2) - _filt1(_filt1(Li, go, -1), go, -2))
+        m, m2 = _overlapconv2(np.stack([c, c * c]), g)
+        out.append(np.sqrt(np.abs(m2 - m ** 2)))
+    return out
+
+
+def _imrotate_bicubic(k: np.ndarray, angle_deg: float) -> np.ndarray:
+    """MATLAB ``imrotate(k, angle, 'bicubic', 'crop')`` for a small odd-sized kernel.
+
+    Rotation counter-clockwise about the centre pixel, Keys cubic convolution
+    (a = -0.5, MATLAB's 'bicubic'), zero outside the kernel.
+    """
+    n0, n1 = k.shape
+    c0, c1 = (n0 - 1) / 2, (n1 - 1) / 2
+    th = np.deg2rad(angle_deg)
+    r, c = np.mgrid[0:n0, 0:n1].astype(np.float64)
+    y, x = r - c0, c - c1  # rows grow downwards: counter-clockwise on screen
+    xs = np.cos(th) * x - np.sin(th) * y + c1
+    ys = np.sin(th) * x + np.cos(th) * y + c0
+
+    def keys(t):
+        t = np.abs(t)
+        return np.where(t <= 1, 1.5 * t ** 3 - 2.5 * t ** 2 + 1,
+                        np.where(t < 2, -0.5 * t ** 3 + 2.5 * t ** 2 - 4 * t + 2, 0.0))
+
+    out = np.zeros_like(k, dtype=np.float64)
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    for dy in range(-1, 3):
+        for dx in range(-1, 3):
+            yy, xx = y0 + dy, x0 + dx
+            ok = (yy >= 0) & (yy < n0) & (xx >= 0) & (xx < n1)
+            w = keys(ys - yy) * keys(xs - xx)
+            out[ok] += w[ok] * k[yy[ok], xx[ok]]
+    return out
+
+
+def _orient_filters(sigma: float = 16 / 14 * 1.75) -> np.ndarray:
+    """orient_filtnew.m: 2nd-derivative-of-Gaussian filters, float64 [4, n, n] (H, V, L, R)."""
+    hs = round(3 * sigma)
+    gx = _gauss1d(hs, sigma)
+    G = [np.outer(_gauss1d(hs, sigma, c), gx) for c in (sigma, 0.0, -sigma)]
+    G = [g / g.sum() for g in G]
+    H = -G[0] + 2 * G[1] - G[2]
+
+    def rot(angle):
+        R = [_imrotate_bicubic(g, angle) for g in G]
+        R = [r / r.sum() for r in R]
+        return -R[0] + 2 * R[1] - R[2]
+
+    return np.stack([H, H.T, rot(-45), rot(45)])
+
+
+_ORIENT_FILTERS: dict = {}
+
+
+def _mirror_fftconv(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+    """filt2.m for several 2-D kernels at once: mirror padding + FFT convolution, [K, H, W]."""
+    from scipy import fft
+
+    kh, kw = kernels.shape[-2:]
+    ph, pw = kh // 2, kw // 2
+    xp = np.pad(x, ((ph, ph), (pw, pw)), mode="reflect")  # numpy "reflect" == MATLAB "odd"
+    shape = (xp.shape[0] + kh - 1, xp.shape[1] + kw - 1)
+    shape = tuple(fft.next_fast_len(s, real=True) for s in shape)
+    X = fft.rfft2(xp, shape)
+    K = fft.rfft2(kernels, shape)
+    full = fft.irfft2(X[None] * K, shape)
+    h, w = x.shape
+    return full[:, 2 * ph:2 * ph + h, 2 * pw:2 * pw + w]
+
+
+def _expand(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    """RRoverlapconvexpand.m along one axis: zero-insert to double length, RRoverlapconv with 2*k.
+
+    Computed polyphase (the even and the odd outputs are short convolutions of ``x``
+    itself), which skips the multiplications by the inserted zeros but is the same sum.
+    """
+    from scipy.ndimage import correlate1d
+
+    k2 = 2 * k
+    r = len(k2) // 2
+    n = x.shape[axis]
+    shape = list(x.shape)
+    shape[axis] = 2 * n
+    out = np.empty(shape)
+    for phase in (0, 1):  # output 2i + phase reads x[i + q] with tap k2[r + 2q - phase]
+        qs = [q for q in range(-r, r + 2) if 0 <= r + 2 * q - phase <= 2 * r]
+        w = np.array([k2[r + 2 * q - phase] for q in qs])
+        res = correlate1d(x, w, axis=axis, mode="constant", cval=0.0, origin=-qs[0] - len(w) // 2)
+        idx = [slice(None)] * x.ndim
+        idx[axis] = slice(phase, None, 2)
+        out[tuple(idx)] = res
+    ones = np.zeros(2 * n)
+    ones[:] = 1.0
+    from scipy.ndimage import convolve1d
+
+    den = convolve1d(ones, k2, mode="constant", cval=0.0)
+    bshape = [1] * x.ndim
+    bshape[axis] = 2 * n
+    return k2.sum() * out / den.reshape(bshape)
+
+
+def _filt1_even(y: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    """``_filt1(y, k, axis)`` sampled at the even positions only (the ``reduce.m`` step)."""
+    r = len(k) // 2
+    pad = [(0, 0)] * y.ndim
+    pad[axis] = (r, r)
+    yp = np.pad(y, pad, mode="reflect")
+    n = (y.shape[axis] + 1) // 2
+    out = None
+    for m in range(len(k)):
+        idx = [slice(None)] * y.ndim
+        idx[axis] = slice(m, m + 2 * n - 1, 2)
+        term = k[m] * yp[tuple(idx)]
+        out = term if out is None else out + term
+    return out
+
+
+def _pool(e: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """poolnew.m: ``reduce(RRoverlapconvexpand(e, k), k)`` on the last two axes.
+
+    The x and y passes of expand and reduce are separable and commute, so each axis is
+    expanded and reduced in turn: the same linear map, on arrays half the size.
+    """
+    for axis in (-1, -2):
+        e = _filt1_even(_expand(e, k, axis), k, axis)
+    return e
+
+
+def _opp_energy(Li: np.ndarray) -> tuple:
+    """RROrientationOppEnergy.m for one pyramid level: (cos 2theta, sin 2theta) estimates."""
+    sigma = 16 / 14 * 1.75
+    if sigma not in _ORIENT_FILTERS:
+        _ORIENT_FILTERS[sigma] = _orient_filters(sigma)
+    e = _mirror_fftconv(Li, _ORIENT_FILTERS[sigma]) ** 2  # H, V, L, R energies
+    k = _gauss1d(round(2 * 1.75), 1.75)  # poolnew.m with poolScale 1.75
+    e = _pool(e, k)
+    total = e.sum(axis=0) + 1.0  # noise = 1.0
+    return (e[0] - e[1]) / total, (e[3] - e[2]) / total  # (H - V), (R - L)
+
+
+def _orientation_clutter_levels(L: list) -> list:
+    """computeOrientationClutter.m: 4th root of det of the local (cos, sin) covariance, per level."""
+    noise, pool = 0.001, 7 / 2
+    g = _gauss1d(round(8 * pool), 4 * pool)
+    out = []
+    for Li in L:
+        c, s = _opp_energy(Li)
+        Dc, Ds, cc, cs, ss = _overlapconv2(np.stack([c, s, c * c, c * s, s * s]), g)
+        c11 = cc - Dc ** 2 + noise
+        c12 = cs - Dc * Ds
+        c22 = ss - Ds ** 2 + noise
+        out.append((c11 * c22 - c12 ** 2) ** 0.25)
+    return out
+
+
+def feature_congestion(image, *, p: float = 1.0, levels: int = 3, return_maps: bool = False):
+    """Feature Congestion clutter (Rosenholtz, Li & Nakano 2007), as getClutter_FC.m.
+
+    Pipeline (reference file of each step in brackets): CIELab [RGB2Lab.m, with its
+    historical scaling, see :func:`_rgb2lab_rr`]; 3-level Gaussian pyramids of L, a, b
+    [RRgaussianPyramid.m, reduce.m, filt2.m]; per level, colour clutter = volume of the
+    local Lab covariance ellipsoid, pooled with a Gaussian of sigma 3 [computeColorClutter.m,
+    RRoverlapconv.m]; contrast clutter = local std of |DoG| of L (DoG sigma 1, pool sigma
+    3) [RRcontrast1channel.m, DoG1filter.m, contrastClutter.m]; orientation clutter = area
+    of the local covariance of oriented opponent energy (H-V, R-L) normalised by total
+    energy, pooled with a Gaussian of sigma 14 [orient_filtnew.m, poolnew.m,
+    RROrientationOppEnergy.m, computeOrientationClutter.m]; each collapsed across scales
+    by the pixelwise max after upsampling [colorClutter.m etc., upConv.m]; combined as
+    ``color/0.2088 + contrast/0.0660 + orientation/0.0269`` and Minkowski-pooled over
+    pixels, ``mean(map**p)**(1/p)`` [getClutter_FC.m].
+
+    Implementation: numpy/scipy.ndimage, FFT convolutions for the 13x13 oriented filters
+    and the 57-tap orientation pooling (same linear maps as the reference's direct
+    convolutions; values agree to floating-point rounding, see benchmarks/features.py).
+
+    Args:
+        image: uint8 HxWx3 RGB array or a path. At least 8 px on a side.
+        p: Minkowski exponent of the spatial pooling (reference default 1: the mean).
+        levels: pyramid levels (reference default 3).
+        return_maps: also return the clutter maps.
+
+    Returns:
+        float (a uniform image gives 1.248283, the reference's floor), or with
+        ``return_maps`` a tuple ``(value, maps)`` where ``maps`` is a dict of float64 HxW
+        arrays: ``"fc"`` (combined map), ``"color"``, ``"contrast"``, ``"orientation"``
+        (collapsed, unweighted).
+    """
+    lab = _rgb2lab_rr(_rgb(image))
+    L = _gaussian_pyramid(lab[..., 0], levels)
+    a = _gaussian_pyramid(lab[..., 1], levels)
+    b = _gaussian_pyramid(lab[..., 2], levels)
+    maps = {"color": _collapse(_color_clutter_levels(L, a, b)),
+            "contrast": _collapse(_contrast_clutter_levels(L)),
+            "orientation": _collapse(_orientation_clutter_levels(L))}
+    fc = sum(maps[k] / w for k, w in FC_WEIGHTS.items())
+    value = float(np.mean(fc ** p) ** (1 / p))
+    if return_maps:
+        return value, {"fc": fc, **maps}
+    return value
+
+
+_SF_MASKS: dict = {}
+
+
+def _sf_masks(shape: tuple, height: int, order: int, twidth: int = 1) -> list:
+    """Frequency masks of pyrtools' SteerablePyramidFreq (= matlabPyrTools buildSFpyr.m).
+
+    Built with pyrtools' own ``rcosFn``/``pointOp`` in the same order as
+    ``pyrtools.pyramids.SteerablePyramidFreq.__init__``, once per image shape, and cached.
+    The frequency ramps follow buildSFpyr.m; they equal pyrtools' for even sizes.
+    Returns per level ``(crop, band_masks [nbands, h, w] complex, lomask)`` where ``crop``
+    is the slice of the centred spectrum this level works on (``None`` at level 0).
+    """
+    from math import factorial
+
+    from pyrtools.tools.utils import rcosFn
+    from pyrtools.pyramids.c.wrapper import pointOp
+
+    key = (tuple(shape), height, order, twidth)
+    if key in _SF_MASKS:
+        return _SF_MASKS[key]
+    nb = order + 1
+    dims = np.asarray(shape)
+    ctr = np.ceil((dims + 0.5) / 2).astype(int)
+    # buildSFpyr.m's ramps; pyrtools uses linspace(-1, 1, n + 1)[:-1], identical for even
+    # sizes but without a zero frequency for odd ones (then a uniform image leaks into the bands)
+    xramp, yramp = np.meshgrid((np.arange(1, dims[1] + 1) - ctr[1]) / (dims[1] / 2),
+                               (np.arange(1, dims[0] + 1) - ctr[0]) / (dims[0] / 2))
+    angle = np.arctan2(yramp, xramp)
+    log_rad = np.sqrt(xramp ** 2 + yramp ** 2)
+    log_rad[ctr[0] - 1, ctr[1] - 1] = log_rad[ctr[0] - 1, ctr[1] - 2]
+    log_rad = np.log2(log_rad)
+    Xrcos, Yrcos = rcosFn(twidth, (-twidth / 2.0), np.asarray([0, 1]))
+    Yrcos = np.sqrt(Yrcos)
+    YIrcos = np.sqrt(1.0 - Yrcos ** 2)
+    lo0 = pointOp(log_rad, YIrcos, Xrcos[0], Xrcos[1] - Xrcos[0])
+    levels = [(None, None, lo0)]  # level 0: just the initial lowpass
+    cur = dims.copy()
+    for _ in range(height):
+        Xrcos = Xrcos - np.log2(2)
+        lutsize = 1024
+        Xcosn = np.pi * np.arange(-(2 * lutsize + 1), (lutsize + 2)) / lutsize
+        const = (2 ** (2 * order)) * (factorial(order) ** 2) / float(nb * factorial(2 * order))
+        Ycosn = np.sqrt(const) * (np.cos(Xcosn)) ** order
+        himask = pointOp(log_rad, Yrcos, Xrcos[0], Xrcos[1] - Xrcos[0])
+        bands = np.stack([pointOp(angle, Ycosn, Xcosn[0] + np.pi * b / nb, Xcosn[1] - Xcosn[0]) * himask
+                          for b in range(nb)]).astype(np.complex128) * ((-1j) ** order)
+        c = np.ceil((cur + 0.5) / 2).astype(int)
+        lodims = np.ceil((cur - 0.5) / 2).astype(int)
+        loctr = np.ceil((lodims + 0.5) / 2).astype(int)
+        start = c - loctr
+        end = start + lodims
+        crop = (slice(start[0], end[0]), slice(start[1], end[1]))
+        log_rad, angle = np.ascontiguousarray(log_rad[crop]), np.ascontiguousarray(angle[crop])
+        YIrcos = np.abs(np.sqrt(1.0 - Yrcos ** 2))
+        lomask = pointOp(log_rad, YIrcos, Xrcos[0], Xrcos[1] - Xrcos[0])
+        levels.append((bands, crop, lomask))
+        cur = lodims
+    _SF_MASKS[key] = levels
+    return levels
+
+
+def _sf_bands(channels: np.ndarray, height: int = 3, order: int = 3) -> list:
+    """Steerable-pyramid sub-bands of each channel, float64 arrays, in buildSFpyr order.
+
+    ``channels``: float64 [C, H, W]. Returns a list over channels of lists of bands:
+    ``height * (order + 1)`` oriented bands (finest scale first) then the lowpass
+    residual; the highpass residual is not computed (band_entropy.m skips it). Same
+    arithmetic as ``pyrtools.pyramids.SteerablePyramidFreq`` (masks shared across
+    channels and images of one size; FFTs batched with ``scipy.fft``).
+    """
+    from scipy import fft
+
+    masks = _sf_masks(channels.shape[-2:], height, order)
+    lodft = fft.fftshift(fft.fft2(channels), axes=(-2, -1)) * masks[0][2]
+    out = [[] for _ in range(len(channels))]
+    for bands, crop, lomask in masks[1:]:
+        banddft = lodft[:, None] * bands[None]  # [C, nb, h, w]
+        res = fft.ifft2(fft.ifftshift(banddft, axes=(-2, -1))).real
+        for c in range(len(channels)):
+            out[c].extend(res[c])
+        lodft = lodft[(slice(None),) + crop] * lomask
+    low = fft.ifft2(fft.ifftshift(lodft, axes=(-2, -1))).real
+    for c in range(len(channels)):
+        out[c].append(low[c])
+    return out
+
+
+def _entropy(x: np.ndarray, tol: float = 0.0) -> float:
+    """entropy.m: natural-log Shannon entropy of a ``ceil(sqrt(n))``-bin histogram of ``x``.
+
+    Bins as MATLAB ``histc`` with ``nbins`` equally spaced edges from ``min(x)`` to
+    ``max(x)`` (the last bin holds the values equal to the maximum), as in the
+    visual-clutter Python port of the reference code. A constant band, or one whose range
+    is at most ``tol`` (FFT round-off), has entropy 0.
+    """
+    x = np.ravel(x)
+    nbins = int(np.ceil(np.sqrt(x.size)))
+    lo, hi = x.min(), x.max()
+    if nbins <= 1 or not hi - lo > tol:
+        return 0.0
+    counts, edges = np.histogram(x, bins=nbins - 1)
+    n_max = np.count_nonzero(x == edges[-1])
+    counts = np.append(counts, n_max)
+    counts[-2] -= n_max
+    pr = counts[counts > 0] / x.size
+    return float(-np.sum(pr * np.log(pr)))
+
+
+def subband_entropy(image, *, levels: int = 3, orientations: int = 4, chroma_weight: float = SE_CHROMA_WEIGHT,
+                    return_bands: bool = False):
+    """Sub-band Entropy clutter (Rosenholtz, Li & Nakano 2007), as getClutter_SE.m.
+
+    Pipeline: CIELab [RGB2Lab.m, see :func:`_rgb2lab_rr`]; for L, a and b a steerable
+    pyramid with ``levels`` scales and ``orientations`` orientations [buildSFpyr.m =
+    pyrtools SteerablePyramidFreq, order ``orientations - 1``]; the Shannon entropy of
+    each oriented band and of the lowpass residual (not the highpass residual)
+    [band_entropy.m, entropy.m]; mean over bands per channel; a chroma channel whose
+    range is below 0.008 counts as all zero; result
+    ``(E_L + w * (E_a + E_b)) / (1 + 2 w)`` with ``w = chroma_weight`` [getClutter_SE.m].
+
+    Args:
+        image: uint8 HxWx3 RGB array or a path (at least 32 px on a side for 3 levels).
+        levels: pyramid scales (reference default 3).
+        orientations: orientations per scale (reference 4).
+        chroma_weight: weight of each chrominance channel (reference 0.0625).
+        return_bands: also return the per-band entropies.
+
+    Returns:
+        float in nats (0 for a uniform image), or with ``return_bands`` a tuple
+        ``(value, {"L": [...], "a": [...], "b": [...]})`` of per-band entropies, finest
+        scale first, lowpass last.
+    """
+    lab = _rgb2lab_rr(_rgb(image))
+    max_ht = int(np.floor(np.log2(min(lab.shape[:2])))) - 2
+    if levels > max_ht:
+        raise ValueError(f"subband_entropy: image {lab.shape[1]}x{lab.shape[0]} px is too small for "
+                         f"{levels} pyramid levels (at most {max_ht})")
+    chans = np.moveaxis(lab, -1, 0).copy()
+    for c in (1, 2):
+        if chans[c].max() - chans[c].min() < 0.008:
+            chans[c] = 0.0
+    bands = _sf_bands(chans, levels, orientations - 1)
+    # Round-off guard (not in the reference): a band whose range is below 1e-9 of the
+    # channel's magnitude is FFT noise of a flat channel (odd sizes), so it counts as flat.
+    tols = [1e-9 * max(1.0, float(np.abs(c).max())) for c in chans]
+    ent = {name: [_entropy(b, tol) for b in bl] for name, bl, tol in zip("Lab", bands, tols)}
+    value = (np.mean(ent["L"]) + chroma_weight * (np.mean(ent["a"]) + np.mean(ent["b"]))) / (1 + 2 * chroma_weight)
+    if return_bands:
+        return float(value), ent
+    return float(value)
