@@ -23,6 +23,43 @@ CORNERS = (  # Figure 13, left to right: (name, arousal, valence)
     ("high arousal, low valence", 100.0, 0.0), ("neutral arousal, low valence", 50.0, 0.0))
 
 
+PAPER_TABLE1 = (  # (row, column, r, stars) as printed in the paper's Table 1
+    ("Hue", "Arousal", 0.120, ""), ("Hue", "Valence", 0.080, ""),
+    ("Saturation", "Arousal", 0.187, "*"), ("Saturation", "Valence", 0.060, ""), ("Saturation", "Hue", 0.990, "***"),
+    ("Brightness", "Arousal", 0.204, "**"), ("Brightness", "Valence", 0.050, ""), ("Brightness", "Hue", 0.986, "***"),
+    ("Brightness", "Saturation", 0.999, "***"),
+    ("JPEG", "Arousal", 0.215, "**"), ("JPEG", "Valence", -0.053, ""), ("JPEG", "Hue", 0.807, "***"),
+    ("JPEG", "Saturation", 0.805, "***"), ("JPEG", "Brightness", 0.808, "***"),
+    ("CFC", "Arousal", 0.343, "***"), ("CFC", "Valence", -0.056, ""), ("CFC", "Hue", 0.814, "***"),
+    ("CFC", "Saturation", 0.848, "***"), ("CFC", "Brightness", 0.858, "***"), ("CFC", "JPEG", 0.874, "***"),
+    ("CSE", "Arousal", -0.216, "**"), ("CSE", "Valence", 0.023, ""), ("CSE", "Hue", 0.364, "***"),
+    ("CSE", "Saturation", 0.343, "***"), ("CSE", "Brightness", 0.344, "***"), ("CSE", "JPEG", 0.236, "**"),
+    ("CSE", "CFC", 0.340, "***"))
+
+
+def table1_unit_check(ns=(144, 150, 720)):
+    """Which sample size do the paper's Table 1 stars imply? Stars recomputed from each printed r.
+
+    For every n in ``ns`` the two-sided p of a Pearson r with n - 2 degrees of freedom is
+    computed from the printed r, turned into stars and compared with the printed stars.
+
+    Returns:
+        DataFrame: n, matches (cells whose stars agree, of 27), mismatched (list of cells).
+    """
+    import pandas as pd
+    from scipy import stats as ss
+
+    rows = []
+    for n in ns:
+        bad = []
+        for row, col, r, st in PAPER_TABLE1:
+            t = r * np.sqrt((n - 2) / (1 - r * r))
+            if stars(2 * ss.t.sf(abs(t), n - 2)) != st:
+                bad.append(f"{row}/{col} {r}{st}")
+        rows.append(dict(n=n, matches=len(PAPER_TABLE1) - len(bad), of=len(PAPER_TABLE1), mismatched="; ".join(bad)))
+    return pd.DataFrame(rows)
+
+
 def stars(p: float) -> str:
     """'***' for p < 0.001, '**' for p < 0.01, '*' for p < 0.05, '' otherwise (Table 1)."""
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
@@ -442,3 +479,32 @@ def select_cases(stats):
              (6, p6, "bimodal in both (joint dip)")]
     out = pd.DataFrame(picks, columns=["case", "layer", "reason"])
     return out.merge(stats, on="layer", how="left")
+
+
+def key_numbers(regression_table, anova_table, correlation_table, ratings, *, truth=None) -> dict:
+    """The numbers a reader or a test checks, as a JSON-friendly dict (notebook 03).
+
+    Includes n (participants, ratings, layers, images), the unit, R^2 / adjusted R^2 / F / p of
+    each regression, each ANOVA's F(df1, df2), p and eta^2, r(CFC, arousal), whether the
+    ratings are simulated and, with ``truth``, whether each planted coefficient lies in the
+    selected model's 95 % confidence interval.
+    """
+    out = {"simulated": bool(ratings.attrs.get("simulated", False)) or bool(ratings.get("simulated", False) is True),
+           "n_participants": int(ratings["participant"].nunique()), "n_ratings": int(len(ratings)),
+           "n_layers": int(ratings["layer"].nunique()), "n_images": int(len(ratings[["layer", "seed"]].drop_duplicates())),
+           "unit": str(regression_table["unit"].iloc[0]), "regression": {}, "anova": {}}
+    for (resp, model), g in regression_table.groupby(["response", "model"], sort=False):
+        first = g.iloc[0]
+        out["regression"][f"{resp}/{model}"] = {k: float(first[k]) for k in ("r2", "adj_r2", "f", "f_p")} | {
+            "n": int(first["n"]), "p": {t: float(p) for t, p in zip(g["term"], g["p"]) if t != "const"}}
+    for row in anova_table.itertuples():
+        out["anova"][f"{row.response}/{row.factor}"] = {"F": float(row.F), "df1": int(row.df1), "df2": int(row.df2),
+                                                       "p": float(row.p), "eta2": float(row.eta2)}
+    cfc = correlation_table[(correlation_table["row"] == "CFC") & (correlation_table["col"] == "Arousal")]
+    if len(cfc):
+        out["r_cfc_arousal"] = float(cfc["r"].iloc[0])
+    if truth is not None:
+        sel = regression_table[regression_table["model"] == "selected"].set_index(["response", "term"])
+        out["planted_in_ci"] = {f"{a}/{t}": bool(sel.loc[(a, t), "ci_low"] <= b <= sel.loc[(a, t), "ci_high"])
+                                for a, coefs in truth["coefficients"].items() for t, b in coefs.items() if (a, t) in sel.index}
+    return out
