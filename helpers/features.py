@@ -550,7 +550,11 @@ def feature_congestion(image, *, p: float = 1.0, levels: int = 3, return_maps: b
         arrays: ``"fc"`` (combined map), ``"color"``, ``"contrast"``, ``"orientation"``
         (collapsed, unweighted).
     """
-    lab = _rgb2lab_rr(_rgb(image))
+    return _fc_from_lab(_rgb2lab_rr(_rgb(image)), p=p, levels=levels, return_maps=return_maps)
+
+
+def _fc_from_lab(lab: np.ndarray, *, p: float = 1.0, levels: int = 3, return_maps: bool = False):
+    """Feature Congestion from a reference-scaled Lab image (see :func:`feature_congestion`)."""
     L = _gaussian_pyramid(lab[..., 0], levels)
     a = _gaussian_pyramid(lab[..., 1], levels)
     b = _gaussian_pyramid(lab[..., 2], levels)
@@ -695,8 +699,18 @@ def subband_entropy(image, *, levels: int = 3, orientations: int = 4, chroma_wei
         float in nats (0 for a uniform image), or with ``return_bands`` a tuple
         ``(value, {"L": [...], "a": [...], "b": [...]})`` of per-band entropies, finest
         scale first, lowpass last.
+
+    Deviation (round-off only): a band whose range is below 1e-9 of its channel's
+    magnitude is FFT noise of a flat channel (odd image sizes) and counts as flat, so a
+    uniform image gives 0 at every size.
     """
-    lab = _rgb2lab_rr(_rgb(image))
+    return _se_from_lab(_rgb2lab_rr(_rgb(image)), levels=levels, orientations=orientations,
+                        chroma_weight=chroma_weight, return_bands=return_bands)
+
+
+def _se_from_lab(lab: np.ndarray, *, levels: int = 3, orientations: int = 4, chroma_weight: float = SE_CHROMA_WEIGHT,
+                 return_bands: bool = False):
+    """Sub-band Entropy from a reference-scaled Lab image (see :func:`subband_entropy`)."""
     max_ht = int(np.floor(np.log2(min(lab.shape[:2])))) - 2
     if levels > max_ht:
         raise ValueError(f"subband_entropy: image {lab.shape[1]}x{lab.shape[0]} px is too small for "
@@ -714,3 +728,227 @@ def subband_entropy(image, *, levels: int = 3, orientations: int = 4, chroma_wei
     if return_bands:
         return float(value), ent
     return float(value)
+
+
+def clutter(image) -> dict:
+    """Feature Congestion and Sub-band Entropy together, sharing the Lab conversion.
+
+    Args:
+        image: uint8 HxWx3 RGB array or a path.
+
+    Returns:
+        dict with floats ``feature_congestion`` and ``subband_entropy`` (reference defaults).
+    """
+    lab = _rgb2lab_rr(_rgb(image))
+    return {"feature_congestion": _fc_from_lab(lab), "subband_entropy": _se_from_lab(lab)}
+
+
+# ----------------------------------------------------------------------------------------
+# Everything for one image, and the per-image table
+# ----------------------------------------------------------------------------------------
+MIN_SIZE = 32  # px on the shorter side: Sub-band Entropy needs 3 steerable-pyramid levels
+EDGE_SIGMAS = (1.0, 2.0, 4.0)  # Canny sigmas in px; edge_density uses 2.0
+MIN_PER_WORKER = 8  # table() measures fewer than this many images per worker in-process
+_CACHE_VERSION = 1  # bump when a measure changes so cached rows are recomputed
+_KEY = ["_abspath", "_size", "_mtime_ns", "_settings"]
+
+
+def measure(image, *, jpeg_quality: int = 75, edge_sigmas=EDGE_SIGMAS) -> dict:
+    """Every measure of this module for one image, as a flat dict of scalars.
+
+    Args:
+        image: uint8 HxWx3 RGB array or a path (converted by ``io.read_image``).
+        jpeg_quality: JPEG quality for ``jpeg_bytes``.
+        edge_sigmas: Canny sigmas; ``edge_density`` is the value at 2.0 px (must be
+            included), the others go to ``edge_density_sigma<s>``.
+
+    Returns:
+        dict with ``width``, ``height``, ``hue``, ``hue_circular``, ``hue_concentration``,
+        ``saturation``, ``brightness``, ``jpeg_bytes``, ``png_bytes``,
+        ``feature_congestion``, ``subband_entropy``, ``spectrum_slope``,
+        ``spectrum_intercept``, ``edge_density`` and ``edge_density_sigma<s>``.
+
+    Raises:
+        io.ImageReadError: unreadable, truncated, or smaller than 32 px on a side.
+    """
+    rgb = io.read_image(image, min_size=MIN_SIZE)
+    if 2.0 not in tuple(edge_sigmas):
+        raise ValueError(f"measure: edge_sigmas must include 2.0 (edge_density), got {edge_sigmas!r}")
+    row = {"width": rgb.shape[1], "height": rgb.shape[0], **color_stats(rgb),
+           "jpeg_bytes": jpeg_size(rgb, quality=jpeg_quality), "png_bytes": png_size(rgb), **clutter(rgb)}
+    spec = radial_spectrum(rgb)
+    row["spectrum_slope"], row["spectrum_intercept"] = spec["slope"], spec["intercept"]
+    for s in edge_sigmas:
+        d = edge_density(rgb, sigma=s)
+        row["edge_density" if s == 2.0 else f"edge_density_sigma{s:g}"] = d
+    return row
+
+
+def _source_note(path) -> str:
+    """How ``io.read_image`` will have converted the file ("" for 8-bit RGB)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+    except Exception:  # the measurement itself reports unreadable files
+        return ""
+    return "" if mode == "RGB" else f"converted from PIL mode {mode}"
+
+
+def _measure_file(path: str, settings: dict) -> dict:
+    """One table row for ``path``; never raises (failures become status 'failed')."""
+    try:
+        row = measure(path, **settings)
+        return {**row, "status": "ok", "error": "", "note": _source_note(path)}
+    except Exception as exc:  # keep going past one bad image; the row says why
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "note": ""}
+
+
+def _file_key(path, settings: dict) -> dict:
+    """Cache key of one file: absolute path, size, mtime and the measurement settings."""
+    import json
+    import os
+
+    p = os.path.abspath(path)
+    try:
+        st = os.stat(p)
+        size, mtime = int(st.st_size), int(st.st_mtime_ns)
+    except OSError:
+        size, mtime = -1, -1
+    return {"_abspath": p, "_size": size, "_mtime_ns": mtime,
+            "_settings": json.dumps({**settings, "version": _CACHE_VERSION}, sort_keys=True, default=list)}
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def _inputs(paths_or_folder, root):
+    """(DataFrame of extra columns, list of path strings as given, list of files to open)."""
+    import pandas as pd
+    from pathlib import Path
+
+    if isinstance(paths_or_folder, pd.DataFrame):
+        if "path" not in paths_or_folder.columns:
+            raise ValueError("features.table: a DataFrame input needs a 'path' column "
+                             f"(got columns {list(paths_or_folder.columns)})")
+        df = paths_or_folder.reset_index(drop=True).copy()
+        given = [str(p) for p in df["path"]]
+    elif isinstance(paths_or_folder, (str, Path)) and Path(paths_or_folder).is_dir():
+        folder = Path(paths_or_folder)
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        given = [str(p.relative_to(folder)) for p in files]
+        root = folder if root is None else root
+        df = pd.DataFrame({"path": given})
+    else:
+        if isinstance(paths_or_folder, (str, Path)):
+            raise FileNotFoundError(f"features.table: {paths_or_folder} is not a folder (pass a list for one file)")
+        given = [str(p) for p in paths_or_folder]
+        df = pd.DataFrame({"path": given})
+    files = [str(Path(root) / g) if root is not None and not Path(g).is_absolute() else g for g in given]
+    return df, given, files
+
+
+def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, progress: bool = True,
+          jpeg_quality: int = 75, edge_sigmas=EDGE_SIGMAS, flush_every: int = 20):
+    """Measure many images: one row per image with every measure, in parallel, cached.
+
+    Args:
+        paths_or_folder: a folder (searched recursively for image files), a list of paths,
+            or a DataFrame with a ``path`` column (e.g. the dream ``manifest.csv``); a
+            DataFrame's other columns (``layer``, ``layer_index``, ``seed``, ...) are kept.
+        root: folder that relative paths are resolved against (a folder input is its own
+            root); the ``path`` column keeps the paths as given.
+        cache: parquet file of earlier results. Rows whose file (absolute path, size,
+            mtime) and settings are unchanged are reused; the rest are measured and the
+            cache is rewritten atomically every ``flush_every`` new rows and at the end,
+            so an interrupted run resumes. ``None``: no cache.
+        n_jobs: worker processes (``None``: all cores; 1: in this process). Fewer than
+            ``8 * n_jobs`` images are measured in-process, where starting workers
+            ("spawn", a few seconds each) would cost more than it saves.
+        progress: show a ``tqdm`` progress bar.
+        jpeg_quality: JPEG quality for ``jpeg_bytes`` (PIL, default 75).
+        edge_sigmas: Canny sigmas in px; ``edge_density`` is at 2.0.
+        flush_every: write the cache after this many new rows.
+
+    Returns:
+        DataFrame in input order: the input columns (``path`` first), the columns of
+        :func:`measure`, ``status`` ("ok" or "failed"), ``error`` (message, "" when ok)
+        and ``note`` (e.g. "converted from PIL mode L" for grayscale, RGBA or 16-bit
+        files, which are measured after conversion). Unreadable, truncated or tiny (< 32
+        px) files give a warning naming the file and a failed row with NaN measures.
+    """
+    import os
+    import warnings
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    settings = {"jpeg_quality": int(jpeg_quality), "edge_sigmas": tuple(float(s) for s in edge_sigmas)}
+    df, given, files = _inputs(paths_or_folder, root)
+    keys = pd.DataFrame([_file_key(f, settings) for f in files])
+    done: dict[int, dict] = {}
+    cached = None
+    if cache is not None and os.path.exists(cache):
+        try:
+            cached = pd.read_parquet(cache)
+        except Exception as exc:
+            warnings.warn(f"features.table: cache {cache} is unreadable ({exc}); recomputing everything")
+    if cached is not None and len(keys) and set(_KEY) <= set(cached.columns):
+        cached = cached.drop_duplicates(_KEY, keep="last")
+        hit = keys.reset_index().merge(cached, on=_KEY, how="inner")
+        for rec in hit.to_dict("records"):
+            i = rec.pop("index")
+            done[i] = {k: v for k, v in rec.items() if k not in _KEY}
+    todo = [i for i in range(len(files)) if i not in done]
+    new_rows: dict[int, dict] = {}
+
+    def flush():
+        if cache is None or not new_rows:
+            return
+        rows = [{**keys.iloc[i].to_dict(), **r} for i, r in {**done, **new_rows}.items()]
+        old = cached if cached is not None and set(_KEY) <= set(cached.columns) else None
+        out = pd.DataFrame(rows)
+        if old is not None:  # keep other images' entries (another folder sharing the cache)
+            out = pd.concat([old, out], ignore_index=True).drop_duplicates(_KEY, keep="last")
+        io.save_table(out, cache)
+
+    n_jobs = os.cpu_count() or 1 if n_jobs is None else max(1, int(n_jobs))
+    bar = tqdm(total=len(files), initial=len(done), desc="image features", disable=not progress)
+    since = 0
+    if n_jobs == 1 or len(todo) < MIN_PER_WORKER * n_jobs:  # spawning workers costs seconds each
+        for i in todo:
+            new_rows[i] = _measure_file(files[i], settings)
+            bar.update()
+            since += 1
+            if since >= flush_every:
+                flush()
+                since = 0
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn")) as ex:
+            futs = {ex.submit(_measure_file, files[i], settings): i for i in todo}
+            for fut in as_completed(futs):
+                new_rows[futs[fut]] = fut.result()
+                bar.update()
+                since += 1
+                if since >= flush_every:
+                    flush()
+                    since = 0
+    bar.close()
+    flush()
+    rows = {**done, **new_rows}
+    res = pd.DataFrame([rows[i] for i in range(len(files))], index=range(len(files)))
+    for c in ("width", "height", "jpeg_bytes", "png_bytes"):
+        if c in res:
+            res[c] = res[c].astype("Int64")
+    for i in range(len(files)):
+        if rows[i].get("status") == "failed":
+            err = str(rows[i].get("error"))
+            where = "" if files[i] in err else f"{files[i]}: "
+            warnings.warn(f"features.table: {where}{err} (row marked failed, the rest goes on)", stacklevel=2)
+    res = pd.concat([df, res.drop(columns=[c for c in res.columns if c in df.columns])], axis=1)
+    front = [c for c in df.columns] + [c for c in res.columns if c not in df.columns and c not in ("status", "error", "note")]
+    return res[front + ["status", "error", "note"]]

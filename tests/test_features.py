@@ -221,3 +221,110 @@ def test_subband_entropy_bands_and_small_images():
     assert max(eg["a"]) == 0 and max(eg["b"]) == 0  # achromatic: chroma range < 0.008
     with pytest.raises(ValueError, match="too small"):
         features.subband_entropy(np.zeros((16, 16, 3), np.uint8))
+
+
+# --- measure() and table() ---------------------------------------------------------------
+@pytest.fixture()
+def image_folder(tmp_path):
+    """Folder with good, grayscale, RGBA, 16-bit, tiny, unreadable and truncated files."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    d = tmp_path / "imgs"
+    io.save_image(_objects(8, size=64), d / "sub" / "good.png")
+    Image.fromarray(rng.integers(0, 256, (48, 40), dtype=np.uint8)).save(d / "gray.png")
+    Image.fromarray(rng.integers(0, 256, (40, 40, 4), dtype=np.uint8)).save(d / "rgba.png")
+    Image.fromarray(rng.integers(0, 65536, (40, 40), dtype=np.uint16)).save(d / "deep16.png")
+    io.save_image(_noise(12, 12), d / "tiny.png")
+    (d / "broken.png").write_bytes(b"this is not an image")
+    good = (d / "sub" / "good.png").read_bytes()
+    (d / "truncated.png").write_bytes(good[: len(good) // 2])
+    (d / "notes.txt").write_text("ignored")
+    return d
+
+
+CONTRACT = ["path", "hue", "hue_circular", "saturation", "brightness", "jpeg_bytes", "png_bytes",
+            "feature_congestion", "subband_entropy", "spectrum_slope", "edge_density", "status", "error"]
+
+
+def test_measure_row():
+    img = _objects(8, size=64)
+    row = features.measure(img)
+    assert row["width"] == row["height"] == 64
+    assert row["feature_congestion"] == pytest.approx(features.feature_congestion(img))
+    assert row["subband_entropy"] == pytest.approx(features.subband_entropy(img))
+    assert row["edge_density"] == features.edge_density(img, sigma=2.0)
+    assert row["jpeg_bytes"] == features.jpeg_size(img) and row["png_bytes"] == features.png_size(img)
+    assert row["spectrum_slope"] == pytest.approx(features.radial_spectrum(img)["slope"])
+    assert {"edge_density_sigma1", "edge_density_sigma4"} <= set(row)
+
+
+def test_table_bad_files_and_conversions(image_folder):
+    with pytest.warns(UserWarning) as rec:
+        df = features.table(image_folder, n_jobs=1, progress=False)
+    assert set(CONTRACT) <= set(df.columns)
+    assert list(df["path"]) == sorted(df["path"]) and "notes.txt" not in set(df["path"])
+    st = dict(zip(df["path"], df["status"]))
+    assert st == {"broken.png": "failed", "deep16.png": "ok", "gray.png": "ok", "rgba.png": "ok",
+                  "sub/good.png": "ok", "tiny.png": "failed", "truncated.png": "failed"}
+    messages = " ".join(str(w.message) for w in rec)
+    for name in ("broken.png", "tiny.png", "truncated.png"):
+        assert name in messages
+    bad = df[df["status"] == "failed"]
+    assert bad["feature_congestion"].isna().all() and (bad["error"].str.len() > 0).all()
+    ok = df[df["status"] == "ok"].set_index("path")
+    assert ok[["feature_congestion", "subband_entropy", "edge_density"]].notna().all().all()
+    assert "mode L" in ok.loc["gray.png", "note"] and "RGBA" in ok.loc["rgba.png", "note"]
+    assert "16" in ok.loc["deep16.png", "note"] and ok.loc["sub/good.png", "note"] == ""
+    assert ok.loc["gray.png", "saturation"] == 0.0
+
+
+def test_table_cache_recomputes_only_changed(image_folder, tmp_path, monkeypatch):
+    import os
+    import warnings
+
+    cache = tmp_path / "cache" / "features.parquet"
+    warnings.simplefilter("ignore")
+    first = features.table(image_folder, cache=cache, n_jobs=1, progress=False)
+    assert cache.exists()
+    calls = []
+    real = features._measure_file
+    monkeypatch.setattr(features, "_measure_file", lambda p, s: calls.append(p) or real(p, s))
+    again = features.table(image_folder, cache=cache, n_jobs=1, progress=False)
+    assert calls == []
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(first, again)
+    # change one image (new content and mtime) and add one: only those two are measured
+    io.save_image(_objects(30, size=64, seed=5), image_folder / "sub" / "good.png")
+    st = os.stat(image_folder / "sub" / "good.png")
+    os.utime(image_folder / "sub" / "good.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    io.save_image(_objects(3, size=64, seed=6), image_folder / "new.png")
+    third = features.table(image_folder, cache=cache, n_jobs=1, progress=False)
+    assert sorted(os.path.basename(c) for c in calls) == ["good.png", "new.png"]
+    old_fc = first.set_index("path").loc["sub/good.png", "feature_congestion"]
+    assert third.set_index("path").loc["sub/good.png", "feature_congestion"] != old_fc
+    # different settings are a different cache entry
+    calls.clear()
+    features.table(image_folder, cache=cache, n_jobs=1, progress=False, jpeg_quality=90)
+    assert len(calls) == len(third)
+
+
+def test_table_manifest_columns_and_parallel(tmp_path, monkeypatch):
+    import pandas as pd
+
+    d = tmp_path / "dream"
+    rows = []
+    for i in range(4):
+        rel = f"layer{i}/seed{i}.png"
+        io.save_image(_objects(4 + i, size=48, seed=i), d / rel)
+        rows.append({"layer": f"layer{i}", "layer_index": i, "seed": i, "path": rel})
+    manifest = pd.DataFrame(rows)
+    serial = features.table(manifest, root=d, n_jobs=1, progress=False)
+    assert list(serial.columns[:4]) == ["layer", "layer_index", "seed", "path"]
+    assert (serial["status"] == "ok").all() and list(serial["seed"]) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="'path' column"):
+        features.table(manifest.drop(columns="path"))
+    monkeypatch.setattr(features, "MIN_PER_WORKER", 0)  # use the process pool even for 4 images
+    parallel = features.table(manifest, root=d, n_jobs=2, progress=False)
+    pd.testing.assert_frame_equal(serial, parallel)
