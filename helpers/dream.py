@@ -391,6 +391,10 @@ def write_manifest(out_dir):
     rows = [json.loads(p.read_text()) for p in sorted((out_dir / "records").glob("*.json"))]
     rows = [r for r in rows if (out_dir / r["path"]).exists()]
     df = pd.DataFrame(rows)
+    first = ["layer", "layer_index", "seed", "path", "weights_name", "weights_source", "weights_file", "weights_sha256",
+             "weights_seed", *PARAMS, "start_image", "objective_before", "objective_after", "seconds", "device"]
+    df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]] if len(df) else \
+        pd.DataFrame(columns=first)
     if len(df):
         df = df.sort_values(["layer_index", "seed"], kind="stable").reset_index(drop=True)
     io.save_table(df, out_dir / "manifest.csv")

@@ -1,0 +1,161 @@
+"""DeepDream synthesis: TF1 resize, octave/tile geometry, faithfulness to the reference port,
+determinism, the 720-image job's manifest and resume after an interruption."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers import dream, inception, io
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = inception.random_model(seed=0)
+    m.na_info = {"name": "inception5h", "source": "random", "seed": 0, "file": None, "sha256": None}
+    return m
+
+
+def ref_resize(a, oh, ow):
+    """TF1 resize_bilinear, legacy: src = dst * in / out, lower = floor, upper = min(ceil, in - 1)."""
+    C, H, W = a.shape
+    out = np.zeros((C, oh, ow))
+    for i in range(oh):
+        y = i * (H / oh)
+        y0, y1, fy = int(np.floor(y)), min(int(np.ceil(y)), H - 1), y - np.floor(y)
+        for j in range(ow):
+            x = j * (W / ow)
+            x0, x1, fx = int(np.floor(x)), min(int(np.ceil(x)), W - 1), x - np.floor(x)
+            top = a[:, y0, x0] + (a[:, y0, x1] - a[:, y0, x0]) * fx
+            bot = a[:, y1, x0] + (a[:, y1, x1] - a[:, y1, x0]) * fx
+            out[:, i, j] = top + (bot - top) * fy
+    return out
+
+
+@pytest.mark.parametrize("src,dst", [((7, 9), (5, 6)), ((5, 6), (7, 9)), ((10, 10), (7, 7)), ((7, 7), (10, 10)), ((4, 4), (4, 4))])
+def test_resize_matches_tf1_legacy_formula(src, dst):
+    a = np.random.default_rng(0).uniform(0, 255, (3,) + src)
+    got = dream.resize_bilinear(torch.from_numpy(a.astype(np.float32)), dst).numpy()
+    np.testing.assert_allclose(got, ref_resize(a, *dst), rtol=1e-5, atol=1e-3)
+    # not torch's half-pixel convention
+    if src != dst:
+        half = torch.nn.functional.interpolate(torch.from_numpy(a.astype(np.float32))[None], size=dst, mode="bilinear")[0]
+        assert not np.allclose(got, half.numpy(), atol=1e-2)
+
+
+def test_octave_sizes_and_tiles_follow_the_tf_code():
+    assert dream.octave_sizes((800, 800), 5, 1.4) == [(800, 800), (571, 571), (407, 407), (290, 290), (207, 207)]
+    assert dream._tiles(800, 800, 512) == [(0, 0), (0, 512), (512, 0), (512, 512)]
+    assert dream._tiles(571, 407, 512) == [(0, 0)]  # the tutorial's loop leaves a strip under 256 px untiled
+
+
+def test_noise_image_matches_the_study_statistics():
+    a, b = dream.noise_image(3, 200), dream.noise_image(3, 200)
+    assert a.dtype == np.uint8 and a.shape == (200, 200, 3) and np.array_equal(a, b)
+    assert not np.array_equal(a, dream.noise_image(4, 200))
+    for c in range(3):
+        assert abs(a[..., c].mean() - 126.5) < 0.5 and abs(a[..., c].std() - 12.75) < 0.5
+    assert abs(np.corrcoef(a[..., 0].ravel(), a[..., 1].ravel())[0, 1]) < 0.05
+
+
+def test_dream_is_deterministic_and_raises_the_objective(model):
+    img = dream.noise_image(0, 72)
+    kw = dict(n_renders=2, octave_n=2, tile_size=512)
+    a, info = dream.dream(model, "mixed3b_3x3", img, seed=1, return_info=True, **kw)
+    b = dream.dream(model, "mixed3b_3x3", img, seed=1, **kw)
+    assert a.dtype == np.uint8 and a.shape == img.shape and np.array_equal(a, b)
+    assert np.abs(a.astype(int) - img).mean() > 1  # it changed the image
+    assert info["objective_after"] > info["objective_before"]
+    c = dream.dream(model, "mixed3b_3x3", img, seed=2, n_renders=2, octave_n=2, tile_size=32)
+    d = dream.dream(model, "mixed3b_3x3", img, seed=3, n_renders=2, octave_n=2, tile_size=32)
+    assert not np.array_equal(c, d)  # the seed drives the roll offsets
+
+
+@pytest.mark.parametrize("layer", ["localresponsenorm0", "mixed4a_pool", "mixed5b"])
+def test_fast_dream_agrees_with_the_reference_port(model, layer):
+    img = dream.noise_image(1, 80)
+    kw = dict(n_renders=2, octave_n=2, tile_size=48, seed=5)  # several tiles, rolled, incl. uneven ones
+    ref = dream._reference_dream(model, layer, img, **kw)
+    ours = dream.dream(model, layer, img, **kw)
+    diff = np.abs(ref.astype(int) - ours)
+    assert diff.max() <= 2 and (diff > 0).mean() < 0.01, (diff.max(), (diff > 0).mean())
+
+
+def test_batched_tiles_give_the_same_gradients(model):
+    img = torch.as_tensor(dream.noise_image(2, 96).astype(np.float32)).permute(2, 0, 1)
+    g1 = dream.Dreamer(model, "mixed4a", batch_tiles=False).grad_tiled(img, np.random.RandomState(0), 32)
+    g2 = dream.Dreamer(model, "mixed4a", batch_tiles=True).grad_tiled(img, np.random.RandomState(0), 32)
+    torch.testing.assert_close(g1, g2, rtol=1e-3, atol=1e-4 * float(g1.abs().max()))
+
+
+def test_every_layer_can_be_dreamed_at_a_small_size(model):
+    img = dream.noise_image(0, 72)
+    for layer in dream.LAYERS[::7] + ("head0_bottleneck", "head1_pool"):
+        out = dream.dream(model, layer, img, n_renders=1, octave_n=1)
+        assert out.shape == img.shape, layer
+
+
+KW = dict(size=40, n_renders=1, octave_n=2, progress=False)
+LAYERS = ["conv2d0", "mixed3a_pool", "maxpool4"]
+
+
+def _files(d):
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*.png"))}
+
+
+def test_synthesize_writes_manifest_and_resumes_after_interruption(model, tmp_path, monkeypatch):
+    full = dream.synthesize(LAYERS, [0, 1], tmp_path / "a", model=model, **KW)
+    assert list(full.columns[:4]) == ["layer", "layer_index", "seed", "path"]
+    assert len(full) == 6 and list(full["layer_index"]) == sorted(full["layer_index"])
+    for col in ("weights_source", "weights_sha256", "step", "octave_scale", "tile_size", "n_renders",
+                "objective_before", "objective_after", "seconds"):
+        assert col in full.columns
+    on_disk = io.load_table(tmp_path / "a" / "manifest.csv")
+    assert list(on_disk["path"]) == list(full["path"]) and all((tmp_path / "a" / p).exists() for p in full["path"])
+
+    real, calls = dream.dream, {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("injected crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dream, "dream", flaky)
+    with pytest.raises(RuntimeError, match="injected"):
+        dream.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, on_error="raise", **KW)
+    assert len(_files(tmp_path / "b")) == 3 and not list((tmp_path / "b").rglob("*.part"))
+    monkeypatch.setattr(dream, "dream", real)
+    calls["n"] = 0
+    monkeypatch.setattr(dream, "dream", lambda *a, **k: (calls.__setitem__("n", calls["n"] + 1), real(*a, **k))[1])
+    resumed = dream.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, **KW)
+    assert calls["n"] == 3  # only the missing images were dreamed
+    timing = ["seconds"]
+    pd.testing.assert_frame_equal(resumed.drop(columns=timing), full.drop(columns=timing))
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    again = dream.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, **KW)
+    assert calls["n"] == 3 and len(again) == 6
+
+
+def test_synthesize_shards_and_bad_images(model, tmp_path, recwarn):
+    d = tmp_path / "s"
+    dream.synthesize(LAYERS, [0, 1], d, model=model, shard=0, n_shards=2, **KW)
+    part = dream.synthesize(LAYERS, [0, 1], d, model=model, shard=1, n_shards=2, **KW)
+    assert len(part) == 6
+    with pytest.warns(UserWarning, match="head0_bottleneck seed 0 failed"):  # 40 px is too small for a head
+        out = dream.synthesize(["head0_bottleneck", "conv2d0"], [0], tmp_path / "w", model=model, **KW)
+    assert list(out["layer"]) == ["conv2d0"]
+    with pytest.raises(KeyError, match="mixed4c_3x3_pre_relu"):
+        dream.synthesize(["mixed4c_3x3_prerelu"], [0], tmp_path / "x", model=model, **KW)
+
+
+def test_start_images_from_a_folder(tmp_path):
+    for k in range(2):
+        io.save_image(dream.noise_image(10 + k, 40), tmp_path / f"seed_{k}.png")
+    starts = dream.start_images(tmp_path, [0, 1], size=40)
+    assert np.array_equal(starts[1][0], dream.noise_image(11, 40)) and starts[1][1] == "seed_1.png"
+    with pytest.raises(ValueError, match="expected 50x50"):
+        dream.start_images(tmp_path, [0], size=50)
+    with pytest.raises(ValueError, match="seed 2"):
+        dream.start_images(tmp_path, [2], size=40)
