@@ -863,7 +863,7 @@ def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, 
             mtime) and settings are unchanged are reused; the rest are measured and the
             cache is rewritten atomically every ``flush_every`` new rows and at the end,
             so an interrupted run resumes. ``None``: no cache.
-        n_jobs: worker processes (``None``: all cores; 1: in this process). Fewer than
+        n_jobs: worker processes (``None`` or 0: all cores; 1: in this process). Fewer than
             ``8 * n_jobs`` images are measured in-process, where starting workers
             ("spawn", a few seconds each) would cost more than it saves.
         progress: show a ``tqdm`` progress bar.
@@ -914,7 +914,7 @@ def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, 
             out = pd.concat([old, out], ignore_index=True).drop_duplicates(_KEY, keep="last")
         io.save_table(out, cache)
 
-    n_jobs = os.cpu_count() or 1 if n_jobs is None else max(1, int(n_jobs))
+    n_jobs = (os.cpu_count() or 1) if not n_jobs else max(1, int(n_jobs))
     bar = tqdm(total=len(files), initial=len(done), desc="image features", disable=not progress)
     since = 0
     if n_jobs == 1 or len(todo) < MIN_PER_WORKER * n_jobs:  # spawning workers costs seconds each
@@ -952,3 +952,103 @@ def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, 
     res = pd.concat([df, res.drop(columns=[c for c in res.columns if c in df.columns])], axis=1)
     front = [c for c in df.columns] + [c for c in res.columns if c not in df.columns and c not in ("status", "error", "note")]
     return res[front + ["status", "error", "note"]]
+
+
+# ----------------------------------------------------------------------------------------
+# Figures of notebook 02 (kept here, beside the measures they show)
+# ----------------------------------------------------------------------------------------
+DISTRIBUTION_COLUMNS = {  # column -> axis label
+    "hue": "mean hue (arithmetic, 0-1)", "hue_circular": "mean hue (circular, 0-1)",
+    "saturation": "mean saturation (0-1)", "brightness": "mean brightness, HSV value (0-1)",
+    "jpeg_bytes": "JPEG size at q75 (kB)", "png_bytes": "PNG size (kB)",
+    "feature_congestion": "Feature Congestion", "subband_entropy": "Sub-band Entropy (nats)",
+    "spectrum_slope": "amplitude-spectrum slope", "edge_density": "Canny edge density, sigma 2 px",
+}
+
+
+def plot_distributions(df, *, columns=None, by=None, notes=(), ncols: int = 5, bins: int = 30):
+    """Histograms of the per-image features (rows with ``status == "ok"``).
+
+    Args:
+        df: the :func:`table` output.
+        columns: feature columns to show (default :data:`DISTRIBUTION_COLUMNS`).
+        by: optional column to colour by (e.g. a layer-type column); ``None`` for one colour.
+        notes: lines stamped above the figure (``plots.STAND_IN`` etc.).
+        ncols: panels per row.
+        bins: histogram bins.
+
+    Returns:
+        matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from helpers import plots
+
+    cols = [c for c in (columns or DISTRIBUTION_COLUMNS) if c in df.columns]
+    ok = df[df["status"] == "ok"].copy()
+    for c in ("jpeg_bytes", "png_bytes"):
+        if c in ok:
+            ok[c] = ok[c].astype(float) / 1000.0
+    nrows = -(-len(cols) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.2 * nrows), squeeze=False, constrained_layout=True)
+    for ax, c in zip(axes.flat, cols):
+        data = ok[[c] + ([by] if by else [])].dropna()
+        sns.histplot(data=data, x=c, hue=by, bins=min(bins, max(5, len(data))), ax=ax, element="step",
+                     legend=bool(by) and ax is axes.flat[0])
+        ax.set_xlabel(DISTRIBUTION_COLUMNS.get(c, c))
+        ax.set_ylabel("images" if ax in axes[:, 0] else "")
+        ax.set_title(f"n={len(data)}, median {data[c].median():.3g}", fontsize=7)
+    for ax in list(axes.flat)[len(cols):]:
+        ax.set_visible(False)
+    n_failed = int((df["status"] != "ok").sum())
+    fig.suptitle(f"Image features of {len(ok)} images" + (f" ({n_failed} failed, not shown)" if n_failed else ""))
+    return plots.label(fig, *notes)
+
+
+def plot_clutter_maps(images, *, notes=(), cell: float = 2.2):
+    """For each image: the image, its Feature Congestion map, the colour, contrast and
+    orientation clutter maps, and its per-band sub-band entropies.
+
+    Args:
+        images: dict ``{row title: uint8 HxWx3 array or path}`` (a few examples).
+        notes: lines stamped above the figure.
+        cell: panel size in inches.
+
+    Returns:
+        matplotlib Figure (one row per image, six panels).
+    """
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    n = len(images)
+    fig, axes = plt.subplots(n, 6, figsize=(6 * cell, n * cell), squeeze=False, constrained_layout=True)
+    for r, (title, image) in enumerate(images.items()):
+        rgb = _rgb(image)
+        lab = _rgb2lab_rr(rgb)
+        fc, maps = _fc_from_lab(lab, return_maps=True)
+        se, ent = _se_from_lab(lab, return_bands=True)
+        ax = axes[r]
+        ax[0].imshow(rgb)
+        ax[0].set_ylabel(title, fontsize=8)
+        panels = [("fc", f"Feature Congestion map\nmean {fc:.2f}"), ("color", "colour clutter"),
+                  ("contrast", "contrast clutter"), ("orientation", "orientation clutter")]
+        for a, (key, name) in zip(ax[1:5], panels):
+            im = a.imshow(maps[key], cmap="magma")
+            a.set_title(name if r == 0 or key == "fc" else "", fontsize=8)
+            cb = fig.colorbar(im, ax=a, fraction=0.046, pad=0.02, format="%.3g")
+            cb.ax.tick_params(labelsize=6)
+        for a in ax[:5]:
+            a.set_xticks([])
+            a.set_yticks([])
+        x = np.arange(len(ent["L"]))
+        ax[5].bar(x - 0.2, ent["L"], width=0.4, label="L", color="0.3")
+        ax[5].bar(x + 0.2, np.add(ent["a"], ent["b"]) / 2, width=0.4, label="a, b (mean)", color="tab:orange")
+        ax[5].set_xticks(x, [f"s{i // 4 + 1}o{i % 4 + 1}" for i in x[:-1]] + ["low"], rotation=90, fontsize=5)
+        ax[5].set_title(f"sub-band entropies, SE {se:.2f}", fontsize=8)
+        ax[5].tick_params(labelsize=6)
+        if r == 0:
+            ax[5].legend(fontsize=6, frameon=False)
+    axes[0][0].set_title("image", fontsize=8)
+    return plots.label(fig, *notes)
