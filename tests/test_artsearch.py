@@ -1,0 +1,254 @@
+"""Nearest-painting search: Gram definition, exact search, resume, bad images, index recall."""
+from __future__ import annotations
+
+import pickle
+import tarfile
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers import artsearch, models
+
+SIZE = 64  # layer3 output is 4x4 at 64 px: fast, and rank 16 covers it fully
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = artsearch.make_demo_corpus(tmp_path_factory.mktemp("demo") / "artbench", n=12, size=64, seed=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(demo):
+    return artsearch.read_corpus(demo)
+
+
+@pytest.fixture(scope="module")
+def encoder(corpus):
+    """A calibrated random ResNet-50: same layer3 (1024 channels, bottleneck blocks) as ResNet-152 in
+    a sixth of the blocks, so the many searches below stay fast; the Gram test uses ResNet-152 itself."""
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = torchvision.models.resnet50(weights=None).eval()
+    return artsearch.GramEncoder(model, size=SIZE).calibrate_stand_in([corpus.load(i) for i in range(0, len(corpus), 2)])
+
+
+@pytest.fixture(scope="module")
+def encoder152(corpus):
+    model = models.load("resnet152", source="random", seed=0)
+    return artsearch.GramEncoder(model, size=SIZE).calibrate_stand_in([corpus.load(i) for i in range(0, len(corpus), 2)])
+
+
+def test_triangle_dot_products_equal_full_frobenius_products():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 7, 5, generator=g, dtype=torch.float64)
+    grams = x @ x.transpose(1, 2)
+    full = grams.flatten(1) @ grams.flatten(1).T
+    tri = artsearch.triangle(grams)
+    assert tri.shape == (3, 7 * 8 // 2)
+    torch.testing.assert_close(tri @ tri.T, full, rtol=1e-12, atol=1e-12)
+    # and the activation identity the low-rank re-ranking relies on: <G_a, G_b> = ||X_a^T X_b||_F^2
+    cross = (x[0].T @ x[1]).pow(2).sum()
+    torch.testing.assert_close(cross, full[0, 1])
+
+
+def test_gram_vectors_match_a_direct_computation(encoder152, corpus):
+    encoder = encoder152
+    imgs = [corpus.load(i) for i in range(3)]
+    vec = encoder.encode(imgs)
+    # direct: hook layer3 of the full network, G = (1/HW) sum_ij x_ij^C x_ij^D, cosine of flattened Grams
+    feats = {}
+    hook = encoder.model.layer3.register_forward_hook(lambda m, i, o: feats.__setitem__("x", o.double()))
+    try:
+        with torch.no_grad():
+            encoder.model(torch.stack([encoder.preprocess(im) for im in imgs]))
+    finally:
+        hook.remove()
+    x = feats["x"]
+    assert x.shape == (3, 1024, SIZE // 16, SIZE // 16)
+    n, c, h, w = x.shape
+    grams = torch.einsum("ncij,ndij->ncd", x, x) / (h * w)
+    flat = grams.flatten(1)
+    cos = (flat @ flat.T) / (flat.norm(dim=1)[:, None] * flat.norm(dim=1)[None])
+    torch.testing.assert_close((vec @ vec.T).double(), cos, rtol=0, atol=2e-5)
+    assert 0.2 < cos[0, 1] < 0.999  # a calibrated stand-in gives spread-out similarities
+
+
+def test_preprocess_resizes_shorter_side_and_centre_crops(encoder):
+    img = np.zeros((80, 160, 3), np.uint8)
+    img[:, 40:120] = 255  # the centre square is white, the sides black
+    t = encoder.preprocess(img)
+    assert t.shape == (3, SIZE, SIZE)
+    white = (1 - np.array(artsearch.IMAGENET_MEAN)) / np.array(artsearch.IMAGENET_STD)
+    np.testing.assert_allclose(t[:, 5:-5, 5:-5].mean((1, 2)).numpy(), white, atol=1e-4)
+
+
+def _brute_force(encoder, corpus, queries, k):
+    vec = encoder.encode([corpus.load(i) for i in range(len(corpus))])
+    qv = encoder.encode(queries)
+    sims = (qv @ vec.T).numpy()
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(sims, order, 1)
+
+
+def test_exact_search_matches_brute_force(encoder, corpus):
+    queries = [corpus.load(3), np.flipud(corpus.load(7)).copy(), corpus.load(10)[::2, ::2].copy()]
+    res = artsearch.exact_search(queries, corpus, k=4, encoder=encoder, batch_size=3, num_workers=0, progress=False)
+    order, sims = _brute_force(encoder, corpus, queries, 4)
+    got = res.pivot(index="query", columns="rank", values="row").to_numpy()
+    np.testing.assert_array_equal(got, order)
+    np.testing.assert_allclose(res.pivot(index="query", columns="rank", values="similarity").to_numpy(), sims, atol=1e-5)
+    assert res.loc[0, "item"] == corpus.name(3) and res.loc[0, "similarity"] == pytest.approx(1.0, abs=1e-5)
+    assert {"artist", "title", "style"} <= set(res.columns) and res["artist"].str.startswith("demo-artist").all()
+
+
+def test_exact_search_resumes_after_interruption(encoder, corpus, tmp_path, monkeypatch):
+    queries = [corpus.load(2), corpus.load(9)]
+    kw = dict(k=3, encoder=encoder, batch_size=4, num_workers=0, progress=False, checkpoint_every=1)
+    full = artsearch.exact_search(queries, corpus, **kw)
+    ck = tmp_path / "search.npz"
+    real = encoder.encode_batch
+    calls = {"n": 0}
+
+    def flaky(batch):
+        calls["n"] += 1
+        if calls["n"] == 4:  # 1 query batch + 2 corpus batches, then "power cut"
+            raise KeyboardInterrupt
+        return real(batch)
+
+    monkeypatch.setattr(encoder, "encode_batch", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        artsearch.exact_search(queries, corpus, checkpoint=ck, **kw)
+    assert int(np.load(ck)["position"]) == 8
+    calls["n"] = -100
+    resumed = artsearch.exact_search(queries, corpus, checkpoint=ck, **kw)
+    assert calls["n"] == -100 + 1 + 1  # queries + the remaining 4 images in one batch only
+    pd.testing.assert_frame_equal(resumed, full)
+
+
+def test_bad_images_are_skipped_with_a_warning(encoder, tmp_path):
+    root = artsearch.make_demo_corpus(tmp_path / "bad", n=6, size=64, seed=1, bad=2)
+    corpus = artsearch.read_corpus(root)
+    assert len(corpus) == 8
+    with pytest.warns(UserWarning, match="corrupt_file-0.jpg"):
+        res = artsearch.exact_search([corpus.load(0)], corpus, k=8, encoder=encoder, batch_size=4, num_workers=0,
+                                     progress=False)
+    assert len(res) == 6 and not res["item"].str.contains("corrupt").any()
+    with pytest.warns(UserWarning, match="corrupt_file-1.jpg"):
+        index = artsearch.build_index(corpus, tmp_path / "idx", encoder=encoder, n_fit=4, batch_size=4, num_workers=0,
+                                      progress=False)
+    assert index.ok.sum() == 6
+    assert not index.search([corpus.load(0)], k=8)["item"].str.contains("corrupt").any()
+
+
+def test_index_recall_and_resume(encoder, corpus, tmp_path, monkeypatch):
+    queries = [corpus.load(i) for i in (0, 5)] + [np.fliplr(corpus.load(9)).copy()]
+    exact = artsearch.exact_search(queries, corpus, k=5, encoder=encoder, num_workers=0, progress=False)
+    kw = dict(encoder=encoder, sketch_dim=64, rank=16, n_fit=8, batch_size=4, num_workers=0, progress=False, flush_every=1)
+    index = artsearch.build_index(corpus, tmp_path / "full", **kw)
+    assert index.bytes_per_item() == pytest.approx(2 * (65 + 1024 * 16) + 1 + 4)
+    np.testing.assert_allclose(index.energy, 1.0, atol=1e-4)  # 4x4 positions: rank 16 keeps everything
+    res = index.search(queries, k=5, candidates=len(corpus))
+    assert artsearch.recall_at(res, exact, k=1) == 1.0 and artsearch.recall_at(res, exact, k=5) == 1.0
+    np.testing.assert_allclose(res["similarity"], exact["similarity"], atol=2e-3)  # fp16 storage
+    # exact re-ranking of the sketch candidates reproduces exact search wherever the true top-k are candidates
+    res_x = index.search(queries, k=5, candidates=len(corpus), rerank="exact")
+    np.testing.assert_allclose(res_x["similarity"], exact["similarity"], atol=1e-5)
+    # a truncated factor loses energy and is measured, not assumed
+    low = artsearch.build_index(corpus, tmp_path / "low", **{**kw, "rank": 2})
+    assert (low.energy < 0.999).any() and (low.energy > 0.5).all()
+    assert artsearch.recall_at(low.search(queries, k=5, candidates=len(corpus)), exact, k=1) >= 2 / 3
+
+    # resume: interrupt after two committed batches, then finish; same bytes as the uninterrupted build
+    real = encoder.encode_batch
+    calls = {"n": 0}
+
+    def flaky(batch):
+        calls["n"] += 1
+        if calls["n"] == 5:  # 2 batches fitting the mean direction, 2 index batches, then stop
+            raise KeyboardInterrupt
+        return real(batch)
+
+    monkeypatch.setattr(encoder, "encode_batch", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        artsearch.build_index(corpus, tmp_path / "resumed", **kw)
+    with pytest.raises(ValueError, match="incomplete"):
+        artsearch.Index.load(tmp_path / "resumed")
+    monkeypatch.setattr(encoder, "encode_batch", real)
+    resumed = artsearch.build_index(corpus, tmp_path / "resumed", **kw)
+    for name in ("sketch.f16", "factors.f16", "ok.u8", "mean.npy"):
+        assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+    pd.testing.assert_frame_equal(resumed.search(queries, k=5), index.search(queries, k=5))
+
+
+def test_index_refuses_other_settings(encoder, corpus, tmp_path):
+    kw = dict(encoder=encoder, sketch_dim=32, rank=2, n_fit=4, batch_size=10, num_workers=0, progress=False)
+    artsearch.build_index(corpus, tmp_path / "i", **kw)
+    with pytest.raises(ValueError, match="other settings"):
+        artsearch.build_index(corpus, tmp_path / "i", **{**kw, "rank": 3})
+
+
+def test_read_corpus_layouts_and_metadata_join(tmp_path):
+    split = artsearch.read_corpus(artsearch.make_demo_corpus(tmp_path / "s", n=12, size=32, seed=0))
+    assert split.kind == "imagefolder-split" and len(split) == 12
+    row = split.items.iloc[0]
+    assert row["artist"].startswith("demo-artist") and row["style"] in artsearch.STYLES and row["split"] in ("train", "test")
+    assert row["title"] and row["title"][0].isupper()
+    flat = artsearch.read_corpus(artsearch.make_demo_corpus(tmp_path / "f", n=12, size=32, seed=0, split=False))
+    assert flat.kind == "imagefolder" and flat.items["style"].notna().all()
+    (tmp_path / "f" / artsearch.METADATA_FILE).unlink()
+    nometa = artsearch.read_corpus(tmp_path / "f", metadata=None)
+    assert nometa.items["artist"].isna().all() and nometa.items["title"].notna().all()
+
+    # CIFAR-python: pickle batches with data (N x 3072), labels, filenames; meta with styles
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "artbench-10-batches-py"
+    folder.mkdir()
+    for name, n in (("data_batch_1", 5), ("test_batch", 3)):
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(range(n)),
+                 b"filenames": [f"{name}-img{i}.jpg".encode() for i in range(n)]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "meta").write_bytes(pickle.dumps({b"styles": [s.encode() for s in artsearch.STYLES]}))
+    pd.DataFrame({"name": ["data_batch_1-img2.jpg"], "artist": ["someone"], "label": ["expressionism"],
+                  "split": ["train"]}).to_csv(tmp_path / artsearch.METADATA_FILE, index=False)
+    cif = artsearch.read_corpus(folder)
+    assert cif.kind == "cifar-python" and len(cif) == 8 and cif.load(0).shape == (32, 32, 3)
+    assert (cif.items["artist"] == "someone").sum() == 1
+    with tarfile.open(tmp_path / "artbench-10-python.tar.gz", "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    cif2 = artsearch.read_corpus(tmp_path / "artbench-10-python.tar.gz")
+    np.testing.assert_array_equal(cif2.load(7), cif.load(7))
+
+    plain = tmp_path / "plain"
+    (plain / "sub").mkdir(parents=True)
+    for i in range(3):
+        from helpers import io
+
+        io.save_image(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), plain / "sub" / f"x{i}.png")
+    assert artsearch.read_corpus(plain).kind == "folder"
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        artsearch.read_corpus(_empty(tmp_path))
+
+
+def _empty(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
+
+
+def test_figures_draw(encoder, corpus):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    queries = artsearch.as_queries([corpus.load(1), corpus.load(4)])
+    res = artsearch.exact_search(queries, corpus, k=3, encoder=encoder, num_workers=0, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = artsearch.plot_nearest(res, queries, corpus, notes=["DEMO"])
+        strip = artsearch.plot_topk_strip(res, queries, corpus, k=3)
+    assert len(fig.axes) == 4 and len(strip.axes) == 8
