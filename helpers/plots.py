@@ -265,7 +265,7 @@ def _depth_colours(positions, n_layers: int = 144):
     return [cmap(0.15 + 0.7 * p / max(n_layers - 1, 1)) for p in positions]  # input dark -> deep light
 
 
-def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figsize=(26, 9), fontsize: float = 5.0):
+def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figsize=None, fontsize: float = 5.0):
     """Figure 10 / S13: per-layer box plots of valence (top) and arousal (bottom) for all layers.
 
     Boxes are shaded by layer depth (dark near the input, light for deep layers). With
@@ -276,6 +276,7 @@ def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figs
         ratings: long ratings.
         order: "median" (each panel sorted by its median, Figure 10) or "position"
             (study order, Supplementary S13).
+        figsize: default grows with the number of layers (26 x 9 inches for 144).
     """
     import matplotlib.pyplot as plt
 
@@ -285,7 +286,7 @@ def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figs
         raise ValueError(f"order must be 'median' or 'position', got {order!r}")
     pos = {n: i for i, n in enumerate(dream.LAYERS)}
     groups = {n: g for n, g in ratings.groupby("layer", sort=False)}
-    fig, axes = plt.subplots(2, 1, figsize=figsize)
+    fig, axes = plt.subplots(2, 1, figsize=figsize or (max(6.0, 0.17 * len(groups) + 1.5), 9))
     for ax, axis in zip(axes, ["valence", "arousal"]):
         names = sorted(groups, key=(lambda n: groups[n][axis].median()) if order == "median" else pos.get)
         if order == "median":
@@ -313,7 +314,7 @@ def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figs
         ax.set_xlim(0.3, len(names) + 0.7)
         ax.set_ylim(-2, 107)
         ax.set_ylabel(f"{axis} (0-100)")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.03, right=0.995, top=0.95, bottom=0.17, hspace=0.75)
     return label(fig, *notes)
 
 
@@ -338,9 +339,14 @@ def layer_groups(ratings, tests, *, notes=()):
         import pandas as pd
 
         data = pd.concat(parts)
+        if data.empty:
+            ax.text(0.5, 0.5, f"no rated layers of type\n{c['group_a']} or {c['group_b']}", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)
+            ax.set_title(c["axis"])
+            continue
         violin_box(data, x="group", y=c["axis"], color=AXIS_COLOURS[c["axis"]], ax=ax, ylabel=f"{c['axis']} (0-100)")
         paired = tests[(tests["axis"] == c["axis"]) & (tests["group_a"] == c["group_a"]) & (tests["test"] == "paired")]
-        if len(paired):
+        if len(paired) and paired.iloc[0]["n_a"] > 0:
             p = paired.iloc[0]
             ax.set_title(f"{c['axis']}: paired Wilcoxon p = {p['p']:.2g}, d_z = {p['cohen_d']:.2f}", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
@@ -412,25 +418,44 @@ def density_cases(densities, stats, layers, images, *, titles=None, targets=None
 
 
 def density_grid(densities, stats=None, *, ncols: int = 12, cell: float = 1.25, notes=(), fontsize: float = 4.5):
-    """Supplementary S2-S4: every layer's joint density in one grid (study order), entropy in each title."""
+    """Supplementary S2-S4: every layer's joint density in one grid (study order), entropy in each title.
+
+    Drawn as one mosaic image (one axes, fast to render and save) rather than 144 axes; each
+    tile is scaled to its own maximum so that every layer's shape is visible. Arousal is
+    horizontal, valence vertical (up), as in :func:`density_panel`; white x = mean, red o =
+    median.
+    """
     import matplotlib.pyplot as plt
 
     names = list(densities)
     nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows * 1.08), squeeze=False)
+    b = next(iter(densities.values())).shape[0]
+    gap, head = max(b // 12, 2), max(b // 3, 6)
+    tile_w, tile_h = b + gap, b + gap + head
+    mosaic = np.full((nrows * tile_h, ncols * tile_w, 4), 1.0)
+    cmap = plt.get_cmap("magma")
     s = stats.set_index("layer") if stats is not None else None
-    for ax, name in zip(axes.ravel(), names):
-        kw = {}
-        if s is not None:
-            kw = dict(mean=(s.at[name, "mean_arousal"], s.at[name, "mean_valence"]),
-                      median=(s.at[name, "median_arousal"], s.at[name, "median_valence"]))
+    fig, ax = plt.subplots(figsize=(cell * ncols, cell * nrows * tile_h / tile_w))
+    means, medians = [], []
+    for k, name in enumerate(names):
+        r, c = divmod(k, ncols)
+        y0, x0 = r * tile_h + head, c * tile_w
+        d = densities[name]
+        mosaic[y0:y0 + b, x0:x0 + b] = cmap(np.flipud(d / d.max()))  # flip: valence up
         title = name if s is None else f"{name}\nH={s.at[name, 'entropy']:.2f} bits"
-        density_panel(densities[name], ax=ax, ticks=False, title=title, fontsize=fontsize, **kw)
-    for ax in axes.ravel()[len(names):]:
-        ax.axis("off")
-    fig.suptitle("Joint densities of (arousal: horizontal, valence: vertical) for every layer; "
-                 "white x = mean, red o = median", fontsize=9, y=1.0)
-    fig.tight_layout()
+        ax.text(x0 + b / 2, y0 - 1, title, ha="center", va="bottom", fontsize=fontsize)
+        if s is not None:
+            to_xy = lambda a, v: (x0 + a / 100 * (b - 1), y0 + (1 - v / 100) * (b - 1))  # noqa: E731
+            means.append(to_xy(s.at[name, "mean_arousal"], s.at[name, "mean_valence"]))
+            medians.append(to_xy(s.at[name, "median_arousal"], s.at[name, "median_valence"]))
+    ax.imshow(mosaic, interpolation="nearest")
+    if means:
+        ax.scatter(*np.array(means).T, marker="x", color="white", s=8, linewidths=0.8)
+        ax.scatter(*np.array(medians).T, marker="o", facecolors="none", edgecolors="red", s=8, linewidths=0.7)
+    ax.set_axis_off()
+    ax.set_title("Joint densities of every layer (arousal: horizontal, valence: vertical, each tile 0-100 and scaled to "
+                 "its maximum); white x = mean, red o = median", fontsize=9)
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.97, bottom=0.01)
     return label(fig, *notes)
 
 
