@@ -343,6 +343,7 @@ def layer_groups(ratings, tests, *, notes=()):
             ax.text(0.5, 0.5, f"no rated layers of type\n{c['group_a']} or {c['group_b']}", ha="center", va="center",
                     transform=ax.transAxes, fontsize=8)
             ax.set_title(c["axis"])
+            ax.set_axis_off()
             continue
         violin_box(data, x="group", y=c["axis"], color=AXIS_COLOURS[c["axis"]], ax=ax, ylabel=f"{c['axis']} (0-100)")
         paired = tests[(tests["axis"] == c["axis"]) & (tests["group_a"] == c["group_a"]) & (tests["test"] == "paired")]
@@ -408,6 +409,8 @@ def density_cases(densities, stats, layers, images, *, titles=None, targets=None
                       title=(titles[j] + "\n" if titles else "") + name)
         ax = axes[1, j]
         ax.set_xticks([]), ax.set_yticks([])
+        for sp in ax.spines.values():
+            sp.set_visible(False)
         img = images.get(name)
         if img is not None:
             ax.imshow(img)

@@ -486,14 +486,17 @@ def select_cases(stats):
     sd_h, sd_d = h.std(), s["dist_neutral"].std()
     mean_like = (h - h.mean()).abs() / (sd_h if sd_h > 0 else 1) + s["dist_neutral"] / (sd_d if sd_d > 0 else 1)
     # the specific bimodal cases first, so an entropy extreme cannot take their layer
-    p4 = pick(-s["dip_valence"], s.index[s["bimodal"] == "valence"])
-    p5 = pick(-s["dip_arousal"], s.index[s["bimodal"] == "arousal"])
-    p6 = pick(-s["dip_joint"], s.index[s["bimodal"].isin(["both", "joint"])])
+    def flagged(kinds, what, axis):
+        idx = s.index[s["bimodal"].isin(kinds)]
+        return idx, what if len(idx) else f"largest {axis} dip (no layer flagged bimodal)"
+
+    c4, r4 = flagged(["valence"], "bimodal valence, spread arousal", "valence")
+    c5, r5 = flagged(["arousal"], "bimodal arousal, spread valence", "arousal")
+    c6, r6 = flagged(["both", "joint"], "bimodal in both (joint dip)", "joint")
+    p4, p5, p6 = pick(-s["dip_valence"], c4), pick(-s["dip_arousal"], c5), pick(-s["dip_joint"], c6)
     picks = [(1, pick(h), "minimum entropy"),
              (2, pick(mean_like), "entropy nearest the mean, mean nearest (50, 50)"),
-             (3, pick(-h), "maximum entropy"),
-             (4, p4, "bimodal valence, spread arousal"), (5, p5, "bimodal arousal, spread valence"),
-             (6, p6, "bimodal in both (joint dip)")]
+             (3, pick(-h), "maximum entropy"), (4, p4, r4), (5, p5, r5), (6, p6, r6)]
     out = pd.DataFrame(picks, columns=["case", "layer", "reason"])
     return out.merge(stats, on="layer", how="left")
 
