@@ -284,12 +284,14 @@ def _overlapconv2(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     from scipy.signal import fftconvolve
 
     h, w = x.shape[-2:]
-    if len(k) <= 15:  # short kernels: direct separable passes are faster
-        return _overlapconv(_overlapconv(x, k, -1), k, -2)
-    num = fftconvolve(x, np.outer(k, k).reshape((1,) * (x.ndim - 2) + (len(k), len(k))), mode="same",
-                      axes=(-2, -1))
     den_x = convolve1d(np.ones(w), k, mode="constant", cval=0.0)
     den_y = convolve1d(np.ones(h), k, mode="constant", cval=0.0)
+    if len(k) <= 15:  # short kernels: direct separable passes, one normalisation at the end
+        num = convolve1d(convolve1d(x, k, axis=-1, mode="constant", cval=0.0), k, axis=-2, mode="constant", cval=0.0)
+        num *= k.sum() ** 2 / np.outer(den_y, den_x)
+        return num
+    num = fftconvolve(x, np.outer(k, k).reshape((1,) * (x.ndim - 2) + (len(k), len(k))), mode="same",
+                      axes=(-2, -1))
     return k.sum() ** 2 * num / np.outer(den_y, den_x)
 
 
@@ -464,22 +466,6 @@ def _expand(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
     return k2.sum() * out / den.reshape(bshape)
 
 
-def _filt1_even(y: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
-    """``_filt1(y, k, axis)`` sampled at the even positions only (the ``reduce.m`` step)."""
-    r = len(k) // 2
-    pad = [(0, 0)] * y.ndim
-    pad[axis] = (r, r)
-    yp = np.pad(y, pad, mode="reflect")
-    n = (y.shape[axis] + 1) // 2
-    out = None
-    for m in range(len(k)):
-        idx = [slice(None)] * y.ndim
-        idx[axis] = slice(m, m + 2 * n - 1, 2)
-        term = k[m] * yp[tuple(idx)]
-        out = term if out is None else out + term
-    return out
-
-
 def _pool(e: np.ndarray, k: np.ndarray) -> np.ndarray:
     """poolnew.m: ``reduce(RRoverlapconvexpand(e, k), k)`` on the last two axes.
 
@@ -487,7 +473,8 @@ def _pool(e: np.ndarray, k: np.ndarray) -> np.ndarray:
     expanded and reduced in turn: the same linear map, on arrays half the size.
     """
     for axis in (-1, -2):
-        e = _filt1_even(_expand(e, k, axis), k, axis)
+        e = _filt1(_expand(e, k, axis), k, axis)
+        e = e[..., ::2] if axis == -1 else e[..., ::2, :]
     return e
 
 
@@ -577,8 +564,10 @@ def _sf_masks(shape: tuple, height: int, order: int, twidth: int = 1) -> list:
     Built with pyrtools' own ``rcosFn``/``pointOp`` in the same order as
     ``pyrtools.pyramids.SteerablePyramidFreq.__init__``, once per image shape, and cached.
     The frequency ramps follow buildSFpyr.m; they equal pyrtools' for even sizes.
-    Returns per level ``(crop, band_masks [nbands, h, w] complex, lomask)`` where ``crop``
-    is the slice of the centred spectrum this level works on (``None`` at level 0).
+    Returns per level ``(band_masks [nbands, h, w] complex, gather, lomask)``, all in
+    natural (unshifted) FFT order, so no ``fftshift`` is needed: ``gather`` indexes the
+    next level's spectrum out of this one, which is pyrtools' centred crop permuted.
+    Level 0 holds only the initial lowpass mask.
     """
     from math import factorial
 
@@ -620,13 +609,24 @@ def _sf_masks(shape: tuple, height: int, order: int, twidth: int = 1) -> list:
         start = c - loctr
         end = start + lodims
         crop = (slice(start[0], end[0]), slice(start[1], end[1]))
+        # the same crop as index arrays into the unshifted (natural FFT order) spectrum
+        gather = tuple(np.fft.ifftshift(np.fft.fftshift(np.arange(n))[sl]) for n, sl in zip(cur, crop))
         log_rad, angle = np.ascontiguousarray(log_rad[crop]), np.ascontiguousarray(angle[crop])
         YIrcos = np.abs(np.sqrt(1.0 - Yrcos ** 2))
         lomask = pointOp(log_rad, YIrcos, Xrcos[0], Xrcos[1] - Xrcos[0])
-        levels.append((bands, crop, lomask))
+        levels.append((np.fft.ifftshift(bands, axes=(-2, -1)), np.ix_(*gather), np.fft.ifftshift(lomask)))
         cur = lodims
-    _SF_MASKS[key] = levels
-    return levels
+    levels[0] = (None, None, np.fft.ifftshift(lo0))
+    # Level 1 works on fft2(real image) * an even lowpass mask, a Hermitian spectrum X, so
+    # real(ifft2(X * M)) == ifft2(X * herm(M)) with herm(M)(k) = (M(k) + conj(M(-k))) / 2,
+    # whose result is real: two bands then share one complex inverse FFT,
+    # ifft2(X * (herm(M1) + 1j herm(M2))) = band1 + 1j band2.
+    m1 = levels[1][0]
+    flip = np.ix_(*[(-np.arange(n)) % n for n in m1.shape[-2:]])
+    herm = (m1 + np.conj(m1[(slice(None),) + flip])) / 2
+    packed = np.stack([herm[i] + 1j * herm[i + 1] for i in range(0, nb - 1, 2)]) if nb % 2 == 0 else None
+    _SF_MASKS[key] = levels + [packed]
+    return _SF_MASKS[key]
 
 
 def _sf_bands(channels: np.ndarray, height: int = 3, order: int = 3) -> list:
@@ -640,16 +640,19 @@ def _sf_bands(channels: np.ndarray, height: int = 3, order: int = 3) -> list:
     """
     from scipy import fft
 
-    masks = _sf_masks(channels.shape[-2:], height, order)
-    lodft = fft.fftshift(fft.fft2(channels), axes=(-2, -1)) * masks[0][2]
+    *masks, packed = _sf_masks(channels.shape[-2:], height, order)
+    lodft = fft.fft2(channels) * masks[0][2]
     out = [[] for _ in range(len(channels))]
-    for bands, crop, lomask in masks[1:]:
-        banddft = lodft[:, None] * bands[None]  # [C, nb, h, w]
-        res = fft.ifft2(fft.ifftshift(banddft, axes=(-2, -1))).real
+    for level, (bands, gather, lomask) in enumerate(masks[1:]):
+        if level == 0 and packed is not None:  # two real bands per inverse FFT (see _sf_masks)
+            z = fft.ifft2(lodft[:, None] * packed[None])  # [C, nb / 2, h, w]
+            res = np.stack([part for i in range(z.shape[1]) for part in (z[:, i].real, z[:, i].imag)], axis=1)
+        else:
+            res = fft.ifft2(lodft[:, None] * bands[None]).real  # [C, nb, h, w]
         for c in range(len(channels)):
             out[c].extend(res[c])
-        lodft = lodft[(slice(None),) + crop] * lomask
-    low = fft.ifft2(fft.ifftshift(lodft, axes=(-2, -1))).real
+        lodft = lodft[(slice(None),) + gather] * lomask
+    low = fft.ifft2(lodft).real
     for c in range(len(channels)):
         out[c].append(low[c])
     return out
