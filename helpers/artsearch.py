@@ -89,6 +89,9 @@ ARTBENCH_FOLDERS = {"imagefolder-split": "artbench-10-imagefolder-split", "image
                     "cifar-python": "artbench-10-batches-py"}
 INDEX_VERSION = 1
 META_COLUMNS = ("artist", "title", "style", "split")
+DEMO_MARKER = "DEMO-NOT-ARTBENCH.txt"
+DEMO_CORPUS_NOTE = "DEMO CORPUS: procedurally generated 'paintings' with fake metadata, not ArtBench-10"
+DEMO_QUERIES_NOTE = "DEMO QUERIES: procedurally generated, not BigGAN images"
 
 
 # --- corpora ------------------------------------------------------------------------------
@@ -106,6 +109,7 @@ class Corpus:
     arrays: "np.ndarray | list | None" = None
     root: str = ""
     kind: str = "folder"
+    demo: bool = False  # made by make_demo_corpus / make_demo_queries: not real data
 
     def __len__(self) -> int:
         return len(self.items)
@@ -181,6 +185,7 @@ def read_corpus(path, *, metadata="auto") -> Corpus:
         corpus = Corpus(pd.DataFrame(rows), root=str(path), kind=kind)
     else:
         raise FileNotFoundError(f"corpus {path}: expected a folder of images or an ArtBench CIFAR-python archive")
+    corpus.demo = (path if path.is_dir() else path.parent).joinpath(DEMO_MARKER).exists()
     csv = _find_metadata(path, metadata)
     corpus.items = _join_metadata(corpus.items, read_metadata(csv) if csv else None)
     corpus.items = corpus.items.sort_values("item", kind="stable").reset_index(drop=True)
@@ -383,6 +388,101 @@ def default_corpus_path() -> Path:
     from helpers import paths
 
     return paths.data(create=False) / ARTBENCH_FOLDERS["imagefolder-split"]
+
+
+def locate_corpus(path=None, *, download: bool = False, progress: bool = True) -> Path:
+    """The corpus folder to search: ``path``, else ArtBench-10 under ``paths.data()``.
+
+    With ``download=True`` a missing default corpus (and ``ArtBench-10.csv``) is fetched by
+    :func:`download_artbench`.
+
+    Raises:
+        FileNotFoundError: the corpus is missing; the message says where to put it by hand.
+    """
+    from helpers import paths
+
+    target = Path(path).expanduser() if path else default_corpus_path()
+    if target.exists():
+        return target
+    if download and not path:
+        return download_artbench(progress=progress)["imagefolder-split"]
+    raise FileNotFoundError(
+        f"corpus {target} not found. For ArtBench-10 download {ARTBENCH_URLS['imagefolder-split']} and "
+        f"{ARTBENCH_URLS['metadata']}, untar the first into {paths.data(create=False)} (giving "
+        f"{ARTBENCH_FOLDERS['imagefolder-split']}/train|test/<style>/*.jpg) and put {METADATA_FILE} beside it; "
+        "or set CORPUS to any folder of images, or call artsearch.download_artbench().")
+
+
+def read_queries(path, *, demo_fallback: bool = False, n_demo: int = 4, seed: int = 0) -> Corpus:
+    """The query images: a folder (with notebook 05's ``manifest.csv`` when present) or a demo set.
+
+    With ``manifest.csv`` (columns ``file, network, seed, class_id, class_name, stand_in``) the
+    queries are its files in order, labelled ``"<network> · <class_name>"``; otherwise every
+    image in the folder, labelled by file name. When the folder is missing and
+    ``demo_fallback`` is set, ``n_demo`` procedurally generated images are used instead
+    (``Corpus.demo`` is True, labels say DEMO).
+
+    Returns:
+        :class:`Corpus` whose items carry ``label`` and ``stand_in`` columns.
+
+    Raises:
+        FileNotFoundError: no such folder (and no fallback).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        if not demo_fallback:
+            raise FileNotFoundError(f"queries {path} not found: run notebook 05 first or set QUERIES to a folder of images")
+        rng = np.random.default_rng(seed)
+        arrays = [_demo_painting(rng, int(rng.integers(0, 10)), 128) for _ in range(n_demo)]
+        q = as_queries(arrays)
+        q.items["label"] = [f"DEMO query {j}" for j in range(n_demo)]
+        q.items["stand_in"] = True
+        q.demo = True
+        return q
+    manifest = path / "manifest.csv"
+    if manifest.exists():
+        m = pd.read_csv(manifest)
+        if "file" not in m:
+            raise ValueError(f"{manifest}: expected a 'file' column, got {list(m.columns)}")
+        files = [str(f if Path(f).is_absolute() else path / f) for f in m["file"]]
+        q = as_queries(files)
+        q.items["item"] = list(m["file"].astype(str))
+        net = m["network"].astype(str) if "network" in m else pd.Series([""] * len(m))
+        cls = m["class_name"].astype(str) if "class_name" in m else pd.Series([""] * len(m))
+        q.items["label"] = [f"{a} · {b}".strip(" ·") for a, b in zip(net, cls)]
+        q.items["stand_in"] = m["stand_in"].astype(bool).tolist() if "stand_in" in m else False
+        return q
+    q = read_corpus(path, metadata=None)
+    q.items["label"] = q.items["file"].map(lambda f: Path(f).stem)
+    q.items["stand_in"] = False
+    return q
+
+
+def figure_notes(encoder: "GramEncoder", corpus: Corpus, queries: Corpus) -> list[str]:
+    """Red warning lines for a figure: stand-in network, demo corpus, demo / stand-in queries."""
+    from helpers import plots
+
+    notes = [f"{plots.STAND_IN} (ResNet-152)"] if encoder.stand_in else []
+    if corpus.demo:
+        notes.append(DEMO_CORPUS_NOTE)
+    if queries.demo:
+        notes.append(DEMO_QUERIES_NOTE)
+    elif "stand_in" in queries.items and queries.items["stand_in"].astype(bool).any():
+        notes.append("Queries generated by a STAND-IN BigGAN (random weights)")
+    return notes
+
+
+def nearest_table(results, queries: Corpus, *, method: str, encoder: "GramEncoder") -> "object":
+    """The published table: results + query label, the method and the network's provenance."""
+    labels = dict(zip(queries.items["item"].astype(str), queries.items.get("label", queries.items["item"])))
+    out = results.copy()
+    out.insert(1, "query_label", out["query"].map(labels))
+    out["method"] = method
+    out["network"] = encoder.description
+    out["stand_in"] = encoder.stand_in
+    return out.drop(columns=["row"])
 
 
 # --- images -> Gram vectors -----------------------------------------------------------------
@@ -808,7 +908,8 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
         sketch_dim: CountSketch size of the residual.
         rank: Gram factor rank kept per artwork.
         seed: seeds the CountSketch and the sample that fits the mean direction.
-        n_fit: artworks (seeded sample) that fit the mean direction.
+        n_fit: artworks (seeded sample) that fit the mean direction (at most a quarter of a
+            corpus larger than 32, so small corpora are not encoded twice).
         batch_size, num_workers: network batch and decoding workers.
         flush_every: batches between committed checkpoints.
         progress: progress bars.
@@ -843,7 +944,7 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
         nw = default_workers() if num_workers is None else num_workers
         if not (out / "mean.npy").exists():
             rng = np.random.default_rng(seed)
-            fit = sorted(rng.choice(n, size=min(n_fit, n), replace=False).tolist())
+            fit = sorted(rng.choice(n, size=min(n_fit, n, max(8, n // 4)), replace=False).tolist())
             vec, _, ok = _encode_corpus_rows(corpus, encoder, fit, batch_size=batch_size)
             m = vec[torch.from_numpy(ok)].double().mean(0) if ok.any() else torch.ones(encoder.dim, dtype=torch.float64)
             m = (m / m.norm()).float().numpy()
@@ -1050,27 +1151,15 @@ def make_demo_corpus(out_dir, *, n: int = 40, size: int = 96, seed: int = 0, bad
     rows = []
     words = ["dawn", "harbour", "garden", "portrait", "river", "storm", "market", "bridge", "night", "field", "saint",
              "mountain", "lady", "still-life", "wave", "temple"]
-    yy, xx = np.mgrid[0:size, 0:size] / size
     for j in range(n):
         s = j % len(STYLES)
-        srng = np.random.default_rng(1000 + s)
-        palette = srng.uniform(0, 255, (4, 3))
-        freq, angle = srng.uniform(2, 12), srng.uniform(0, np.pi)
-        img = np.zeros((size, size, 3))
-        t = np.cos(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 6.3))
-        for c in range(3):
-            img[..., c] = palette[0, c] * (0.5 + 0.5 * t) + palette[1, c] * (0.5 - 0.5 * t)
-        for _ in range(int(srng.integers(3, 12))):
-            cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.3)
-            mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
-            img[mask] = palette[2 + int(rng.integers(0, 2))] + rng.normal(0, 10, 3)
-        img += rng.normal(0, srng.uniform(2, 25), img.shape)
+        img = _demo_painting(rng, s, size)
         artist = f"demo-artist-{s}{'ab'[j // len(STYLES) % 2]}"
         title = "-".join(rng.choice(words, 2, replace=False))
         name = f"{artist}_{title}-{j}.jpg"
         sp = "test" if j % 5 == 4 else "train"
         folder = root / sp / STYLES[s] if split else root / STYLES[s]
-        io.save_image(np.clip(img, 0, 255).astype(np.uint8), folder / name)
+        io.save_image(img, folder / name)
         rows.append({"name": name, "artist": artist, "url": f"https://example.invalid/{name}", "is_public_domain": True,
                      "length": size, "width": size, "label": STYLES[s], "split": sp, "cifar_index": j})
     for b in range(bad):
@@ -1078,7 +1167,26 @@ def make_demo_corpus(out_dir, *, n: int = 40, size: int = 96, seed: int = 0, bad
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"corrupt_file-{b}.jpg").write_bytes(b"not a jpeg at all")
     io.save_table(pd.DataFrame(rows), root / METADATA_FILE)
+    io.write_bytes(root / DEMO_MARKER, (DEMO_CORPUS_NOTE + "\n").encode())
     return root
+
+
+def _demo_painting(rng, style: int, size: int) -> np.ndarray:
+    """One procedural "painting": a style-specific palette, wave field, blobs and brush noise."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    srng = np.random.default_rng(1000 + style)
+    palette = srng.uniform(0, 255, (4, 3))
+    freq, angle = srng.uniform(2, 12), srng.uniform(0, np.pi)
+    img = np.zeros((size, size, 3))
+    t = np.cos(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 6.3))
+    for c in range(3):
+        img[..., c] = palette[0, c] * (0.5 + 0.5 * t) + palette[1, c] * (0.5 - 0.5 * t)
+    for _ in range(int(srng.integers(3, 12))):
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.05, 0.3)
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+        img[mask] = palette[2 + int(rng.integers(0, 2))] + rng.normal(0, 10, 3)
+    img += rng.normal(0, srng.uniform(2, 25), img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -1158,11 +1266,11 @@ def plot_topk_strip(results, queries, corpus, *, k: int = 5, query_labels=None, 
         ax.set_axis_off()
     for q in range(nq):
         name = queries.name(q)
-        axes[q, 0].imshow(_thumb(lambda: queries.load(q), 128))
+        axes[q, 0].imshow(_thumb(lambda: queries.load(q), 112))
         axes[q, 0].set_title(query_labels[q] if query_labels is not None else Path(name).stem, fontsize=6.5, color="#1f3f8f")
         res = results[results["query"] == name].sort_values("rank")
         for j, (_, row) in enumerate(res.head(k).iterrows(), 1):
-            axes[q, j].imshow(_thumb(lambda: corpus.load(int(row["row"])), 128))
+            axes[q, j].imshow(_thumb(lambda: corpus.load(int(row["row"])), 112))
             axes[q, j].set_title(f"#{j} " + _caption(row, width=22), fontsize=5.5)
     fig.suptitle(f"Top-{k} nearest artworks per generated image (Gram cosine)", fontsize=9)
     fig.tight_layout()
