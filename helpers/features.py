@@ -456,14 +456,13 @@ def _expand(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
         idx = [slice(None)] * x.ndim
         idx[axis] = slice(phase, None, 2)
         out[tuple(idx)] = res
-    ones = np.zeros(2 * n)
-    ones[:] = 1.0
     from scipy.ndimage import convolve1d
 
-    den = convolve1d(ones, k2, mode="constant", cval=0.0)
+    den = convolve1d(np.ones(2 * n), k2, mode="constant", cval=0.0)
     bshape = [1] * x.ndim
     bshape[axis] = 2 * n
-    return k2.sum() * out / den.reshape(bshape)
+    out *= (k2.sum() / den).reshape(bshape)  # one pass; equal to sum(k) * out / den up to rounding
+    return out
 
 
 def _pool(e: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -483,7 +482,17 @@ def _opp_energy(Li: np.ndarray) -> tuple:
     sigma = 16 / 14 * 1.75
     if sigma not in _ORIENT_FILTERS:
         _ORIENT_FILTERS[sigma] = _orient_filters(sigma)
-    e = _mirror_fftconv(Li, _ORIENT_FILTERS[sigma]) ** 2  # H, V, L, R energies
+    filters = _ORIENT_FILTERS[sigma]
+    # H = outer(dy, gx) and V = H.T are separable: two short passes each; the diagonal
+    # filters are not, and go through one FFT convolution
+    hs = round(3 * sigma)
+    gx = _gauss1d(hs, sigma)
+    gys = [_gauss1d(hs, sigma, c) for c in (sigma, 0.0, -sigma)]
+    dy = sum(w * g / (g.sum() * gx.sum()) for w, g in zip((-1.0, 2.0, -1.0), gys))
+    h = _filt1(_filt1(Li, gx, -1), dy, -2)
+    v = _filt1(_filt1(Li, dy, -1), gx, -2)
+    lr = _mirror_fftconv(Li, filters[2:])
+    e = np.stack([h, v, lr[0], lr[1]]) ** 2  # H, V, L, R energies
     k = _gauss1d(round(2 * 1.75), 1.75)  # poolnew.m with poolScale 1.75
     e = _pool(e, k)
     total = e.sum(axis=0) + 1.0  # noise = 1.0
