@@ -210,7 +210,8 @@ def load(path, *, participants=None):
 
     Returns:
         DataFrame with columns participant, layer, seed, arousal, valence (float, 0-100)
-        [, attitude, self_esteem]; ``attrs["simulated"] = False``, ``attrs["source"]``.
+        [, attitude, self_esteem]; ``attrs["simulated"]`` (True only when the file carries a
+        true ``simulated`` column, as :func:`save` writes for simulations), ``attrs["source"]``.
 
     Raises:
         RatingsFormatError: every problem, with file, row, column, value and expectation.
@@ -226,7 +227,8 @@ def load(path, *, participants=None):
                 f"{_where(r, csv)}, column 'participant': got {out.at[r, 'participant']!r}; expected a participant "
                 f"listed in {participants}" for r in rows])
         out = out.merge(people, on="participant", how="left", validate="many_to_one")
-    out.attrs.update(simulated=False, source=str(path))
+    simulated = bool(out["simulated"].astype(bool).any()) if "simulated" in out else False
+    out.attrs.update(simulated=simulated, source=str(path))
     return out
 
 

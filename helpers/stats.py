@@ -509,7 +509,8 @@ def key_numbers(regression_table, anova_table, correlation_table, ratings, *, tr
     ratings are simulated and, with ``truth``, whether each planted coefficient lies in the
     selected model's 95 % confidence interval.
     """
-    out = {"simulated": bool(ratings.attrs.get("simulated", False)) or bool(ratings.get("simulated", False) is True),
+    flag = bool(ratings["simulated"].astype(bool).any()) if "simulated" in ratings else False
+    out = {"simulated": bool(ratings.attrs.get("simulated", False)) or flag,
            "n_participants": int(ratings["participant"].nunique()), "n_ratings": int(len(ratings)),
            "n_layers": int(ratings["layer"].nunique()), "n_images": int(len(ratings[["layer", "seed"]].drop_duplicates())),
            "unit": str(regression_table["unit"].iloc[0]), "regression": {}, "anova": {}}

@@ -115,7 +115,7 @@ def test_simulation_is_valid_labelled_and_seeded(features, sim, tmp_path):
     assert not rt.simulate(features, n_participants=60, seed=4).ratings["arousal"].equals(r["arousal"])
     path = rt.save(r, tmp_path / "ratings.parquet", participants_path=tmp_path / "participants.csv")
     back = rt.load(path, participants=tmp_path / "participants.csv")
-    assert back["simulated"].all() and len(back) == len(r)
+    assert back["simulated"].all() and back.attrs["simulated"] is True and len(back) == len(r)
     assert set(sim.participants["attitude"]) <= set(rt.ATTITUDE_LEVELS)
 
 
