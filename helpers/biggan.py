@@ -224,9 +224,9 @@ def _restoring(backup, tmpdir):
 
 # --- Eq. 3: multiplicative perturbation ----------------------------------------------------------
 
-def _multiply(x: torch.Tensor, noise: torch.Tensor, alpha: float) -> torch.Tensor:
-    """theta * (1 + alpha * n), computed in the tensor's dtype (the one formula everything uses)."""
-    return x * (1.0 + alpha * noise.to(device=x.device, dtype=x.dtype))
+def _factor_(noise: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``noise`` -> ``1 + alpha * noise`` in place (float32): the one formula perturb and the distances share."""
+    return noise.mul_(alpha).add_(1.0)
 
 
 def noise_stream(model, *, seed: int = 0, include: str = "parameters"):
@@ -235,11 +235,15 @@ def noise_stream(model, *, seed: int = 0, include: str = "parameters"):
     A CPU ``torch.Generator`` seeded with ``seed`` draws ``torch.randn(tensor.shape)`` (float32)
     for every tensor of ``tensors(model, include=include)`` in state-dict order, so the same seed
     gives the same network on CPU and CUDA, and a block subset gets exactly the noise it has in
-    the full network.
+    the full network. ``noise`` is a view of one reused buffer, valid until the next item.
     """
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    for name, t in tensors(model, include=include).items():
-        yield name, t, torch.randn(t.shape, generator=gen, dtype=torch.float32)
+    ts = tensors(model, include=include)
+    buf = torch.empty(max((t.numel() for t in ts.values()), default=0), dtype=torch.float32)
+    for name, t in ts.items():
+        noise = buf[: t.numel()].view(t.shape)
+        torch.randn(t.shape, generator=gen, dtype=torch.float32, out=noise)
+        yield name, t, noise
 
 
 @contextlib.contextmanager
@@ -273,7 +277,7 @@ def perturb(model, *, alpha: float = ALPHA, seed: int = 0, blocks=None, include:
             if wanted is not None and block_of(name) not in wanted:
                 continue
             b.save(name, t)
-            t.copy_(_multiply(t, noise, alpha))
+            t.mul_(_factor_(noise, alpha).to(device=t.device, dtype=t.dtype))
             if name.endswith("running_vars"):
                 negative_vars += int((t < 0).sum())
         if negative_vars:
@@ -423,13 +427,48 @@ def analytic_distance(alpha, *, fraction: float = 1.0, between_perturbed: bool =
     return 1.0 - (1.0 / s if between_perturbed else 1.0 / np.sqrt(s))
 
 
+def _gram(model, seeds, alpha, include, progress):
+    """Gram matrix (K+1)x(K+1) of [original, perturbed networks] over the perturbed tensors, and the
+    squared norm of the rest of the state dict (identical in every network)."""
+    from tqdm.auto import tqdm
+
+    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+    k = len(seeds)
+    perturbed = tensors(model, include=include)
+    gram = np.zeros((k + 1, k + 1))
+    m = torch.empty(k + 1, max(t.numel() for t in perturbed.values()), dtype=torch.float32)
+    rest = 0.0
+    with torch.no_grad():
+        for name, t in tqdm(model.state_dict().items(), disable=not progress, desc="distances"):
+            x = t.detach().cpu().float().reshape(-1)
+            if name not in perturbed:
+                rest += float(x.double().square().sum())
+                continue
+            rows = m[:, : x.numel()]
+            rows[0].copy_(x)
+            for i, g in enumerate(gens):  # the same values perturb() writes: x * (1 + alpha * randn)
+                torch.randn(t.shape, generator=g, dtype=torch.float32, out=rows[i + 1].view(t.shape))
+                _factor_(rows[i + 1], alpha).mul_(x)
+            for j in range(0, x.numel(), 1 << 20):  # numpy's float64 GEMM: 4x faster than torch's here
+                c = rows[:, j:j + (1 << 20)].numpy().astype(np.float64)
+                gram += c @ c.T
+    return gram, rest
+
+
+def _distances(gram):
+    norms = np.sqrt(np.diag(gram))
+    dist = 1.0 - gram / np.outer(norms, norms)
+    return dist[0, 1:], dist[1:, 1:]
+
+
 def perturbation_distances(model, seeds, *, alpha: float = ALPHA, include: str = "parameters",
                            measure: str | None = None, progress: bool = True) -> dict:
     """Cosine distances of Eq. 3 networks to the original and to each other, without building them.
 
     Streams the tensors once; for each tensor the noise of every seed is drawn from that seed's
-    generator (the same :func:`noise_stream` order as :func:`perturb`, so the numbers are those of
-    the networks :func:`perturb` makes) and float64 dot products are accumulated.
+    generator (the same order and float32 arithmetic as :func:`perturb`, so the numbers are those of
+    the networks :func:`perturb` makes) and float64 dot products are accumulated. Peak memory:
+    K+1 copies of the largest tensor (33 MB each for BigGAN's ``gen_z``).
 
     Args:
         model: the original network (left untouched).
@@ -441,39 +480,23 @@ def perturbation_distances(model, seeds, *, alpha: float = ALPHA, include: str =
         progress: tqdm bar over tensors.
 
     Returns:
-        dict with ``to_original`` (K,) and ``pairwise`` (K, K) float64 distances, and the squared
-        norms ``perturbed_norm2``/``total_norm2`` of the original (for :func:`analytic_distance`'s
-        ``fraction``).
+        dict with ``seeds``, ``to_original`` (K,) and ``pairwise`` (K, K) float64 distances, and the
+        squared norms ``perturbed_norm2``/``total_norm2`` of the original over the measured tensors
+        (their ratio is :func:`analytic_distance`'s ``fraction``).
     """
-    from tqdm.auto import tqdm
-
+    _check_include(include)
     measure = measure or include
     _check_include(measure)
     if include == "all" and measure == "parameters":
         raise ValueError("measure='parameters' with include='all' would skip perturbed buffers; use measure='all'")
     seeds = [int(s) for s in seeds]
-    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-    perturbed = tensors(model, include=include)
-    k = len(seeds)
-    gram = np.zeros((k + 1, k + 1))  # index 0 = original
-    p2 = 0.0
-    with torch.no_grad():
-        for name, t in tqdm(tensors(model, include=measure).items(), disable=not progress, desc="distances"):
-            x = t.detach().cpu()
-            if name in perturbed:
-                vs = [x] + [_multiply(x, torch.randn(x.shape, generator=g, dtype=torch.float32), alpha) for g in gens]
-                p2 += float((x.double() ** 2).sum())
-            else:
-                vs = [x] * (k + 1)
-            m = torch.stack([v.reshape(-1) for v in vs])  # (K+1, n) float32: peak ~ K+1 copies of one tensor
-            for j in range(0, m.shape[1], 1 << 20):
-                c = m[:, j:j + (1 << 20)].double()
-                gram += (c @ c.T).numpy()
-    norms = np.sqrt(np.diag(gram))
-    cos = gram / np.outer(norms, norms)
-    dist = 1.0 - cos
-    return {"seeds": seeds, "to_original": dist[0, 1:], "pairwise": dist[1:, 1:],
-            "perturbed_norm2": p2, "total_norm2": gram[0, 0]}
+    gram, rest = _gram(model, seeds, alpha, include, progress)
+    p2 = gram[0, 0]
+    if measure == "all":
+        gram = gram + rest
+    to_original, pairwise = _distances(gram)
+    return {"seeds": seeds, "to_original": to_original, "pairwise": pairwise, "perturbed_norm2": p2,
+            "total_norm2": gram[0, 0]}
 
 
 # --- generation -------------------------------------------------------------------------------
@@ -548,3 +571,339 @@ def class_names(classes) -> list[str]:
 
     cats = ResNet152_Weights.IMAGENET1K_V1.meta["categories"]
     return [cats[int(c)] for c in classes]
+
+
+# --- galleries --------------------------------------------------------------------------------
+
+FIG2_SEEDS = (0, 1, 2, 3, 4)  # the paper picked five of seeds 0-10 without naming them: we take 0-4, unselected
+FIG5_SEEDS = (0, 1, 2, 3, 4)
+CONSECUTIVE_SEEDS = tuple(range(24))  # Supplementary S1 / S2: seeds 0-23, no selection
+ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8)  # Supplementary A2 sweep
+
+
+def original() -> dict:
+    """Network spec of the unmodified network (for :func:`gallery`)."""
+    return {"network": "original", "label": "original", "kind": "original", "seed": None, "alpha": None, "block": None}
+
+
+def perturbed(seed: int, *, alpha: float = ALPHA, label: str | None = None) -> dict:
+    """Network spec of Eq. 3 with ``seed`` and ``alpha`` (for :func:`gallery`)."""
+    name = f"seed-{seed}" if alpha == ALPHA else f"seed-{seed}-alpha-{alpha:g}"
+    return {"network": name, "label": label or (f"seed {seed}" if alpha == ALPHA else f"α = {alpha:g}"),
+            "kind": "perturb", "seed": int(seed), "alpha": float(alpha), "block": None}
+
+
+def resampled(seed: int, *, block: str = "B2", alpha: float | None = None, label: str | None = None) -> dict:
+    """Network spec of Eq. 4 on ``block`` with ``seed``; with ``alpha`` also Eq. 3 (same seed) on top."""
+    _check_blocks(block)
+    name = f"{block}-seed-{seed}" + (f"-alpha-{alpha:g}" if alpha is not None else "")
+    return {"network": name, "label": label or f"{block} seed {seed}" + (f" + α {alpha:g}" if alpha is not None else ""),
+            "kind": "resample" if alpha is None else "resample+perturb", "seed": int(seed),
+            "alpha": None if alpha is None else float(alpha), "block": block}
+
+
+@contextlib.contextmanager
+def applied(model, spec: dict, *, sn_power_iterations: int = 30, backup: str = "disk"):
+    """Context manager putting ``model`` into the network ``spec`` names; restores it on exit.
+
+    For ``"resample+perturb"`` Eq. 4 is applied first and Eq. 3 (same seed, every tensor,
+    the redrawn block included) on top; exits undo them in reverse order.
+    """
+    with contextlib.ExitStack() as stack:
+        if spec["kind"] in ("resample", "resample+perturb"):
+            stack.enter_context(resample(model, block=spec["block"], seed=spec["seed"],
+                                         sn_power_iterations=sn_power_iterations, backup=backup))
+        if spec["kind"] in ("perturb", "resample+perturb"):
+            stack.enter_context(perturb(model, alpha=spec["alpha"], seed=spec["seed"], backup=backup))
+        elif spec["kind"] not in ("original", "resample"):
+            raise ValueError(f"unknown network kind {spec['kind']!r} in {spec}")
+        yield model
+
+
+class Gallery:
+    """Images of several networks x classes: ``images`` uint8 (rows=classes, cols=networks, 256, 256, 3)."""
+
+    def __init__(self, images, classes, networks, stand_in, weights, noise_seed=NOISE_SEED):
+        self.images, self.classes, self.networks = images, list(classes), list(networks)
+        self.stand_in, self.weights, self.noise_seed = stand_in, weights, noise_seed
+
+    @property
+    def row_labels(self) -> list[str]:
+        return class_names(self.classes)
+
+    @property
+    def col_labels(self) -> list[str]:
+        return [n["label"] for n in self.networks]
+
+    def __repr__(self):
+        return f"Gallery({len(self.classes)} classes x {len(self.networks)} networks, stand_in={self.stand_in})"
+
+
+def gallery(model, classes, networks, *, noise_seed: int = NOISE_SEED, sn_power_iterations: int = 30,
+            batch_size: int = BATCH_SIZE, device=None, progress: bool = True) -> Gallery:
+    """Generate every class with every network (identical inputs per class: :func:`latents`).
+
+    Args:
+        model: BigGAN-deep-256; each network is applied in place and undone before the next.
+        classes: ImageNet class indices (rows).
+        networks: specs from :func:`original`, :func:`perturbed`, :func:`resampled` (columns).
+        noise_seed: latent seed (paper: 5678).
+        sn_power_iterations: passed to :func:`resample`.
+        batch_size, device: as in :func:`generate`.
+        progress: tqdm bar over networks.
+
+    Returns:
+        :class:`Gallery`.
+    """
+    from tqdm.auto import tqdm
+
+    from helpers import models
+
+    cols = []
+    for spec in tqdm(list(networks), disable=not progress, desc="networks"):
+        with applied(model, spec, sn_power_iterations=sn_power_iterations):
+            cols.append(generate(model, classes, noise_seed=noise_seed, batch_size=batch_size, device=device))
+    images = np.stack(cols, axis=1) if cols else np.zeros((len(classes), 0, 256, 256, 3), np.uint8)
+    return Gallery(images, classes, networks, models.is_stand_in(model), models.describe(model), noise_seed)
+
+
+def images_of(*galleries: Gallery, exclude=()) -> dict:
+    """``{"<network>_<class>[_z<noise seed>]": uint8 image}`` of galleries, skipping networks in ``exclude``."""
+    out = {}
+    for g in galleries:
+        z = "" if g.noise_seed == NOISE_SEED else f"_z{g.noise_seed}"
+        for r, cid in enumerate(g.classes):
+            for c, spec in enumerate(g.networks):
+                if spec["network"] not in exclude:
+                    out[f"{spec['network']}_{cid}{z}"] = g.images[r, c]
+    return out
+
+
+def plot_gallery(g: Gallery, *, title: str | None = None, wrap: int | None = None, cell_size: float = 1.4):
+    """Figure of a :class:`Gallery`: rows = class names, columns = networks (seed labels).
+
+    ``wrap`` splits long rows (e.g. 24 seeds) into chunks of ``wrap`` columns, each cell titled
+    with its network. Stand-in galleries carry :data:`helpers.plots.STAND_IN`.
+    """
+    from helpers import plots
+
+    notes = [plots.STAND_IN] if g.stand_in else []
+    if not wrap or wrap >= len(g.networks):
+        return plots.image_grid(g.images, row_labels=g.row_labels, col_labels=g.col_labels, title=title,
+                                notes=notes, cell_size=cell_size)
+    n = len(g.networks)
+    chunks = [(r, j) for r in range(len(g.classes)) for j in range(0, n, wrap)]
+    rows = [[g.images[r, c] for c in range(j, min(j + wrap, n))] for r, j in chunks]
+    labels = [g.row_labels[r] if j == 0 else "" for r, j in chunks]
+    fig = plots.image_grid(rows, row_labels=labels, title=title, notes=notes, cell_size=cell_size)
+    axes = np.asarray(fig.axes).reshape(len(rows), wrap)
+    for (r, j), row_axes in zip(chunks, axes):
+        for c, ax in enumerate(row_axes):
+            if j + c < n:
+                ax.set_title(g.col_labels[j + c], fontsize=7, pad=2)
+    return fig
+
+
+def save_gallery_images(g: Gallery, folder) -> "pandas.DataFrame":
+    """Write each image as ``<folder>/<network>_<classid>.png`` and ``<folder>/manifest.csv``.
+
+    Manifest columns: ``file`` (name relative to ``folder``), ``network`` (``"original"`` or
+    ``"seed-N"``...), ``seed``, ``alpha``, ``class_id``, ``class_name``, ``stand_in``, ``weights``.
+    """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from helpers import io
+
+    folder = Path(folder)
+    rows = []
+    for r, (cid, cname) in enumerate(zip(g.classes, g.row_labels)):
+        for c, spec in enumerate(g.networks):
+            file = f"{spec['network']}_{cid}.png"
+            io.save_image(g.images[r, c], folder / file)
+            rows.append({"file": file, "network": spec["network"], "seed": spec["seed"], "alpha": spec["alpha"],
+                         "class_id": cid, "class_name": cname, "stand_in": g.stand_in, "weights": g.weights})
+    df = pd.DataFrame(rows)
+    df["seed"] = df["seed"].astype("Int64")
+    io.save_table(df, folder / "manifest.csv")
+    return df
+
+
+# --- distance tables and plots ----------------------------------------------------------------
+
+def _summary(values) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"n": v.size, "mean": v.mean(), "sd": v.std(ddof=1) if v.size > 1 else np.nan, "min": v.min(), "max": v.max()}
+
+
+def distance_table(model, seeds, *, alpha: float = ALPHA, progress: bool = True):
+    """Measured vs analytic vs reported cosine distances of Eq. 3 networks (p2-distances.csv).
+
+    Three variants: perturb the trainable parameters and measure over them (default), perturb
+    and measure the whole state dict (``include="all"``), and perturb the parameters but measure
+    over the whole state dict (the unperturbed buffers dilute the distance: ``fraction`` < 1).
+
+    Returns:
+        pandas.DataFrame, one row per (variant, comparison) with n, mean, sd, min, max of the
+        measured distances over ``seeds`` (pairs for "perturbed vs perturbed"), the analytic
+        expectation and the paper's value.
+    """
+    import pandas as pd
+
+    seeds = [int(s) for s in seeds]
+    rows = []
+    iu = np.triu_indices(len(seeds), k=1)
+    grams = {include: _gram(model, seeds, alpha, include, progress) for include in ("parameters", "all")}
+    for include, measure in [("parameters", "parameters"), ("all", "all"), ("parameters", "all")]:
+        gram, rest = grams[include]
+        total = gram + rest if measure == "all" else gram
+        r = dict(zip(("to_original", "pairwise"), _distances(total)))
+        f = gram[0, 0] / total[0, 0]
+        for comp, values, between in [("perturbed vs original", r["to_original"], False),
+                                      ("perturbed vs perturbed", r["pairwise"][iu], True)]:
+            key = "perturbed_vs_perturbed" if between else "perturbed_vs_original"
+            rows.append({"perturbed": include, "measured_over": measure, "comparison": comp, "alpha": alpha,
+                         "seeds": f"{min(seeds)}-{max(seeds)}", **_summary(values),
+                         "analytic": float(analytic_distance(alpha, fraction=f, between_perturbed=between)),
+                         "perturbed_share_of_norm2": f, "paper": PAPER_DISTANCES[key]})
+    return pd.DataFrame(rows)
+
+
+def distance_sweep(model, alphas, seeds, *, include: str = "parameters", progress: bool = True):
+    """Measured (mean, sd over seeds / pairs) and analytic distances for each alpha (long DataFrame)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    rows = []
+    iu = np.triu_indices(len(seeds), k=1)
+    for a in tqdm(list(alphas), disable=not progress, desc="alphas"):
+        r = perturbation_distances(model, seeds, alpha=float(a), include=include, progress=False)
+        for comp, values, between in [("perturbed vs original", r["to_original"], False),
+                                      ("perturbed vs perturbed", r["pairwise"][iu], True)]:
+            rows.append({"alpha": float(a), "comparison": comp, **_summary(values),
+                         "analytic": float(analytic_distance(a, between_perturbed=between))})
+    return pd.DataFrame(rows)
+
+
+def plot_distance_vs_alpha(sweep, *, stand_in: bool = True, ax=None):
+    """Measured distances (points, ±1 sd) and the analytic curves vs alpha, with the paper's values."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    fig, ax = (plt.subplots(figsize=(5, 3.6)) if ax is None else (ax.figure, ax))
+    grid = np.linspace(0, max(sweep["alpha"].max(), 0.6), 200)
+    for (comp, d), color, between in zip(sweep.groupby("comparison", sort=False), ("C0", "C1"), (False, True)):
+        ax.plot(grid, analytic_distance(grid, between_perturbed=between), color=color, lw=1,
+                label=f"{comp}: analytic")
+        ax.errorbar(d["alpha"], d["mean"], yerr=d["sd"].fillna(0), fmt="o", ms=4, color=color, capsize=2,
+                    label=f"{comp}: measured")
+    ax.plot([ALPHA, ALPHA], [PAPER_DISTANCES["perturbed_vs_original"], PAPER_DISTANCES["perturbed_vs_perturbed"]],
+            "k*", ms=9, label="reported in the paper (α = 0.35)")
+    ax.set(xlabel="α (Eq. 3)", ylabel="cosine distance", title="Distance of perturbed networks vs α")
+    ax.legend(fontsize=7, frameon=False)
+    plots.label(fig, plots.STAND_IN if stand_in else None)
+    return fig
+
+
+# --- spectra and edges (Supplementary A4 / S6) ---------------------------------------------------
+
+NATURAL_SKIMAGE = ("astronaut", "camera", "chelsea", "coffee", "rocket", "grass", "gravel", "brick")
+
+
+def natural_images(folder=None, *, size: int = 256, limit: int | None = None) -> dict:
+    """Natural photographs, centre-cropped to squares and resized to ``size`` (uint8 HxWx3).
+
+    Args:
+        folder: folder of images (``*.png``, ``*.jpg``, ``*.jpeg``, ``*.JPEG``, searched recursively,
+            e.g. a few ImageNet validation images as in the paper); ``None``: photographs that ship
+            inside scikit-image (:data:`NATURAL_SKIMAGE`, no download).
+        size: side length in pixels (the generator's 256 by default, so wavenumbers compare).
+        limit: at most this many images (sorted by name).
+
+    Returns:
+        ``{name: uint8 (size, size, 3)}``; unreadable files are skipped with a warning.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    from helpers import io
+
+    if folder is None:
+        import skimage.data
+
+        sources = {n: (lambda n=n: getattr(skimage.data, n)()) for n in NATURAL_SKIMAGE}
+    else:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"NATURAL_IMAGES folder {folder} does not exist or is not a folder")
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+        if not files:
+            raise FileNotFoundError(f"NATURAL_IMAGES folder {folder} holds no .png/.jpg/.jpeg images")
+        sources = {str(p.relative_to(folder)): (lambda p=p: p) for p in files}
+    out = {}
+    for name, get in list(sources.items())[:limit]:
+        try:
+            img = io.read_image(get())
+        except io.ImageReadError as exc:
+            warnings.warn(f"natural_images: skipping {name}: {exc}", stacklevel=2)
+            continue
+        h, w = img.shape[:2]
+        s = min(h, w)
+        crop = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        out[name] = np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.LANCZOS))
+    return out
+
+
+def spectra_edges(groups: dict, *, sigma: float = 2.0):
+    """Radial amplitude spectra and Canny edge densities of image groups (features.py measures).
+
+    Args:
+        groups: ``{group name: {image name: uint8 HxWx3}}`` (e.g. perturbed / original / natural).
+        sigma: Canny smoothing in pixels.
+
+    Returns:
+        (per-image DataFrame: group, image, slope, intercept, edge_density, low_freq_amplitude
+        (mean amplitude below 0.05 cycles/pixel); spectra DataFrame: group, image, k, amplitude).
+    """
+    import pandas as pd
+
+    from helpers import features
+
+    rows, spec = [], []
+    for group, images in groups.items():
+        for name, img in images.items():
+            s = features.radial_spectrum(img)
+            low = s["k"] < 0.05
+            rows.append({"group": group, "image": name, "slope": s["slope"], "intercept": s["intercept"],
+                         "edge_density": features.edge_density(img, sigma=sigma),
+                         "low_freq_amplitude": float(np.mean(s["amplitude"][low]))})
+            spec.append(pd.DataFrame({"group": group, "image": name, "k": s["k"], "amplitude": s["amplitude"]}))
+    return pd.DataFrame(rows), pd.concat(spec, ignore_index=True)
+
+
+def plot_spectra_edges(per_image, spectra, *, stand_in: bool = True, size: int = 256):
+    """Left: mean radial amplitude spectrum per group (log-log, band = 1 sd); right: Canny edge density."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from helpers import plots
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw=dict(width_ratios=(1.4, 1)))
+    for i, (group, d) in enumerate(spectra.groupby("group", sort=False)):
+        m = d.pivot_table(index="k", columns="image", values="amplitude")
+        k = m.index.to_numpy() * size
+        mean, sd = m.mean(axis=1).to_numpy(), m.std(axis=1).fillna(0).to_numpy()
+        a1.plot(k, mean, color=f"C{i}", lw=1.2, label=f"{group} (n={m.shape[1]})")
+        a1.fill_between(k, np.clip(mean - sd, mean * 0.05, None), mean + sd, color=f"C{i}", alpha=0.2, lw=0)
+    a1.set(xscale="log", yscale="log", xlabel=f"wavenumber k (cycles per {size} px)", ylabel="mean Fourier amplitude",
+           title="Radially averaged amplitude spectra")
+    a1.legend(fontsize=7, frameon=False)
+    sns.boxplot(data=per_image, x="group", y="edge_density", hue="group", ax=a2, fliersize=0, width=0.5, legend=False)
+    sns.stripplot(data=per_image, x="group", y="edge_density", color="k", size=2.5, ax=a2)
+    a2.set(xlabel="", ylabel="Canny edge density (fraction of pixels)", title="Sharp edges")
+    fig.tight_layout()
+    plots.label(fig, plots.STAND_IN if stand_in else None)
+    return fig

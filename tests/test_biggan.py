@@ -97,11 +97,16 @@ def test_alpha_zero_is_identity_and_bad_input_is_named(model, original):
 def test_distances_match_the_analytic_expectation(model, original):
     with biggan.perturb(model, seed=11):
         measured = biggan.cosine_distance(model, original)
+        diluted = biggan.cosine_distance(model, original, include="all")  # buffers unperturbed
     assert measured == pytest.approx(biggan.analytic_distance(0.35), abs=2e-3)
     assert biggan.analytic_distance(0.35) == pytest.approx(0.0561, abs=1e-4)
     assert biggan.analytic_distance(0.35, between_perturbed=True) == pytest.approx(0.1091, abs=1e-4)
     streamed = biggan.perturbation_distances(model, [11, 12], progress=False)
     assert streamed["to_original"][0] == pytest.approx(measured, abs=1e-9)  # same networks as perturb()
+    over_all = biggan.perturbation_distances(model, [11], measure="all", progress=False)
+    assert over_all["to_original"][0] == pytest.approx(diluted, abs=1e-9) and diluted < measured
+    f = over_all["perturbed_norm2"] / over_all["total_norm2"]
+    assert diluted == pytest.approx(biggan.analytic_distance(0.35, fraction=f), abs=2e-3)
     assert streamed["pairwise"][0, 1] == pytest.approx(biggan.analytic_distance(0.35, between_perturbed=True), abs=4e-3)
     assert biggan.cosine_distance(model, original) == pytest.approx(0.0, abs=1e-12)
 
