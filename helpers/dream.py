@@ -28,6 +28,7 @@ assert len(LAYERS) == 144 and len(set(LAYERS)) == 144
 # =====================================================================================
 # Synthesis
 # =====================================================================================
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -204,6 +205,20 @@ class Dreamer:
         return img
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run a block with ``n`` torch CPU threads (``None``: unchanged), restoring the old count."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def objective(model, layer: str, image, *, device=None) -> float:
     """Mean of ``layer``'s output on the whole uint8/float image (H, W, 3) in [0, 255] (no tiling)."""
     import torch
@@ -297,7 +312,8 @@ def image_name(layer: str, seed: int) -> str:
 def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int = 50, iter_n: int = 1,
                step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
                start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
-               batch_tiles: bool = False, channels_last: bool = False, progress: bool = True):
+               batch_tiles: bool = False, channels_last: bool = False, threads: int | None = None,
+               progress: bool = True):
     """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
 
     Resumable: each finished image gets a JSON record (``records/``) written after its PNG,
@@ -316,6 +332,9 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         shard, n_shards: process only jobs ``shard, shard + n_shards, ...`` (parallel machines).
         on_error: ``"warn"`` (log a warning, skip the image, continue) or ``"raise"``.
         batch_tiles, channels_last: speed options of :func:`dream`.
+        threads: torch CPU threads for the job (restored afterwards); ``None`` keeps torch's
+            setting. On a CPU shared with other busy processes 1 thread per job is often much
+            faster than several (OpenMP threads wait for each other).
         progress: tqdm bar with ETA.
 
     Returns:
@@ -323,8 +342,6 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         weights provenance, every parameter, ``objective_before``, ``objective_after``,
         ``seconds``), sorted by layer index then seed.
     """
-    from tqdm.auto import tqdm
-
     from helpers import io
 
     if model is None:
@@ -360,6 +377,19 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
             if all(old.get(k) == v for k, v in {**params, **weights}.items()) and old.get("start_image") == starts[s][1]:
                 continue
         todo.append((layer, s, rec))
+    with torch_threads(threads):
+        _run_jobs(model, todo, starts, params, weights, out_dir, device=device, on_error=on_error,
+                  batch_tiles=batch_tiles, channels_last=channels_last, progress=progress)
+    wanted = {(layer, s) for layer in layers for s in seeds}
+    return write_manifest(out_dir, keep=lambda r: (r["layer"], r["seed"]) in wanted and r.get("start_image") == starts[r["seed"]][1]
+                          and all(r.get(k) == v for k, v in {**params, **weights}.items()))
+
+
+def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error, batch_tiles, channels_last, progress):
+    from tqdm.auto import tqdm
+
+    from helpers import io
+
     bar = tqdm(todo, desc="dream", unit="img", disable=not progress)
     for layer, s, rec in bar:
         bar.set_postfix_str(f"{layer} seed {s}")
@@ -376,20 +406,26 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop a 720-image job
             if on_error == "raise":
                 raise
-            warnings.warn(f"dream: {layer} seed {s} failed ({type(exc).__name__}: {exc}); skipped", stacklevel=2)
+            warnings.warn(f"dream: {layer} seed {s} failed ({type(exc).__name__}: {exc}); skipped", stacklevel=3)
     bar.close()
-    return write_manifest(out_dir)
 
 
-def write_manifest(out_dir):
-    """Rebuild ``out_dir/manifest.csv`` from the per-image records; returns the DataFrame."""
+def write_manifest(out_dir, *, keep=None):
+    """Rebuild ``out_dir/manifest.csv`` from the per-image records; returns the DataFrame.
+
+    Args:
+        out_dir: the job's folder.
+        keep: predicate on a record dict; :func:`synthesize` keeps the records of its own job
+            (all shards, same settings and weights), so stale images from other settings in the
+            same folder never enter the manifest.
+    """
     import pandas as pd
 
     from helpers import io
 
     out_dir = Path(out_dir)
     rows = [json.loads(p.read_text()) for p in sorted((out_dir / "records").glob("*.json"))]
-    rows = [r for r in rows if (out_dir / r["path"]).exists()]
+    rows = [r for r in rows if (out_dir / r["path"]).exists() and (keep is None or keep(r))]
     df = pd.DataFrame(rows)
     first = ["layer", "layer_index", "seed", "path", "weights_name", "weights_source", "weights_file", "weights_sha256",
              "weights_seed", *PARAMS, "start_image", "objective_before", "objective_after", "seconds", "device"]
@@ -401,29 +437,49 @@ def write_manifest(out_dir):
     return df
 
 
-def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(), cell_size: float = 1.0):
-    """All layers of one seed in layer order as an image grid (``plots.image_grid``); returns the Figure."""
+def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(), cell_size: float = 1.0,
+                  thumb: int = 200):
+    """All layers of one seed in layer order as an image grid (``plots.image_grid``); returns the Figure.
+
+    Images are shrunk to ``thumb`` px (Lanczos) first, so the PDF stays small at 800 px.
+    """
+    from PIL import Image
+
     from helpers import io, plots
 
     df = manifest[manifest["seed"] == seed].sort_values("layer_index")
-    imgs = [io.read_image(Path(out_dir) / p) for p in df["path"]]
+    if df.empty:
+        raise ValueError(f"contact_sheet: the manifest has no images for seed {seed}")
+    imgs = []
+    for p in df["path"]:
+        im = Image.fromarray(io.read_image(Path(out_dir) / p))
+        if max(im.size) > thumb:
+            im = im.resize((thumb, round(thumb * im.size[1] / im.size[0])), Image.LANCZOS)
+        imgs.append(np.asarray(im))
     names = list(df["layer"])
     rows = [imgs[i:i + n_cols] for i in range(0, len(imgs), n_cols)]
     fig = plots.image_grid(rows, title=f"DeepDream of every layer, seed {seed} (layer order, left to right)",
                            notes=notes, cell_size=cell_size, fontsize=4)
     for ax, name in zip([a for a in fig.axes], names):
         ax.set_title(name, fontsize=3.2, pad=1)
+        for im in ax.get_images():  # thumbnails are already Lanczos-filtered; nearest renders 2x faster
+            im.set_interpolation("nearest")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.2)
     return fig
 
 
-def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50), notes=(), **kwargs):
-    """One image across renders (top row) and the octave stack of the final image (bottom row)."""
+def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50), notes=(), threads=None, **kwargs):
+    """One image across renders (top row) and the octave stack of the final image (bottom row).
+
+    ``kwargs`` go to :func:`dream`; ``threads`` as in :func:`synthesize`. Returns the Figure.
+    """
     from helpers import plots
 
     kept = {}
     n = kwargs.pop("n_renders", max(snapshots))
-    final = dream(model, layer, image, n_renders=n,
-                  callback=lambda r, im: kept.__setitem__(r + 1, to_uint8(im)) if r + 1 in snapshots else None, **kwargs)
+    with torch_threads(threads):
+        final = dream(model, layer, image, n_renders=n,
+                      callback=lambda r, im: kept.__setitem__(r + 1, to_uint8(im)) if r + 1 in snapshots else None, **kwargs)
     renders = [np.asarray(image)] + [kept[k] for k in sorted(kept)]
     octs = octave_stack(final, octave_n=kwargs.get("octave_n", 5), octave_scale=kwargs.get("octave_scale", 1.4))
     grid = [renders, octs + [None] * (len(renders) - len(octs))]
