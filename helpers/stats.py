@@ -524,17 +524,28 @@ def key_numbers(regression_table, anova_table, correlation_table, ratings, *, tr
     cfc = correlation_table[(correlation_table["row"] == "CFC") & (correlation_table["col"] == "Arousal")]
     if len(cfc):
         out["r_cfc_arousal"] = float(cfc["r"].iloc[0])
-    if truth is not None:
+    if truth is not None and regression_table["ci_low"].notna().any():
         sel = regression_table[regression_table["model"] == "selected"].set_index(["response", "term"])
         out["planted_in_ci"] = {f"{a}/{t}": bool(sel.loc[(a, t), "ci_low"] <= b <= sel.loc[(a, t), "ci_high"])
                                 for a, coefs in truth["coefficients"].items() for t, b in coefs.items() if (a, t) in sel.index}
-    return out
+    return _finite(out)
+
+
+def _finite(obj):
+    """NaN/inf -> None, recursively, so the JSON is strict."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def layer_key_numbers(tests, groups, joint, cases, corners) -> dict:
     """Notebook 04's numbers for ``p1-key-numbers.json``: significant layers, group tests, density cases."""
     sig = tests[tests["significant"]]
-    return {
+    return _finite({
         "test": str(tests["test"].iloc[0]), "correction": str(tests["correction"].iloc[0]),
         "significant": {a: sorted(sig.loc[sig["axis"] == a, "layer"]) for a in AXES},
         "n_significant": {a: int((sig["axis"] == a).sum()) for a in AXES},
@@ -546,4 +557,4 @@ def layer_key_numbers(tests, groups, joint, cases, corners) -> dict:
                     "bandwidth": float(joint["bandwidth"].iloc[0])},
         "cases": {int(r.case): str(r.layer) for r in cases.itertuples()},
         "corners": {str(r.target): str(r.layer) for r in corners.itertuples()},
-    }
+    })
