@@ -365,10 +365,10 @@ def density_panel(density, *, mean=None, median=None, target=None, ax=None, titl
 
     fig, ax = _fig_ax(ax, (2.4, 2.4))
     ax.imshow(density, origin="lower", extent=(0, 100, 0, 100), cmap="magma", aspect="equal", interpolation="bilinear")
-    if mean is not None:
-        ax.plot(*mean, marker="x", color="white", ms=6, mew=1.6)
     if median is not None:
-        ax.plot(*median, marker="o", mfc="none", mec="red", ms=6, mew=1.4)
+        ax.plot(*median, marker="o", mfc="none", mec="red", ms=7, mew=1.4)
+    if mean is not None:  # drawn last: the cross stays visible inside the circle when mean ~ median
+        ax.plot(*mean, marker="x", color="white", ms=5, mew=1.4)
     if target is not None:
         ta, tv = target
         ax.add_patch(mpatches.Rectangle((min(max(ta - 8, 0), 84), min(max(tv - 8, 0), 84)), 16, 16, fill=False,
