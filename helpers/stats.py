@@ -37,6 +37,20 @@ PAPER_TABLE1 = (  # (row, column, r, stars) as printed in the paper's Table 1
     ("CSE", "CFC", 0.340, "***"))
 
 
+PAPER_NUMBERS = {  # reported in the paper's text, for side-by-side comparison
+    "r2": {"arousal/selected": 0.37, "valence/selected": 0.033},
+    "anova": {"valence/attitude": (2, 147, 2.44, 0.091), "arousal/attitude": (2, 147, 2.41, 0.786),
+              "valence/self_esteem": (4, 145, 1.45, 0.221), "arousal/self_esteem": (4, 145, 1.58, 0.183)},
+}
+
+
+def paper_table1():
+    """The paper's Table 1 as a tidy DataFrame: row, col, paper_r, paper_stars (join on row, col)."""
+    import pandas as pd
+
+    return pd.DataFrame(PAPER_TABLE1, columns=["row", "col", "paper_r", "paper_stars"])
+
+
 def table1_unit_check(ns=(144, 150, 720)):
     """Which sample size do the paper's Table 1 stars imply? Stars recomputed from each printed r.
 
@@ -510,7 +524,7 @@ def key_numbers(regression_table, anova_table, correlation_table, ratings, *, tr
     selected model's 95 % confidence interval.
     """
     flag = bool(ratings["simulated"].astype(bool).any()) if "simulated" in ratings else False
-    out = {"simulated": bool(ratings.attrs.get("simulated", False)) or flag,
+    out = {"simulated": bool(ratings.attrs.get("simulated", False)) or flag, "paper": PAPER_NUMBERS,
            "n_participants": int(ratings["participant"].nunique()), "n_ratings": int(len(ratings)),
            "n_layers": int(ratings["layer"].nunique()), "n_images": int(len(ratings[["layer", "seed"]].drop_duplicates())),
            "unit": str(regression_table["unit"].iloc[0]), "regression": {}, "anova": {}}

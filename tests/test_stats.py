@@ -157,3 +157,19 @@ def test_joint_density_normalised_entropy_and_corners():
 def test_correlations_reject_bad_unit(sim, features):
     with pytest.raises(ValueError, match="unit"):
         stats.correlations(sim.ratings, features, unit="participant")
+
+
+def test_paper_table1_implies_per_layer_unit():
+    check = stats.table1_unit_check().set_index("n")
+    assert check.loc[144, "matches"] == 26 and check.loc[720, "matches"] == 20
+    assert len(stats.paper_table1()) == 27
+
+
+def test_key_numbers_are_strict_json(sim, features):
+    import json
+
+    reg = stats.regression(sim.ratings, features)
+    key = stats.key_numbers(reg, stats.anova(sim.ratings), stats.correlations(sim.ratings, features), sim.ratings, truth=sim.truth)
+    json.dumps(key, allow_nan=False)
+    assert key["n_participants"] == 150 and key["simulated"] is True and all(key["planted_in_ci"].values())
+    assert key["regression"]["arousal/selected"]["r2"] > 0.3
