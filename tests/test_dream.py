@@ -10,6 +10,13 @@ import torch
 from helpers import dream, inception, io
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch thread: on a busy shared CPU it is far faster for these small tensors (restored after)."""
+    with dream.torch_threads(1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def model():
     m = inception.random_model(seed=0)
@@ -146,6 +153,8 @@ def test_synthesize_shards_and_bad_images(model, tmp_path, recwarn):
     with pytest.warns(UserWarning, match="head0_bottleneck seed 0 failed"):  # 40 px is too small for a head
         out = dream.synthesize(["head0_bottleneck", "conv2d0"], [0], tmp_path / "w", model=model, **KW)
     assert list(out["layer"]) == ["conv2d0"]
+    other = dream.synthesize(["conv2d0"], [0], d, model=model, **{**KW, "n_renders": 2})  # new settings, same folder
+    assert len(other) == 1 and other["n_renders"].tolist() == [2]  # the manifest holds only this job's images
     with pytest.raises(KeyError, match="mixed4c_3x3_pre_relu"):
         dream.synthesize(["mixed4c_3x3_prerelu"], [0], tmp_path / "x", model=model, **KW)
 
