@@ -687,6 +687,28 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
+def iter_encoded(corpus: Corpus, encoder: "GramEncoder", *, start: int = 0, stop: int | None = None,
+                 batch_size: int = 16, num_workers: int | None = None):
+    """Stream a corpus through the encoder: decoding in DataLoader workers overlaps the network.
+
+    Unreadable images are reported with a warning naming the file and come back with an
+    error message (their vectors are meaningless and must be skipped).
+
+    Yields:
+        ``(rows, vectors, xn, errors)``: corpus rows (list of int), unit Gram triangle vectors
+        B x C(C+1)/2 and normalised activations B x C x HW (on the encoder's device), and one
+        error string per row (``""`` when the image was read).
+    """
+    nw = default_workers() if num_workers is None else num_workers
+    stop = len(corpus) if stop is None else stop
+    for batch, idx, errs in _loader(corpus, encoder, range(start, stop), batch_size=batch_size, num_workers=nw):
+        for i, e in zip(idx, errs):
+            if e:
+                _warn_bad(corpus, i, e)
+        vec, xn = encoder.encode_batch(batch)
+        yield idx, vec, xn, errs
+
+
 def _warn_bad(corpus, i, err):
     where = corpus.items["path"].iat[i] or corpus.name(i)
     warnings.warn(f"artsearch: skipping unreadable image {where}: {err}", stacklevel=3)
@@ -810,16 +832,12 @@ def exact_search(queries, corpus, *, k: int = 5, encoder: GramEncoder | None = N
                      fingerprint=np.array(fp))
 
     nw = default_workers() if num_workers is None else num_workers
-    loader = _loader(corpus, encoder, range(pos, n), batch_size=batch_size, num_workers=nw)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=n, initial=pos, desc="exact search", unit="img", disable=not progress, leave=False)
-    for b, (batch, idx, errs) in enumerate(loader, 1):
+    for b, (idx, vec, _, errs) in enumerate(iter_encoded(corpus, encoder, start=pos, batch_size=batch_size,
+                                                         num_workers=nw), 1):
         ok = [e == "" for e in errs]
-        for i, e in zip(idx, errs):
-            if e:
-                _warn_bad(corpus, i, e)
-        vec, _ = encoder.encode_batch(batch)
         scores = qv @ vec.T
         scores[:, ~torch.tensor(ok, device=scores.device)] = -math.inf
         best_s, best_i = _merge_topk(best_s, best_i, scores, torch.tensor(idx, device=scores.device)[None], k)
@@ -869,9 +887,9 @@ def _sketch(vec, mean, bucket, sign, dim_out):
     import torch
 
     c = vec @ mean
-    resid = (vec - c[:, None] * mean[None]) * sign
-    out = torch.zeros(vec.shape[0], dim_out, dtype=vec.dtype, device=vec.device)
-    out.index_add_(1, bucket, resid)
+    both = torch.zeros(vec.shape[0] + 1, dim_out, dtype=vec.dtype, device=vec.device)
+    both.index_add_(1, bucket, torch.cat([vec, mean[None]]) * sign)  # CountSketch is linear:
+    out = both[:-1] - c[:, None] * both[-1:]  # CS(g - c m) = CS(g) - c CS(m)
     return torch.cat([c[:, None], out], dim=1)
 
 
@@ -961,7 +979,6 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, initial=pos, desc="build index", unit="img", disable=not progress, leave=False)
-        loader = _loader(corpus, encoder, range(pos, n), batch_size=batch_size, num_workers=nw)
 
         def commit(position, complete=False):
             for a in (sk, fa, okm, en):
@@ -969,15 +986,12 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
             meta.update(position=position, complete=complete)
             io.save_json(meta, meta_path)
 
-        for b, (batch, idx, errs) in enumerate(loader, 1):
-            vec, xn = encoder.encode_batch(batch)
+        for b, (idx, vec, xn, errs) in enumerate(iter_encoded(corpus, encoder, start=pos, batch_size=batch_size,
+                                                              num_workers=nw), 1):
             f, energy = _factors(xn, rank)
             s = _sketch(vec, mean, bucket, sign, sketch_dim)
             lo, hi = idx[0], idx[-1] + 1
             good = np.array([e == "" for e in errs])
-            for i, e in zip(idx, errs):
-                if e:
-                    _warn_bad(corpus, i, e)
             sk[lo:hi] = s.cpu().numpy().astype(np.float16)
             fa[lo:hi] = f.cpu().numpy().astype(np.float16)
             okm[lo:hi] = good
@@ -1079,9 +1093,11 @@ class Index:
 
         if rerank not in ("lowrank", "exact", "none"):
             raise ValueError(f"rerank must be 'lowrank', 'exact' or 'none', got {rerank!r}")
-        mean = torch.from_numpy(np.load(self.path / "mean.npy")).to(qv.device)
-        bucket, sign = (t.to(qv.device) for t in _countsketch(qv.shape[1], self.meta["sketch_dim"], self.meta["seed"]))
-        qs = _sketch(qv, mean, bucket, sign, self.meta["sketch_dim"]).cpu().numpy().astype(np.float32)
+        if getattr(self, "_sketcher", None) is None or self._sketcher[0].device != qv.device:
+            mean = torch.from_numpy(np.load(self.path / "mean.npy")).to(qv.device)
+            self._sketcher = (mean, *(t.to(qv.device) for t in _countsketch(qv.shape[1], self.meta["sketch_dim"],
+                                                                             self.meta["seed"])))
+        qs = _sketch(qv, *self._sketcher, self.meta["sketch_dim"]).cpu().numpy().astype(np.float32)
         c = min(len(self.rows), candidates or max(100, 20 * k))
         est, pos = self.faiss.search(qs, c)
         cand = self.rows[pos]  # nq x c corpus rows
@@ -1092,9 +1108,10 @@ class Index:
         elif rerank == "lowrank":
             for q in range(nq):
                 order = np.argsort(cand[q])  # sorted reads from the memmap
-                f = torch.from_numpy(np.asarray(self.factors[cand[q][order]], dtype=np.float32)).to(xn.device)
-                prod = xn[q].T[None] @ f  # c x HW x r
-                scores[q, order] = prod.pow(2).sum((1, 2)).double().cpu().numpy()
+                f = torch.from_numpy(self.factors[cand[q][order]]).to(xn.device).float()  # c x C x r
+                cc, ch, r = f.shape
+                prod = xn[q].T @ f.permute(1, 0, 2).reshape(ch, cc * r)  # HW x (c r): one GEMM
+                scores[q, order] = prod.reshape(-1, cc, r).pow(2).sum((0, 2)).double().cpu().numpy()
         else:
             corpus = self._corpus_for_rerank()
             uniq = np.unique(cand)
