@@ -218,7 +218,7 @@ def load(path, *, participants=None):
     """
     df, csv = _read(path)
     out = validate(df, source=str(path), csv=csv)
-    if participants is not None:
+    if participants:  # None or "" (a notebook's empty PARTICIPANTS parameter): ratings only
         people = load_participants(participants)
         unknown = sorted(set(out["participant"]) - set(people["participant"]))
         if unknown:

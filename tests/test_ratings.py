@@ -53,6 +53,7 @@ def test_load_round_trip_csv_and_parquet(tmp_path):
         assert len(df) == 4 and df["arousal"].dtype == float and df["seed"].dtype == np.int64
         assert df.loc[df.participant == "p2", "self_esteem"].tolist() == [5, 5]
         assert df.attrs["simulated"] is False
+        assert "attitude" not in rt.load(tmp_path / f"r{suffix}", participants="")
 
 
 @pytest.mark.parametrize("mutate, expected", [
