@@ -328,3 +328,19 @@ def test_table_manifest_columns_and_parallel(tmp_path, monkeypatch):
     monkeypatch.setattr(features, "MIN_PER_WORKER", 0)  # use the process pool even for 4 images
     parallel = features.table(manifest, root=d, n_jobs=2, progress=False)
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_figures(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    rows = [{"path": f"{i}.png", **features.measure(_objects(3 + 5 * i, size=48, seed=i)), "status": "ok", "error": ""}
+            for i in range(3)]
+    rows.append({"path": "bad.png", "status": "failed", "error": "ImageReadError: bad"})
+    fig = features.plot_distributions(pd.DataFrame(rows), notes=["TEST NOTE"])
+    assert "1 failed" in fig._suptitle.get_text()
+    assert any(t.get_text() == "TEST NOTE" for t in fig.texts)
+    fig2 = features.plot_clutter_maps({"a": _objects(5, size=48), "b": _objects(20, size=48)})
+    assert len(fig2.axes) >= 12  # 2 rows x 6 panels (+ colour bars)
