@@ -893,12 +893,12 @@ def plot_spectra_edges(per_image, spectra, *, stand_in: bool = True, size: int =
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw=dict(width_ratios=(1.4, 1)))
     for i, (group, d) in enumerate(spectra.groupby("group", sort=False)):
-        m = d.pivot_table(index="k", columns="image", values="amplitude")
+        m = np.log10(d.pivot_table(index="k", columns="image", values="amplitude").clip(lower=1e-12))
         k = m.index.to_numpy() * size
-        mean, sd = m.mean(axis=1).to_numpy(), m.std(axis=1).fillna(0).to_numpy()
-        a1.plot(k, mean, color=f"C{i}", lw=1.2, label=f"{group} (n={m.shape[1]})")
-        a1.fill_between(k, np.clip(mean - sd, mean * 0.05, None), mean + sd, color=f"C{i}", alpha=0.2, lw=0)
-    a1.set(xscale="log", yscale="log", xlabel=f"wavenumber k (cycles per {size} px)", ylabel="mean Fourier amplitude",
+        mean, sd = m.mean(axis=1).to_numpy(), m.std(axis=1).fillna(0).to_numpy()  # over images, in log10
+        a1.plot(k, 10 ** mean, color=f"C{i}", lw=1.2, label=f"{group} (n={m.shape[1]})")
+        a1.fill_between(k, 10 ** (mean - sd), 10 ** (mean + sd), color=f"C{i}", alpha=0.2, lw=0)
+    a1.set(xscale="log", yscale="log", xlabel=f"wavenumber k (cycles per {size} px)", ylabel="Fourier amplitude (geometric mean ± 1 sd)",
            title="Radially averaged amplitude spectra")
     a1.legend(fontsize=7, frameon=False)
     sns.boxplot(data=per_image, x="group", y="edge_density", hue="group", ax=a2, fliersize=0, width=0.5, legend=False)
