@@ -82,11 +82,10 @@ def test_dream_is_deterministic_and_raises_the_objective(model):
 @pytest.mark.parametrize("layer", ["localresponsenorm0", "mixed4a_pool", "mixed5b"])
 def test_fast_dream_agrees_with_the_reference_port(model, layer):
     img = dream.noise_image(1, 80)
-    kw = dict(n_renders=2, octave_n=2, tile_size=48, seed=5)  # several tiles, rolled, incl. uneven ones
+    kw = dict(n_renders=3, octave_n=3, tile_size=48, seed=5)  # several tiles, rolled, incl. uneven ones
     ref = dream._reference_dream(model, layer, img, **kw)
     ours = dream.dream(model, layer, img, **kw)
-    diff = np.abs(ref.astype(int) - ours)
-    assert diff.max() <= 2 and (diff > 0).mean() < 0.01, (diff.max(), (diff > 0).mean())
+    np.testing.assert_array_equal(ours, ref)  # bit-identical, incl. NumPy's float32 mean for the step size
 
 
 def test_batched_tiles_give_the_same_gradients(model):
