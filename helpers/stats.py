@@ -502,7 +502,7 @@ def select_cases(stats):
     # the specific bimodal cases first, so an entropy extreme cannot take their layer
     def flagged(kinds, what, axis):
         idx = s.index[s["bimodal"].isin(kinds)]
-        return idx, what if len(idx) else f"largest {axis} dip (no layer flagged bimodal)"
+        return idx, what if len(idx) else f"largest {axis} dip\n(no layer flagged bimodal)"
 
     c4, r4 = flagged(["valence"], "bimodal valence, spread arousal", "valence")
     c5, r5 = flagged(["arousal"], "bimodal arousal, spread valence", "arousal")
