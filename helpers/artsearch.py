@@ -909,7 +909,7 @@ def _factors(xn, rank):
 
 def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_dim: int = 1024, rank: int = 32,
                 seed: int = 0, n_fit: int = 256, batch_size: int = 16, num_workers: int | None = None,
-                flush_every: int = 20, progress: bool = True, device="cpu") -> "Index":
+                flush_every: int = 20, overwrite: bool = False, progress: bool = True, device="cpu") -> "Index":
     """Encode ``corpus`` once into a compact, memory-mapped index in ``out_dir`` (resumable).
 
     Per artwork the index stores a fp16 sketch (``1 + sketch_dim`` values) for candidates and a
@@ -930,6 +930,8 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
             corpus larger than 32, so small corpora are not encoded twice).
         batch_size, num_workers: network batch and decoding workers.
         flush_every: batches between committed checkpoints.
+        overwrite: when ``out_dir`` holds an index of other settings or another corpus, start
+            over instead of raising.
         progress: progress bars.
 
     Returns:
@@ -950,8 +952,11 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
     meta_path = out / "meta.json"
     meta = io.load_json(meta_path) if meta_path.exists() else None
     if meta is not None and {k: meta.get(k) for k in settings} != json.loads(json.dumps(settings, default=str)):
-        raise ValueError(f"{out}: holds an index built with other settings or another corpus; "
-                         "use another out_dir or delete it")
+        if overwrite:
+            meta = None
+        else:
+            raise ValueError(f"{out}: holds an index built with other settings or another corpus; "
+                             "use another out_dir, delete it, or pass overwrite=True")
     if meta is None:
         meta = {**settings, "position": 0, "complete": False, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         for f in ("sketch.f16", "factors.f16", "ok.u8", "energy.f32", "mean.npy"):
@@ -1163,8 +1168,14 @@ def make_demo_corpus(out_dir, *, n: int = 40, size: int = 96, seed: int = 0, bad
 
     from helpers import io
 
+    import shutil
+
     rng = np.random.default_rng(seed)
     root = Path(out_dir)
+    if root.exists() and any(root.iterdir()):
+        if not (root / DEMO_MARKER).exists():
+            raise FileExistsError(f"make_demo_corpus: {root} is not empty and not a demo corpus; refusing to overwrite")
+        shutil.rmtree(root)  # a previous demo corpus: start clean so no stale files stay
     rows = []
     words = ["dawn", "harbour", "garden", "portrait", "river", "storm", "market", "bridge", "night", "field", "saint",
              "mountain", "lady", "still-life", "wave", "temple"]
