@@ -406,10 +406,11 @@ def cosine_distance(a, b, *, include: str = "parameters") -> float:
         x, y = sa[k].detach(), sb[k].detach()
         if x.shape != y.shape:
             raise ValueError(f"cosine_distance: {k} has shape {tuple(x.shape)} vs {tuple(y.shape)}")
-        x, y = x.to(torch.float64), y.to(device=x.device, dtype=torch.float64)
-        dot += float((x * y).sum())
-        na += float((x * x).sum())
-        nb += float((y * y).sum())
+        x = x.cpu().reshape(-1).to(torch.float64).numpy()  # numpy's float64 dot (BLAS) beats torch's here
+        y = y.cpu().reshape(-1).to(torch.float64).numpy()
+        dot += float(np.dot(x, y))
+        na += float(np.dot(x, x))
+        nb += float(np.dot(y, y))
     return 1.0 - dot / math.sqrt(na * nb)
 
 
