@@ -687,11 +687,11 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
-def iter_encoded(corpus: Corpus, encoder: "GramEncoder", *, start: int = 0, stop: int | None = None,
+def iter_encoded(corpus: Corpus, encoder: "GramEncoder", *, start: int = 0, stop: int | None = None, rows=None,
                  batch_size: int = 16, num_workers: int | None = None):
     """Stream a corpus through the encoder: decoding in DataLoader workers overlaps the network.
 
-    Unreadable images are reported with a warning naming the file and come back with an
+    ``rows`` (a list of corpus rows) replaces ``start``/``stop`` when given. Unreadable images are reported with a warning naming the file and come back with an
     error message (their vectors are meaningless and must be skipped).
 
     Yields:
@@ -701,7 +701,8 @@ def iter_encoded(corpus: Corpus, encoder: "GramEncoder", *, start: int = 0, stop
     """
     nw = default_workers() if num_workers is None else num_workers
     stop = len(corpus) if stop is None else stop
-    for batch, idx, errs in _loader(corpus, encoder, range(start, stop), batch_size=batch_size, num_workers=nw):
+    rows = range(start, stop) if rows is None else rows
+    for batch, idx, errs in _loader(corpus, encoder, rows, batch_size=batch_size, num_workers=nw):
         for i, e in zip(idx, errs):
             if e:
                 _warn_bad(corpus, i, e)
@@ -897,13 +898,17 @@ def _factors(xn, rank):
     """Xn N x C x HW -> F N x C x rank (``F F^T`` = best rank-``rank`` part of Xn Xn^T) and kept energy."""
     import torch
 
-    u, s, _ = torch.linalg.svd(xn, full_matrices=False)
-    r = min(rank, s.shape[1])
-    f = u[:, :, :r] * s[:, None, :r]
+    # eigen-decomposition of the small HW x HW matrix Xn^T Xn (HW = 196 <= C = 1024): its
+    # eigenvalues are those of Xn Xn^T and Xn V = U S, so F = Xn V_r without an SVD of Xn
+    lam, v = torch.linalg.eigh(xn.transpose(1, 2).double() @ xn.double())  # ascending
+    lam = lam.clamp_min(0).flip(-1)
+    v = v.flip(-1)
+    r = min(rank, lam.shape[1])
+    f = (xn.double() @ v[:, :, :r]).to(xn.dtype)
     if r < rank:
         f = torch.cat([f, f.new_zeros(f.shape[0], f.shape[1], rank - r)], dim=2)
-    lam2 = s.pow(4)
-    energy = lam2[:, :r].sum(1) / lam2.sum(1).clamp_min(1e-30)
+    lam2 = lam.pow(2)
+    energy = (lam2[:, :r].sum(1) / lam2.sum(1).clamp_min(1e-30)).to(xn.dtype)
     return f, energy
 
 
@@ -968,8 +973,10 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
         if not (out / "mean.npy").exists():
             rng = np.random.default_rng(seed)
             fit = sorted(rng.choice(n, size=min(n_fit, n, max(8, n // 4)), replace=False).tolist())
-            vec, _, ok = _encode_corpus_rows(corpus, encoder, fit, batch_size=batch_size)
-            m = vec[torch.from_numpy(ok)].double().mean(0) if ok.any() else torch.ones(encoder.dim, dtype=torch.float64)
+            m = torch.zeros(encoder.dim, dtype=torch.float64, device=encoder.device)
+            for _, vec, _, errs in iter_encoded(corpus, encoder, rows=fit, batch_size=batch_size, num_workers=nw):
+                m += vec[torch.tensor([e == "" for e in errs], device=vec.device)].double().sum(0)
+            m = m.cpu() if m.norm() > 0 else torch.ones(encoder.dim, dtype=torch.float64)
             m = (m / m.norm()).float().numpy()
             with io.atomic_path(out / "mean.npy", suffix=".npy") as tmp:
                 np.save(tmp, m)
