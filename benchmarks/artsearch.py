@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         rows.append(("encode: bare ResNet-152->layer3 forward (baseline)", f"{bare:.2f} img/s", "1.00"))
         rows.append(("encode: iter_encoded (JPEG decode in workers + net + Gram)", f"{stream:.2f} img/s",
                      f"{stream / bare:.2f}"))
-        rows.append(("encode: build_index (+ SVD factor, sketch, memmap; fit images counted)", f"{build:.2f} img/s",
+        rows.append(("encode: build_index (+ eigh factor, sketch, memmap; fit images counted)", f"{build:.2f} img/s",
                      f"{build / bare:.2f}"))
 
         # --- recall vs exact on the demo corpus ----------------------------------------------
