@@ -34,8 +34,9 @@ test-fast: $(STAMP)  ## unit tests only
 list: $(STAMP)
 	$(PY) -m helpers.pipeline list
 
-benchmarks: $(STAMP)
-	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+BENCH_ARGS ?= --quick
+benchmarks: $(STAMP)  ## speed vs baselines (BENCH_ARGS= for the full runs)
+	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b $(BENCH_ARGS) || exit 1; done
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
