@@ -57,6 +57,8 @@ import warnings
 import numpy as np
 import torch
 
+from helpers import models
+
 ALPHA = 0.35
 TRUNCATION = 0.4
 NOISE_SEED = 5678
@@ -317,14 +319,7 @@ def _sn_owner(model, name: str):
     return None, None
 
 
-def _power_iterate(module, hook, n_iter: int) -> None:
-    """Converge ``u``/``v`` of one spectrally normalised module on its current ``weight_orig``."""
-    old = hook.n_power_iterations
-    hook.n_power_iterations = n_iter
-    try:
-        setattr(module, hook.name, hook.compute_weight(module, do_power_iteration=True))
-    finally:
-        hook.n_power_iterations = old
+_power_iterate = models.power_iterate  # one implementation, shared with the stand-in builder
 
 
 @contextlib.contextmanager

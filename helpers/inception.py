@@ -221,13 +221,7 @@ class InceptionV1(nn.Module):
     def _plan(self, targets: tuple) -> list:
         """Nodes needed for ``targets``, in topological order (cached)."""
         if targets not in self._ancestor_cache:
-            need, stack = set(), list(targets)
-            while stack:
-                n = stack.pop()
-                if n in need or n == "input":
-                    continue
-                need.add(n)
-                stack.extend(NODES[n][1])
+            need = set().union(*(_ancestors(t) for t in targets))
             self._ancestor_cache[targets] = [n for n in NODES if n in need]
         return self._ancestor_cache[targets]
 

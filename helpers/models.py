@@ -262,14 +262,19 @@ def _power_iterate_spectral_norms(model, *, n_iter: int = 30) -> None:
     from torch.nn.utils.spectral_norm import SpectralNorm
 
     for module in model.modules():
-        for hook in module._forward_pre_hooks.values():
+        for hook in list(module._forward_pre_hooks.values()):
             if isinstance(hook, SpectralNorm):
-                old = hook.n_power_iterations
-                hook.n_power_iterations = n_iter
-                try:
-                    setattr(module, hook.name, hook.compute_weight(module, do_power_iteration=True))
-                finally:
-                    hook.n_power_iterations = old
+                power_iterate(module, hook, n_iter)
+
+
+def power_iterate(module, hook, n_iter: int) -> None:
+    """Converge ``u``/``v`` of one spectrally normalised module on its current ``weight_orig``."""
+    old = hook.n_power_iterations
+    hook.n_power_iterations = n_iter
+    try:
+        setattr(module, hook.name, hook.compute_weight(module, do_power_iteration=True))
+    finally:
+        hook.n_power_iterations = old
 
 
 def _biggan_pretrained(f: Path):
