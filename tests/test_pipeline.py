@@ -44,6 +44,7 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch, capsys):
     (tmp_path / "notebooks").mkdir()
     nbformat.write(nb, tmp_path / "notebooks" / "98-ok-then-fail.ipynb")
     monkeypatch.setenv("NA_ROOT", str(tmp_path))
+    monkeypatch.setenv("NA_BUILD_DIR", str(tmp_path / "build"))  # keep the notebook tier's index intact
     monkeypatch.setattr(registry, "notebooks", lambda: ["98-ok-then-fail.ipynb"])
     with pytest.raises(SystemExit) as err:
         pipeline.run("smoke")
