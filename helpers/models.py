@@ -53,7 +53,7 @@ SPECS = {
         "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip",
         "inception5h.zip",
         note="Google's 2015 DeepDream graph (tensorflow_inception_graph.pb inside the zip). Also accepted via path=: "
-             "the extracted .pb, torch-lucent's inception5h.pth (138 of the 144 layers), or a converted state dict.",
+             "the extracted .pb, torch-lucent's inception5h.pth (140 of the 144 layers: no head0/head1 bottlenecks), or a converted state dict.",
     ),
     "biggan-deep-256": WeightSpec(
         "biggan-deep-256",
