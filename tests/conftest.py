@@ -58,3 +58,20 @@ def _no_network(monkeypatch):
 def session_dir() -> Path:
     """The temporary folder that holds every output of this test session."""
     return _SESSION_DIR
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread: on a busy shared CPU it is far faster for small tensors (restored after)."""
+    from helpers import dream
+
+    with dream.torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def inception_stand_in():
+    """The seeded 144-layer InceptionV1 stand-in, loaded as users load it."""
+    from helpers import models
+
+    return models.load("inception5h", source="random", seed=0)

@@ -7,21 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import dream, inception, io
+from helpers import dream, io
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: on a busy shared CPU it is far faster for these small tensors (restored after)."""
-    with dream.torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model():
-    m = inception.random_model(seed=0)
-    m.na_info = {"name": "inception5h", "source": "random", "seed": 0, "file": None, "sha256": None}
-    return m
+def model(inception_stand_in):
+    return inception_stand_in
 
 
 def ref_resize(a, oh, ow):

@@ -95,16 +95,9 @@ def test_lrn_matches_tf_formula(r, bias, alpha, beta):
     np.testing.assert_allclose(got, ref_lrn(x, r, bias, alpha, beta), rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch thread: on a busy shared CPU it is far faster for these small tensors (restored after)."""
-    with dream.torch_threads(1):
-        yield
-
-
 @pytest.fixture(scope="module")
-def model():
-    return inception.random_model(seed=0)
+def model(inception_stand_in, one_torch_thread):
+    return inception_stand_in
 
 
 def test_layers_are_the_study_list_and_all_finite_nonconstant(model):
