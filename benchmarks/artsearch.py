@@ -150,7 +150,7 @@ def main(argv=None) -> int:
         rows.append(("bytes/artwork: fp16 full Gram | fp16 layer3 acts (224px)", f"{1024 * 1024 * 2:,} | {1024 * 196 * 2:,}", ""))
         rows.append(("bytes/artwork: index (sketch 1025 + rank-32 factor, fp16)", f"{index.bytes_per_item():,.0f}",
                      f"{index.bytes_per_item() / (1024 * 1024 * 2):.3f} of Gram"))
-        rows.append((f"index for 60,000 artworks", f"{index.bytes_per_item() * 60000 / 2**30:.2f} GiB", ""))
+        rows.append(("index for 60,000 artworks", f"{index.bytes_per_item() * 60000 / 2**30:.2f} GiB", ""))
         for rr, (r1, rk) in rec.items():
             rows.append((f"recall@1 / @{k} vs exact, rerank={rr} (cand. {cand} of {n_corpus})", f"{r1:.3f} / {rk:.3f}", ""))
         rows.append((f"mean Frobenius energy kept by rank {rank} (HW={hw})", f"{energy:.4f}", ""))

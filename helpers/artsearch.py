@@ -74,7 +74,7 @@ import pickle
 import tarfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -271,7 +271,6 @@ def _title_from_name(name, artist=None) -> str:
 
 
 def _join_metadata(items, meta):
-    import pandas as pd
 
     items = items.copy()
     items["key"] = items["file"].map(_key)

@@ -700,7 +700,7 @@ def plot_gallery(g: Gallery, *, title: str | None = None, wrap: int | None = Non
     return fig
 
 
-def save_gallery_images(g: Gallery, folder) -> "pandas.DataFrame":
+def save_gallery_images(g: Gallery, folder):
     """Write each image as ``<folder>/<network>_<classid>.png`` and ``<folder>/manifest.csv``.
 
     Manifest columns: ``file`` (name relative to ``folder``), ``network`` (``"original"`` or

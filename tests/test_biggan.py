@@ -137,7 +137,7 @@ def test_resample_keeps_per_pixel_statistics_and_restores(model, original):
         assert float(y.std()) == pytest.approx(float(x.std()), rel=0.01)
         touched = set(_same(model, original))
         assert {biggan.block_of(k) for k in touched} == {"B2"}
-        assert f"generator.layers.1.conv_1.weight_u" in touched  # spectral-norm vectors re-estimated
+        assert "generator.layers.1.conv_1.weight_u" in touched  # spectral-norm vectors re-estimated
     assert _same(model, original) == []
 
 
