@@ -140,27 +140,33 @@ class Dreamer:
     Args:
         model: :class:`helpers.inception.InceptionV1` (or any module called as ``model(x, layer)``).
         layer: layer name.
+        fast: channels-last memory format and the closed-form LRN gradient
+            (:func:`helpers.inception.lrn`): same mathematics, float32 rounding differs from
+            the reference. ``False``: NCHW and LRN as torch's ``F.local_response_norm``
+            (:func:`helpers.inception.reference_ops`), which reproduces the reference port's bytes
+            on the same machine and thread count.
         batch_tiles: stack tiles of equal shape into one batch (mathematically the same
             gradients, but a batched convolution rounds differently and DeepDream amplifies
             that; off by default, and at 800 px no two tiles have the same shape anyway).
-        channels_last: run convolutions in channels-last memory format.
     """
 
-    def __init__(self, model, layer: str, *, batch_tiles: bool = False, channels_last: bool = False):
+    def __init__(self, model, layer: str, *, fast: bool = True, batch_tiles: bool = False):
         if hasattr(model, "check_layer"):
             model.check_layer(layer)
         self.model, self.layer = model, layer
-        self.batch_tiles, self.channels_last = batch_tiles, channels_last
+        self.fast, self.batch_tiles = bool(fast), batch_tiles
 
     def tile_grads(self, batch):
         """d mean(layer output) / d input for each image of ``batch`` (N, 3, h, w), [0, 255] scale."""
         import torch
 
+        from helpers import inception
+
         x = batch.detach().clone()
-        if self.channels_last:
+        if self.fast:
             x = x.contiguous(memory_format=torch.channels_last)
         x.requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad(), inception.reference_ops(self.model, not self.fast):
             out = self.model(x, self.layer)
             score = out.flatten(1).mean(1).sum()
             (g,) = torch.autograd.grad(score, x)
@@ -255,7 +261,7 @@ def to_uint8(img) -> np.ndarray:
 
 def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0, octave_n: int = 5,
           octave_scale: float = 1.4, tile_size: int = 512, seed: int = 0, device=None, return_info: bool = False,
-          callback=None, batch_tiles: bool = False, channels_last: bool = False, progress: bool = False):
+          callback=None, fast: bool = True, batch_tiles: bool = False, progress: bool = False):
     """DeepDream ``image`` towards the plain mean of ``layer``, as the study did.
 
     ``n_renders`` calls of the TF tutorial's ``render_deepdream`` in sequence (each rebuilds the
@@ -273,7 +279,11 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
         return_info: also return a dict with ``objective_before``/``objective_after`` (mean layer
             output on the whole start / final uint8 image) and ``seconds``.
         callback: called as ``callback(render_index, float_image_tensor)`` after each render.
-        batch_tiles, channels_last: speed options (see :class:`Dreamer`).
+        fast, batch_tiles: see :class:`Dreamer`. ``fast=True`` agrees with the reference port
+            (:func:`_reference_dream`) to float32 rounding in every step; DeepDream amplifies
+            rounding over renders, by as much as running the reference itself on another
+            thread count does (``benchmarks/dream.py`` measures both). ``fast=False`` gives the
+            reference's bytes.
         progress: show a tqdm bar over renders.
 
     Returns:
@@ -287,7 +297,7 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image: expected (H, W, 3) RGB, got shape {image.shape}")
-    dreamer = Dreamer(model, layer, batch_tiles=batch_tiles, channels_last=channels_last)
+    dreamer = Dreamer(model, layer, fast=fast, batch_tiles=batch_tiles)
     before = objective(model, layer, image, device=dev) if return_info else None
     img = torch.as_tensor(image.astype(np.float32), device=dev).permute(2, 0, 1).contiguous()
     rng = np.random.RandomState(int(seed))
@@ -326,7 +336,7 @@ def image_name(layer: str, seed: int) -> str:
 def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int = 50, iter_n: int = 1,
                step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
                start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
-               batch_tiles: bool = False, channels_last: bool = False, threads: int | None = None,
+               fast: bool = True, batch_tiles: bool = False, threads: int | None = None,
                progress: bool = True):
     """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
 
@@ -345,7 +355,7 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         device: torch device.
         shard, n_shards: process only jobs ``shard, shard + n_shards, ...`` (parallel machines).
         on_error: ``"warn"`` (log a warning, skip the image, continue) or ``"raise"``.
-        batch_tiles, channels_last: speed options of :func:`dream`.
+        fast, batch_tiles: see :func:`dream`.
         threads: torch CPU threads for the job (restored afterwards); ``None`` keeps torch's
             setting. On a CPU shared with other busy processes 1 thread per job is often much
             faster than several (OpenMP threads wait for each other).
@@ -393,13 +403,13 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         todo.append((layer, s, rec))
     with torch_threads(threads):
         _run_jobs(model, todo, starts, params, weights, out_dir, device=device, on_error=on_error,
-                  batch_tiles=batch_tiles, channels_last=channels_last, progress=progress)
+                  fast=fast, batch_tiles=batch_tiles, progress=progress)
     wanted = {(layer, s) for layer in layers for s in seeds}
     return write_manifest(out_dir, keep=lambda r: (r["layer"], r["seed"]) in wanted and r.get("start_image") == starts[r["seed"]][1]
                           and all(r.get(k) == v for k, v in {**params, **weights}.items()))
 
 
-def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error, batch_tiles, channels_last, progress):
+def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error, fast, batch_tiles, progress):
     from tqdm.auto import tqdm
 
     from helpers import io
@@ -409,11 +419,11 @@ def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error
         bar.set_postfix_str(f"{layer} seed {s}")
         try:
             img, run = dream(model, layer, starts[s][0], seed=s, device=device, return_info=True,
-                             batch_tiles=batch_tiles, channels_last=channels_last,
+                             fast=fast, batch_tiles=batch_tiles,
                              **{k: v for k, v in params.items() if k != "size"})
             io.save_image(img, out_dir / image_name(layer, s))
             row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
-                   **weights, **params, "start_image": starts[s][1], "device": str(device or "model"),
+                   **weights, **params, "start_image": starts[s][1], "device": str(device or "model"), "fast": bool(fast),
                    "objective_before": run["objective_before"], "objective_after": run["objective_after"],
                    "seconds": round(run["seconds"], 3)}
             io.save_json(row, rec)
@@ -510,7 +520,8 @@ def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: i
                      octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512, seed: int = 0) -> np.ndarray:
     """Straightforward port of the published TF1 loop, kept as the honest baseline for tests and
     ``benchmarks/dream.py``: NumPy HWC image, ``np.roll``, one tile at a time, full-depth forward
-    (every one of the 144 layers computed for every tile), float32."""
+    (every one of the 144 layers computed for every tile), float32, LRN as torch's own
+    ``F.local_response_norm`` computes it (:func:`helpers.inception.reference_ops`)."""
     import torch
 
     dev = next(model.parameters()).device
@@ -555,8 +566,11 @@ def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: i
                 img += g * (step / (np.abs(g).mean() + 1e-7))
         return img
 
+    from helpers import inception
+
     img = np.asarray(image, dtype=np.float32).copy()
     rng = np.random.RandomState(int(seed))
-    for _ in range(n_renders):
-        img = render_deepdream(img, rng)
+    with inception.reference_ops(model):  # LRN as torch's F.local_response_norm / torch-lucent compute it
+        for _ in range(n_renders):
+            img = render_deepdream(img, rng)
     return np.uint8(np.clip(img, 0, 255))

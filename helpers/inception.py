@@ -26,6 +26,7 @@ Weights:
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import zipfile
@@ -134,12 +135,20 @@ def conv2d_same(x, weight, bias=None, stride: int = 1):
 
 
 def max_pool(x, ksize: int, stride: int, padding: str = "SAME"):
-    """``tf.nn.max_pool`` on NCHW ``x`` (``SAME`` pads with -inf, asymmetric like TF)."""
+    """``tf.nn.max_pool`` on NCHW ``x`` (``SAME`` pads with -inf, asymmetric like TF).
+
+    Padding only after (TF's extra pixel for stride 2 on an even side) is done with
+    ``ceil_mode`` (the clipped last window is the same as a -inf pad) instead of a padded copy.
+    """
     if padding == "VALID":
         return F.max_pool2d(x, ksize, stride)
     ph, pw = same_pads(x.shape[-2], ksize, stride), same_pads(x.shape[-1], ksize, stride)
     if ph[0] == ph[1] and pw[0] == pw[1] and 2 * ph[0] <= ksize and 2 * pw[0] <= ksize:
         return F.max_pool2d(x, ksize, stride, padding=(ph[0], pw[0]))
+    if ph[0] == pw[0] == 0 and ph[1] < ksize and pw[1] < ksize:
+        out = F.max_pool2d(x, ksize, stride, ceil_mode=True)
+        if out.shape[-2:] == (-(-x.shape[-2] // stride), -(-x.shape[-1] // stride)):
+            return out
     return F.max_pool2d(F.pad(x, (pw[0], pw[1], ph[0], ph[1]), value=float("-inf")), ksize, stride)
 
 
@@ -158,12 +167,53 @@ def avg_pool(x, ksize: int, stride: int, padding: str = "VALID"):
     return total / count
 
 
-def lrn(x, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: float = 0.5):
-    """``tf.nn.local_response_normalization`` over the channels of NCHW ``x``."""
-    sq = (x * x).unsqueeze(1)  # N,1,C,H,W
-    win = 2 * int(depth_radius) + 1
-    sqr_sum = F.avg_pool3d(sq, (win, 1, 1), stride=1, padding=(int(depth_radius), 0, 0), divisor_override=1).squeeze(1)
-    return x / (bias + alpha * sqr_sum).pow(beta)
+def lrn(x, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: float = 0.5, *, impl: str = "fast"):
+    """``tf.nn.local_response_normalization`` over the channels of NCHW ``x``.
+
+    ``impl="fast"`` (default): the channel-window sum is one matrix product with a 0/1 band
+    matrix, and the gradient is TF's LRNGrad formula in closed form (:class:`_LRN`):
+    ``dx_j = g_j D_j - 2 alpha beta x_j sum_{c: |c-j| <= r} g_c x_c D_c / (bias + alpha S_c)``
+    with ``D = (bias + alpha S) ** -beta``. About 8x faster than ``impl="pool"``, the formulation
+    of ``torch.nn.functional.local_response_norm`` and torch-lucent (a 3-D average pool over a
+    channel window, differentiated by autograd), which agrees to float32 rounding (tested).
+    """
+    if impl == "pool":
+        sq = (x * x).unsqueeze(1)  # N,1,C,H,W
+        win = 2 * int(depth_radius) + 1
+        sqr_sum = F.avg_pool3d(sq, (win, 1, 1), stride=1, padding=(int(depth_radius), 0, 0),
+                               divisor_override=1).squeeze(1)
+        return x / (bias + alpha * sqr_sum).pow(beta)
+    if impl != "fast":
+        raise ValueError(f"lrn impl={impl!r}: expected 'fast' or 'pool'")
+    return _LRN.apply(x, int(depth_radius), float(bias), float(alpha), float(beta))
+
+
+def _channel_window_sum(t, band):
+    """``sum_{c'} band[c, c'] t[:, c']`` as one matrix product, in ``t``'s memory format."""
+    n, c, h, w = t.shape
+    if t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
+        return (t.permute(0, 2, 3, 1) @ band).permute(0, 3, 1, 2)
+    return (band @ t.reshape(n, c, h * w)).reshape(n, c, h, w)
+
+
+class _LRN(torch.autograd.Function):
+    """TF LRN with its analytic gradient (see :func:`lrn`)."""
+
+    @staticmethod
+    def forward(ctx, x, r, bias, alpha, beta):
+        i = torch.arange(x.shape[1], device=x.device)
+        band = ((i[:, None] - i[None, :]).abs() <= r).to(x.dtype)
+        base = _channel_window_sum(x * x, band).mul_(alpha).add_(bias)
+        d = base.rsqrt() if beta == 0.5 else base.pow(-beta)
+        ctx.save_for_backward(x, d, base, band)
+        ctx.k = 2.0 * alpha * beta
+        return x * d
+
+    @staticmethod
+    def backward(ctx, g):
+        x, d, base, band = ctx.saved_tensors
+        s = _channel_window_sum((g * x).mul_(d).div_(base), band)
+        return (g * d).sub_(s.mul_(x), alpha=ctx.k), None, None, None, None
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -198,6 +248,7 @@ class InceptionV1(nn.Module):
             self.config[name].update(attrs)
         self.unavailable = set(unavailable)
         self._ancestor_cache: dict[tuple, list] = {}
+        self.lrn_impl = "fast"  # see lrn(); reference_ops() switches to torch's formulation
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -239,7 +290,7 @@ class InceptionV1(nn.Module):
         if op == "avgpool":
             return avg_pool(args[0], cfg["ksize"], cfg["stride"], cfg["padding"])
         if op == "lrn":
-            return lrn(args[0], cfg["depth_radius"], cfg["bias"], cfg["alpha"], cfg["beta"])
+            return lrn(args[0], cfg["depth_radius"], cfg["bias"], cfg["alpha"], cfg["beta"], impl=self.lrn_impl)
         if op == "concat":
             return torch.cat(args, dim=1)
         raise AssertionError(op)
@@ -264,6 +315,22 @@ class InceptionV1(nn.Module):
                 if layers is not None or NODES[name][0] != "avgpool":
                     raise
         return vals[targets[0]] if single else {t: vals[t] for t in targets if t in vals}
+
+
+@contextlib.contextmanager
+def reference_ops(model, on: bool = True):
+    """Within the block, ``model`` computes LRN as ``torch.nn.functional.local_response_norm`` and
+    torch-lucent do (:func:`lrn` ``impl="pool"``; ``on=False``: the fast closed form), the
+    straightforward port that the speed baseline uses. Other modules pass through unchanged."""
+    if not hasattr(model, "lrn_impl"):
+        yield model
+        return
+    old = model.lrn_impl
+    model.lrn_impl = "pool" if on else "fast"
+    try:
+        yield model
+    finally:
+        model.lrn_impl = old
 
 
 # --- weights ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from helpers import dream, inception, models
 
@@ -89,10 +90,47 @@ def test_pools_match_tf_reference(hw, k, s, padding, kind):
 
 
 @pytest.mark.parametrize("r,bias,alpha,beta", [(5, 2.0, 1e-4, 0.5), (4, 1.0, 1e-4 / 9, 0.5), (2, 1.0, 0.3, 0.75)])
-def test_lrn_matches_tf_formula(r, bias, alpha, beta):
+@pytest.mark.parametrize("impl,layout", [("fast", "nchw"), ("fast", "channels_last"), ("pool", "nchw")])
+def test_lrn_matches_tf_formula(r, bias, alpha, beta, impl, layout):
     x = np.random.default_rng(3).normal(scale=20, size=(13, 4, 5))
-    got = inception.lrn(t(x)[None], r, bias, alpha, beta)[0].numpy()
+    xt = t(x)[None]
+    if layout == "channels_last":
+        xt = xt.contiguous(memory_format=torch.channels_last)
+    got = inception.lrn(xt, r, bias, alpha, beta, impl=impl)[0].numpy()
     np.testing.assert_allclose(got, ref_lrn(x, r, bias, alpha, beta), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("r,bias,alpha,beta", [(5, 2.0, 1e-4, 0.5), (2, 1.0, 0.3, 0.75)])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_lrn_closed_form_gradient(r, bias, alpha, beta, layout):
+    """The hand-written LRN backward (TF's LRNGrad formula) against finite differences (float64)
+    and against autograd through torch's formulation (float32)."""
+    x = torch.from_numpy(np.random.default_rng(4).normal(scale=3, size=(2, 13, 4, 5)))
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v: inception.lrn(v, r, bias, alpha, beta), (x,))
+    x32 = (x.detach().float() * 10).requires_grad_(True)
+    g = torch.randn(x32.shape, generator=torch.Generator().manual_seed(0))
+    fast = torch.autograd.grad(inception.lrn(x32, r, bias, alpha, beta, impl="fast"), x32, g)[0]
+    pool = torch.autograd.grad(inception.lrn(x32, r, bias, alpha, beta, impl="pool"), x32, g)[0]
+    torch.testing.assert_close(fast, pool, rtol=1e-5, atol=1e-6 * float(pool.abs().max()))
+    with pytest.raises(ValueError, match="impl"):
+        inception.lrn(x32, r, bias, alpha, beta, impl="cudnn")
+
+
+@pytest.mark.parametrize("hw", [(12, 12), (12, 9), (9, 12)])
+def test_max_pool_ceil_mode_equals_minus_inf_padding_with_gradient(hw):
+    """Stride-2 SAME pooling on an even side pads one -inf pixel after; ``ceil_mode`` must give the
+    same values and route the same gradients."""
+    x = torch.from_numpy(np.random.default_rng(5).normal(size=(1, 3) + hw).astype(np.float32))
+    ph, pw = inception.same_pads(hw[0], 3, 2), inception.same_pads(hw[1], 3, 2)
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    got = inception.max_pool(a, 3, 2, "SAME")
+    want = F.max_pool2d(F.pad(b, (pw[0], pw[1], ph[0], ph[1]), value=float("-inf")), 3, 2)
+    assert torch.equal(got, want)
+    g = torch.randn(got.shape, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(torch.autograd.grad(got, a, g)[0], torch.autograd.grad(want, b, g)[0])
 
 
 @pytest.fixture(scope="module")
