@@ -115,9 +115,11 @@ def resize_bilinear(img, size):
     (h, w), (oh, ow) = img.shape[-2:], (int(size[0]), int(size[1]))
     y0, y1, fy = axis(h, oh)
     x0, x1, fx = axis(w, ow)
-    rows0, rows1 = img[..., y0, :], img[..., y1, :]
-    top = rows0[..., x0] + (rows0[..., x1] - rows0[..., x0]) * fx
-    bottom = rows1[..., x0] + (rows1[..., x1] - rows1[..., x0]) * fx
+    # Separable, same arithmetic as TF's kernel: the x-interpolation of input row y0 *is* TF's
+    # ``top`` (and of y1 its ``bottom``), so interpolate every input row once, then pick rows.
+    c0, c1 = img.index_select(-1, x0), img.index_select(-1, x1)
+    horiz = c0 + (c1 - c0) * fx
+    top, bottom = horiz.index_select(-2, y0), horiz.index_select(-2, y1)
     return top + (bottom - top) * fy[:, None]
 
 
