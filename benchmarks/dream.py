@@ -23,7 +23,12 @@ measured layers (MACs of the truncated forward, :func:`helpers.inception.flops`)
 all 144 layers x 5 seeds x 50 renders; the reference costs the same for every layer (full depth),
 so its estimate is the mean measured reference time per render x 720 x 50.
 
-Usage: ``python benchmarks/dream.py [--quick] [--layers conv2d2 mixed4c ...] [--repeats 3]``
+``--job``: throughput of the whole-job function at 800 px: the reference loop image after image
+vs ``dream.synthesize`` in one process (torch's threads) and with ``workers=2`` (two spawned
+processes, one thread each), over the same images (``--layers`` x seeds 0 and 1, ``--job-renders``
+renders each, process start-up and warm-up included).
+
+Usage: ``python benchmarks/dream.py [--quick] [--job] [--layers conv2d2 mixed4c ...] [--repeats 3]``
 """
 from __future__ import annotations
 
@@ -94,6 +99,32 @@ def estimate_720(rows, *, key="ours_s", renders_full=50, n_seeds=5):
     return ref, ours
 
 
+def run_job(model, layers, *, renders, seeds=(0, 1)):
+    """Whole-job throughput over ``layers`` x ``seeds``: reference image after image (measured on
+    seed 0 and counted once per seed -- its cost does not depend on the seed: same shapes, same
+    operations) vs ``synthesize`` with workers=1 and workers=2 (start-up, warm-up and the
+    objective before/after included)."""
+    import tempfile
+
+    kw = dict(size=800, n_renders=renders, octave_n=5, progress=False)
+    img = dream.noise_image(0, 800)
+    t_ref = 0.0
+    for layer in layers:
+        _, dt = timed(lambda: dream._reference_dream(model, layer, img, n_renders=renders, seed=0))
+        t_ref += dt * len(seeds)
+    times = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as d:
+            _, times[workers] = timed(lambda: dream.synthesize(layers, list(seeds), d, model=model, workers=workers,
+                                                               **kw))
+    n = len(layers) * len(seeds)
+    print(f"job: {n} images ({len(layers)} layers x {len(seeds)} seeds) x {renders} renders at 800 px: reference "
+          f"{t_ref:.0f} s ({t_ref / n / renders:.2f} s/render); ours 1 process {times[1]:.0f} s "
+          f"({times[1] / n / renders:.2f} s/render, {t_ref / times[1]:.2f}x); ours workers=2 {times[2]:.0f} s "
+          f"({times[2] / n / renders:.2f} s/render, {t_ref / times[2]:.2f}x)", flush=True)
+    return t_ref, times
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="paper size with 1 render; reduced config at 128 px / 3 renders")
@@ -101,6 +132,9 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=None, help="interleaved repeats per layer (median reported)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--skip-paper", action="store_true", help="only the reduced configuration")
+    p.add_argument("--job", action="store_true", help="also time whole-job throughput (workers=1 vs 2)")
+    p.add_argument("--job-only", action="store_true", help="only the whole-job throughput")
+    p.add_argument("--job-renders", type=int, default=6)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -110,6 +144,9 @@ def main(argv=None):
           "1 thread (spread); exact vs reference max |diff|")
     print(f"{'config':8s} {'layer':22s} {'size':>5s} {'rend':>4s} {'ref_s':>8s} {'exact_s':>8s} {'ours_s':>8s} "
           f"{'exact':>7s} {'ours':>7s} {'psnr':>6s} {'maxd':>4s} {'spread':>7s} {'smax':>4s} {'exmax':>5s}")
+    if args.job_only:
+        run_job(model, args.layers, renders=args.job_renders)
+        return
     reduced = dict(size=128, renders=3, octave_n=3) if args.quick else dict(size=224, renders=5, octave_n=4)
     rows = run_config(model, args.layers, repeats=args.repeats or (1 if args.quick else 3), label="reduced", **reduced)
     paper = []
@@ -131,6 +168,8 @@ def main(argv=None):
         print(f"estimated full 720-image job (800 px, 50 renders, 5 octaves) on this machine: reference "
               f"{ref / 3600:.1f} h, exact {exact / 3600:.1f} h ({ref / exact:.2f}x), ours {ours / 3600:.1f} h "
               f"({ref / ours:.2f}x) (layer costs fitted on MACs of the truncated forward over {len(paper)} layers)")
+    if args.job:
+        run_job(model, args.layers, renders=args.job_renders)
 
 
 if __name__ == "__main__":

@@ -339,7 +339,7 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
                step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
                start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
                fast: bool = True, batch_tiles: bool = False, threads: int | None = None,
-               progress: bool = True):
+               workers: int = 1, progress: bool = True):
     """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
 
     Resumable: each finished image gets a JSON record (``records/``) written after its PNG,
@@ -359,8 +359,13 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         on_error: ``"warn"`` (log a warning, skip the image, continue) or ``"raise"``.
         fast, batch_tiles: see :func:`dream`.
         threads: torch CPU threads for the job (restored afterwards); ``None`` keeps torch's
-            setting. On a CPU shared with other busy processes 1 thread per job is often much
-            faster than several (OpenMP threads wait for each other).
+            setting (with ``workers``: torch's setting divided among the workers). On a CPU
+            shared with other busy processes 1 thread per job is often much faster than several
+            (OpenMP threads wait for each other).
+        workers: dream this many images at once in separate processes (CPU only). Two
+            single-threaded workers keep 2 cores busier than one 2-thread process (small
+            late-octave tiles parallelise poorly); ``benchmarks/dream.py --job`` measures it.
+            Each image is still computed exactly as with ``workers=1`` on one thread.
         progress: tqdm bar with ETA.
 
     Returns:
@@ -403,37 +408,102 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
             if all(old.get(k) == v for k, v in {**params, **weights}.items()) and old.get("start_image") == starts[s][1]:
                 continue
         todo.append((layer, s, rec))
-    with torch_threads(threads):
-        _run_jobs(model, todo, starts, params, weights, out_dir, device=device, on_error=on_error,
-                  fast=fast, batch_tiles=batch_tiles, progress=progress)
+    workers = int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and str(device or next(model.parameters()).device).startswith("cuda"):
+        raise ValueError("workers > 1 runs several CPU processes; on a GPU use workers=1 (one process per GPU, "
+                         "or shard=/n_shards= across GPUs)")
+    if workers > 1 and len(todo) > 1:
+        _run_jobs_parallel(model, todo, starts, params, weights, out_dir, workers=workers, threads=threads,
+                           device=device, on_error=on_error, fast=fast, batch_tiles=batch_tiles, progress=progress)
+    else:
+        with torch_threads(threads):
+            _run_jobs(model, todo, starts, params, weights, out_dir, device=device, on_error=on_error,
+                      fast=fast, batch_tiles=batch_tiles, progress=progress)
     wanted = {(layer, s) for layer in layers for s in seeds}
     return write_manifest(out_dir, keep=lambda r: (r["layer"], r["seed"]) in wanted and r.get("start_image") == starts[r["seed"]][1]
                           and all(r.get(k) == v for k, v in {**params, **weights}.items()))
 
 
+def _one_image(model, layer, s, rec, start, params, weights, out_dir, *, device, fast, batch_tiles):
+    """Dream one (layer, seed), then write its PNG and (after it) its JSON record, both atomically."""
+    from helpers import io
+
+    img, run = dream(model, layer, start[0], seed=s, device=device, return_info=True, fast=fast,
+                     batch_tiles=batch_tiles, **{k: v for k, v in params.items() if k != "size"})
+    io.save_image(img, Path(out_dir) / image_name(layer, s))
+    row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
+           **weights, **params, "start_image": start[1], "device": str(device or "model"), "fast": bool(fast),
+           "objective_before": run["objective_before"], "objective_after": run["objective_after"],
+           "seconds": round(run["seconds"], 3)}
+    io.save_json(row, rec)
+
+
 def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error, fast, batch_tiles, progress):
     from tqdm.auto import tqdm
-
-    from helpers import io
 
     bar = tqdm(todo, desc="dream", unit="img", disable=not progress)
     for layer, s, rec in bar:
         bar.set_postfix_str(f"{layer} seed {s}")
         try:
-            img, run = dream(model, layer, starts[s][0], seed=s, device=device, return_info=True,
-                             fast=fast, batch_tiles=batch_tiles,
-                             **{k: v for k, v in params.items() if k != "size"})
-            io.save_image(img, out_dir / image_name(layer, s))
-            row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
-                   **weights, **params, "start_image": starts[s][1], "device": str(device or "model"), "fast": bool(fast),
-                   "objective_before": run["objective_before"], "objective_after": run["objective_after"],
-                   "seconds": round(run["seconds"], 3)}
-            io.save_json(row, rec)
+            _one_image(model, layer, s, rec, starts[s], params, weights, out_dir, device=device, fast=fast,
+                       batch_tiles=batch_tiles)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop a 720-image job
             if on_error == "raise":
                 raise
             warnings.warn(f"dream: {layer} seed {s} failed ({type(exc).__name__}: {exc}); skipped", stacklevel=3)
     bar.close()
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(model, threads):
+    import torch
+
+    torch.set_num_threads(int(threads))
+    _WORKER["model"] = model.eval()
+
+
+def _worker_job(layer, s, rec, start, params, weights, out_dir, device, fast, batch_tiles):
+    try:
+        _one_image(_WORKER["model"], layer, s, rec, start, params, weights, out_dir, device=device, fast=fast,
+                   batch_tiles=batch_tiles)
+    except Exception as exc:  # re-raised in the parent as a plain, always picklable error
+        raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _run_jobs_parallel(model, todo, starts, params, weights, out_dir, *, workers, threads, device, on_error, fast,
+                       batch_tiles, progress):
+    """:func:`_run_jobs` over ``workers`` spawned processes; records and PNGs are per image, so an
+    interrupted run resumes like a sequential one."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    import torch
+    from tqdm.auto import tqdm
+
+    threads = int(threads) if threads else max(1, torch.get_num_threads() // workers)
+    workers = min(workers, len(todo))
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                initargs=(model, threads)) as ex:
+        futures = {ex.submit(_worker_job, layer, s, rec, starts[s], params, weights, out_dir, device, fast,
+                             batch_tiles): (layer, s) for layer, s, rec in todo}
+        try:
+            for fut in tqdm(cf.as_completed(futures), total=len(futures), desc=f"dream ({workers} workers)",
+                            unit="img", disable=not progress):
+                exc = fut.exception()
+                if exc is None:
+                    continue
+                layer, s = futures[fut]
+                if on_error == "raise":
+                    raise RuntimeError(f"dream: {layer} seed {s} failed: {exc}") from exc
+                warnings.warn(f"dream: {layer} seed {s} failed ({exc}); skipped", stacklevel=3)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
 
 def write_manifest(out_dir, *, keep=None):

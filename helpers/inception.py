@@ -188,11 +188,38 @@ def lrn(x, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: f
     return _LRN.apply(x, int(depth_radius), float(bias), float(alpha), float(beta))
 
 
-def _channel_window_sum(t, band):
-    """``sum_{c'} band[c, c'] t[:, c']`` as one matrix product, in ``t``'s memory format."""
+def _channels_last(t) -> bool:
+    return t.ndim == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+
+
+def conv1x1_matmul(x, weight, bias=None):
+    """A 1x1, stride-1 convolution of a channels-last NCHW ``x`` as one ``addmm`` on its (N*H*W, C)
+    view; returns a channels-last tensor (same values as ``F.conv2d`` up to float32 rounding)."""
+    n, c, h, w = x.shape
+    out_c = weight.shape[0]
+    v = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    wt = weight.reshape(out_c, c).t()
+    y = torch.addmm(bias, v, wt) if bias is not None else v @ wt
+    return y.view(n, h, w, out_c).permute(0, 3, 1, 2)
+
+
+def _channel_window_sum(t, band, block: int = 32):
+    """``sum_{c'} band[c, c'] t[:, c']`` by matrix products, in ``t``'s memory format.
+
+    Channels-last: per block of ``block`` output channels only the input channels within the
+    band's reach enter the product (the band is zero elsewhere, so the sums are the same).
+    """
     n, c, h, w = t.shape
-    if t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous():
-        return (t.permute(0, 2, 3, 1) @ band).permute(0, 3, 1, 2)
+    if _channels_last(t):
+        v = t.permute(0, 2, 3, 1).reshape(n * h * w, c)
+        r = int((band[0] != 0).sum()) - 1  # band radius
+        if c <= 2 * block:
+            out = v @ band
+        else:
+            out = torch.cat([v[:, max(0, c0 - r):min(c, c0 + block + r)] @ band[max(0, c0 - r):min(c, c0 + block + r),
+                                                                               c0:c0 + block]
+                             for c0 in range(0, c, block)], dim=1)
+        return out.view(n, h, w, c).permute(0, 3, 1, 2)
     return (band @ t.reshape(n, c, h * w)).reshape(n, c, h, w)
 
 
@@ -248,7 +275,7 @@ class InceptionV1(nn.Module):
             self.config[name].update(attrs)
         self.unavailable = set(unavailable)
         self._ancestor_cache: dict[tuple, list] = {}
-        self.lrn_impl = "fast"  # see lrn(); reference_ops() switches to torch's formulation
+        self.ops = "fast"  # "fast" or "reference" (see reference_ops())
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -282,6 +309,8 @@ class InceptionV1(nn.Module):
         cfg = self.config.get(name, {})
         if op == "conv":
             m = getattr(self, f"{name}_conv")
+            if self.ops == "fast" and m.kernel_size == (1, 1) and m.stride == (1, 1) and _channels_last(args[0]):
+                return conv1x1_matmul(args[0], m.weight, m.bias)
             return conv2d_same(args[0], m.weight, m.bias, m.stride[0])
         if op == "relu":
             return F.relu(args[0])
@@ -290,7 +319,8 @@ class InceptionV1(nn.Module):
         if op == "avgpool":
             return avg_pool(args[0], cfg["ksize"], cfg["stride"], cfg["padding"])
         if op == "lrn":
-            return lrn(args[0], cfg["depth_radius"], cfg["bias"], cfg["alpha"], cfg["beta"], impl=self.lrn_impl)
+            return lrn(args[0], cfg["depth_radius"], cfg["bias"], cfg["alpha"], cfg["beta"],
+                       impl="fast" if self.ops == "fast" else "pool")
         if op == "concat":
             return torch.cat(args, dim=1)
         raise AssertionError(op)
@@ -319,18 +349,25 @@ class InceptionV1(nn.Module):
 
 @contextlib.contextmanager
 def reference_ops(model, on: bool = True):
-    """Within the block, ``model`` computes LRN as ``torch.nn.functional.local_response_norm`` and
-    torch-lucent do (:func:`lrn` ``impl="pool"``; ``on=False``: the fast closed form), the
-    straightforward port that the speed baseline uses. Other modules pass through unchanged."""
-    if not hasattr(model, "lrn_impl"):
+    """Within the block, ``model`` computes as the straightforward port that the speed baseline
+    uses (``on=False``: the fast operations, the default):
+
+    * ``"reference"``: LRN as ``torch.nn.functional.local_response_norm`` and torch-lucent compute
+      it (:func:`lrn` ``impl="pool"``), every convolution by ``F.conv2d``;
+    * ``"fast"``: the closed-form LRN, and 1x1 convolutions of channels-last inputs as one matrix
+      product (:func:`conv1x1_matmul`; it skips the layout copies of torch's 1-thread fallback).
+
+    Both are the same mathematics; float32 rounding differs. Other modules pass through unchanged.
+    """
+    if not hasattr(model, "ops"):
         yield model
         return
-    old = model.lrn_impl
-    model.lrn_impl = "pool" if on else "fast"
+    old = model.ops
+    model.ops = "reference" if on else "fast"
     try:
         yield model
     finally:
-        model.lrn_impl = old
+        model.ops = old
 
 
 # --- weights ------------------------------------------------------------------------------------

@@ -180,6 +180,20 @@ def test_synthesize_shards_and_bad_images(model, tmp_path, recwarn):
         dream.synthesize(["mixed4c_3x3_prerelu"], [0], tmp_path / "x", model=model, **KW)
 
 
+def test_synthesize_with_worker_processes_matches_one_process(model, tmp_path):
+    """workers=2 (spawned processes, one thread each) writes the same bytes and manifest as one
+    single-threaded process, and a failing image is reported and skipped."""
+    seq = dream.synthesize(LAYERS[:2], [0, 1], tmp_path / "seq", model=model, threads=1, **KW)
+    with pytest.warns(UserWarning, match=r"head0_bottleneck seed \d failed"):
+        par = dream.synthesize(LAYERS[:2] + ["head0_bottleneck"], [0, 1], tmp_path / "par", model=model, workers=2,
+                               threads=1, **KW)
+    timing = ["seconds"]
+    pd.testing.assert_frame_equal(par.drop(columns=timing), seq.drop(columns=timing))
+    assert _files(tmp_path / "par") == _files(tmp_path / "seq")
+    with pytest.raises(ValueError, match="workers"):
+        dream.synthesize(LAYERS[:1], [0], tmp_path / "bad", model=model, workers=0, **KW)
+
+
 def test_start_images_from_a_folder(tmp_path):
     for k in range(2):
         io.save_image(dream.noise_image(10 + k, 40), tmp_path / f"seed_{k}.png")

@@ -119,6 +119,29 @@ def test_lrn_closed_form_gradient(r, bias, alpha, beta, layout):
         inception.lrn(x32, r, bias, alpha, beta, impl="cudnn")
 
 
+@pytest.mark.parametrize("c,r", [(150, 4), (97, 5), (64, 2)])
+def test_lrn_blocked_channel_sum_on_many_channels(c, r):
+    """Channels-last LRN on more than 64 channels sums in 32-channel blocks (band reach only)."""
+    x = np.random.default_rng(6).normal(scale=20, size=(c, 3, 2))
+    xt = t(x)[None].contiguous(memory_format=torch.channels_last)
+    got = inception.lrn(xt, r, 1.0, 1e-3, 0.75)[0].numpy()
+    np.testing.assert_allclose(got, ref_lrn(x, r, 1.0, 1e-3, 0.75), rtol=1e-5, atol=1e-5)
+    x64 = torch.from_numpy(x / 20)[None].contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v: inception.lrn(v, r, 1.0, 0.3, 0.75), (x64,))
+
+
+def test_conv1x1_matmul_matches_conv2d():
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 24, 5, 7, generator=g).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    w, b = torch.randn(16, 24, 1, 1, generator=g), torch.randn(16, generator=g)
+    got, want = inception.conv1x1_matmul(x, w, b), F.conv2d(x, w, b)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    gy = torch.randn(want.shape, generator=g)
+    torch.testing.assert_close(torch.autograd.grad(got, x, gy)[0], torch.autograd.grad(want, x, gy)[0],
+                               rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("hw", [(12, 12), (12, 9), (9, 12)])
 def test_max_pool_ceil_mode_equals_minus_inf_padding_with_gradient(hw):
     """Stride-2 SAME pooling on an even side pads one -inf pixel after; ``ceil_mode`` must give the
