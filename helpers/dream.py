@@ -164,15 +164,17 @@ class Dreamer:
 
         from helpers import inception
 
-        x = batch.detach().clone()
+        # a new leaf (``detach`` shares memory; the input is never written to): no copy in NCHW,
+        # one layout copy for channels-last
+        x = batch.detach()
         if self.fast:
             x = x.contiguous(memory_format=torch.channels_last)
         x.requires_grad_(True)
-        with torch.enable_grad(), inception.reference_ops(self.model, not self.fast):
+        with torch.enable_grad(), inception.reference_ops(self.model, not self.fast), inception.input_grad_only(self.model):
             out = self.model(x, self.layer)
-            score = out.flatten(1).mean(1).sum()
+            score = out.mean(dim=tuple(range(1, out.ndim))).sum()  # no flatten: a channels-last output would be copied
             (g,) = torch.autograd.grad(score, x)
-        return g.contiguous()
+        return g  # in x's memory format; callers copy it into place
 
     def grad_tiled(self, img, rng, tile_size: int = 512):
         """Gradient of the tiled objective on a randomly rolled image (3, H, W), rolled back."""

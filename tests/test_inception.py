@@ -130,6 +130,27 @@ def test_lrn_blocked_channel_sum_on_many_channels(c, r):
     assert torch.autograd.gradcheck(lambda v: inception.lrn(v, r, 1.0, 0.3, 0.75), (x64,))
 
 
+@pytest.mark.parametrize("hw,k,s", [((37, 40), 7, 2), ((20, 21), 3, 2), ((17, 16), 5, 3), ((12, 12), 7, 2)])
+def test_strided_conv_subpixel_input_gradient(hw, k, s):
+    """The input-only backward of strided SAME convolutions (sub-pixel form) equals autograd's."""
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn((2, 3) + hw, generator=g)
+    w, b = torch.randn(6, 3, k, k, generator=g), torch.randn(6, generator=g)
+    a, c = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    got, want = inception.conv2d_same_input_grad(a, w, b, s), inception.conv2d_same(c, w, b, s)
+    torch.testing.assert_close(got, want)
+    gy = torch.randn(want.shape, generator=g)
+    torch.testing.assert_close(torch.autograd.grad(got, a, gy)[0], torch.autograd.grad(want, c, gy)[0],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_input_grad_only_is_scoped(inception_stand_in):
+    m = inception_stand_in
+    with inception.input_grad_only(m):
+        assert m.input_grad_only
+    assert not m.input_grad_only
+
+
 def test_conv1x1_matmul_matches_conv2d():
     g = torch.Generator().manual_seed(7)
     x = torch.randn(2, 24, 5, 7, generator=g).contiguous(memory_format=torch.channels_last).requires_grad_(True)
