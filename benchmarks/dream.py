@@ -4,9 +4,10 @@ Reference (``helpers.dream._reference_dream``): a straight port of the study's T
 image, ``np.roll``, one tile at a time, full-depth forward (all 144 layers per tile), float32, LRN as
 torch's own ``F.local_response_norm`` (and torch-lucent) computes it.
 Ours (``helpers.dream.dream``, default ``fast=True``): truncated forward (only the target layer's
-ancestors), channels-last convolutions, LRN with a band-matrix channel sum and its closed-form
-gradient, torch image kept on the device. Column ``exact``: ours with ``fast=False`` (truncation
-only; reproduces the reference's bytes). Both use the random stand-in (same architecture and FLOPs
+ancestors), channels-last convolutions, 1x1 convolutions as one matmul, LRN with a band-matrix
+channel sum and its closed-form gradient, conv2d0's input gradient in sub-pixel form, torch image
+kept on the device. Column ``exact``: ours with ``fast=False`` (truncation only; reproduces the
+reference's bytes to max |diff| <= 1). Both use the random stand-in (same architecture and FLOPs
 as the pretrained inception5h, which is not available here).
 
 Configurations: "paper" (800x800, 50 renders, 5 octaves, 512-px tiles) and "reduced" (smaller image,
@@ -15,8 +16,10 @@ fewer renders). ``--quick``: paper size with 1 render, reduced at 128 px / 3 ren
 Agreement metric: PSNR (dB) and max |diff| of the uint8 outputs, ours vs reference, next to the
 same for the reference against itself run on one torch thread ("ref spread"): DeepDream amplifies
 float32 rounding over renders, so any change of rounding (thread count, library, device) moves the
-result; ours should sit at or above the reference's own spread. ``exact`` must equal the reference
-(max |diff| 0). Time: median of ``--repeats`` interleaved runs (ref, ours, exact, ...).
+result, and ours lands about as far from the reference as the reference from itself. (Per step,
+``tests/test_dream.py`` checks both against a float64 run.) Time: median of ``--repeats`` interleaved
+runs (ref, ours, exact, ...); with 1 render it includes first-call warm-up, which a 50-render job
+amortises, so the ``--job`` figures are the better guide to the full job.
 
 The 720-image estimate: time per render of ours is fitted as ``a + b * MACs(layer)`` over the
 measured layers (MACs of the truncated forward, :func:`helpers.inception.flops`) and summed over
