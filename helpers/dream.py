@@ -142,11 +142,13 @@ class Dreamer:
     Args:
         model: :class:`helpers.inception.InceptionV1` (or any module called as ``model(x, layer)``).
         layer: layer name.
-        fast: channels-last memory format and the closed-form LRN gradient
-            (:func:`helpers.inception.lrn`): same mathematics, float32 rounding differs from
-            the reference. ``False``: NCHW and LRN as torch's ``F.local_response_norm``
-            (:func:`helpers.inception.reference_ops`), which reproduces the reference port's bytes
-            on the same machine and thread count.
+        fast: channels-last memory, the fast operations of :func:`helpers.inception.reference_ops`
+            (closed-form LRN gradient, 1x1 convolutions as one matmul) with conv2d0's sub-pixel
+            input gradient (:func:`helpers.inception.input_grad_only`), and torch's mean for the
+            step size: same mathematics, float32 rounding differs from the reference. ``False``:
+            NCHW and the reference's operations (LRN as torch's ``F.local_response_norm``,
+            NumPy's mean), which reproduces the reference port's bytes on the same machine and
+            thread count.
         batch_tiles: stack tiles of equal shape into one batch (mathematically the same
             gradients, but a batched convolution rounds differently and DeepDream amplifies
             that; off by default, and at 800 px no two tiles have the same shape anyway).
@@ -222,7 +224,7 @@ def _step_scale(g, step):
     DeepDream amplifies rounding: a torch mean (different summation order) instead of NumPy's
     pairwise float32 sum changes the uint8 result by up to tens of levels after a few renders,
     while this keeps it bit-identical to the published NumPy loop (tested). Costs one device-to-
-    host copy of the gradient per step.
+    host copy of the gradient per step; used with ``fast=False``.
     """
     import torch
 
