@@ -113,6 +113,9 @@ def _next(block):
 
 
 NODES, CONVS = _build_graph()
+# the 1x1 convolutions of a mixed block that read the block's input (fused in fast mode)
+_SIBLINGS_1X1 = {n: [f"{b}_{k}_pre_relu" for k in ("1x1", "3x3_bottleneck", "5x5_bottleneck")]
+                 for b in _MIXED for n in (f"{b}_{k}_pre_relu" for k in ("1x1", "3x3_bottleneck", "5x5_bottleneck"))}
 HEAD_WEIGHT_LAYERS = ("head0_bottleneck_pre_relu", "head0_bottleneck", "head1_bottleneck_pre_relu", "head1_bottleneck")
 
 
@@ -253,6 +256,18 @@ def conv2d_same_input_grad(x, weight, bias=None, stride: int = 1):
     return _StridedConvInputGrad.apply(x, weight.detach(), None if bias is None else bias.detach(), stride)
 
 
+def conv1x1_matmul_fused(x, convs):
+    """Several 1x1, stride-1 convolutions of the same channels-last ``x`` as one ``addmm`` (their
+    weights stacked): the input is read once and, in the backward, its gradient is one product
+    instead of a sum of several. Returns one (strided) NCHW view per convolution."""
+    n, c, h, w = x.shape
+    sizes = [m.weight.shape[0] for m in convs]
+    wt = torch.cat([m.weight.reshape(m.weight.shape[0], c) for m in convs]).t()
+    bias = torch.cat([m.bias for m in convs])
+    y = torch.addmm(bias, x.permute(0, 2, 3, 1).reshape(n * h * w, c), wt)
+    return [part.view(n, h, w, k).permute(0, 3, 1, 2) for part, k in zip(y.split(sizes, dim=1), sizes)]
+
+
 def _channel_window_sum(t, band, block: int = 32):
     """``sum_{c'} band[c, c'] t[:, c']`` by matrix products, in ``t``'s memory format.
 
@@ -389,9 +404,18 @@ class InceptionV1(nn.Module):
             for t in targets:
                 self.check_layer(t)
         vals = {"input": x - MEAN}
-        for name in self._plan(targets):
+        plan = self._plan(targets)
+        for name in plan:
+            if name in vals:
+                continue  # computed with its siblings (fused 1x1 convolutions)
             if layers is None and any(i not in vals for i in NODES[name][1]):
                 continue  # full forward on a tile too small for a head: skip that head
+            if self.ops == "fast" and name in _SIBLINGS_1X1 and _channels_last(vals[NODES[name][1][0]]):
+                group = [n for n in _SIBLINGS_1X1[name] if n in plan]
+                if len(group) > 1:
+                    outs = conv1x1_matmul_fused(vals[NODES[name][1][0]], [getattr(self, f"{n}_conv") for n in group])
+                    vals.update(zip(group, outs))
+                    continue
             try:
                 vals[name] = self._node(name, vals)
             except ValueError:

@@ -151,6 +151,30 @@ def test_input_grad_only_is_scoped(inception_stand_in):
     assert not m.input_grad_only
 
 
+def test_fused_sibling_1x1_convolutions_match_separate_ones(inception_stand_in, monkeypatch):
+    """Fast mode computes a mixed block's three 1x1 convolutions of the block input as one matmul;
+    outputs and input gradients equal those of separate convolutions (float32 rounding)."""
+    m = inception_stand_in
+    x = (torch.rand(1, 3, 72, 72, generator=torch.Generator().manual_seed(9)) * 255).contiguous(
+        memory_format=torch.channels_last)
+    calls = []
+    fused_fn = inception.conv1x1_matmul_fused
+    monkeypatch.setattr(inception, "conv1x1_matmul_fused", lambda *a: calls.append(1) or fused_fn(*a))
+
+    def run():
+        a = x.clone().requires_grad_(True)
+        out = m(a, "mixed4a")
+        return out.detach(), torch.autograd.grad(out.sum(), a)[0]
+
+    fused, g_fused = run()
+    assert len(calls) == 3  # mixed3a, mixed3b, mixed4a
+    monkeypatch.setattr(inception, "_SIBLINGS_1X1", {})
+    plain, g_plain = run()
+    assert len(calls) == 3
+    torch.testing.assert_close(fused, plain, rtol=1e-4, atol=1e-4 * float(plain.abs().max()))
+    torch.testing.assert_close(g_fused, g_plain, rtol=1e-3, atol=1e-4 * float(g_plain.abs().max()))
+
+
 def test_conv1x1_matmul_matches_conv2d():
     g = torch.Generator().manual_seed(7)
     x = torch.randn(2, 24, 5, 7, generator=g).contiguous(memory_format=torch.channels_last).requires_grad_(True)
