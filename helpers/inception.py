@@ -16,6 +16,12 @@ equivalent: ``SAME`` padding is computed per input size (asymmetric for stride 2
 pooling excludes the padding, and LRN is ``tf.nn.local_response_normalization``:
 ``x / (bias + alpha * sum_{|c'-c| <= depth_radius} x_c'^2) ** beta``.
 
+Speed: by default the model uses "fast" operations with the same mathematics (closed-form LRN
+gradient, 1x1 convolutions of channels-last inputs as matrix products, a sub-pixel input gradient
+for the strided conv2d0 under :func:`input_grad_only`); :func:`reference_ops` switches to the
+straightforward formulations (torch's ``F.local_response_norm``-style LRN, ``F.conv2d``) that
+the DeepDream speed baseline uses. The two agree to float32 rounding (tested).
+
 Weights:
 
 * :func:`random_model`: seeded He (Kaiming) initialisation -- a labelled stand-in;
