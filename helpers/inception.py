@@ -431,42 +431,38 @@ class InceptionV1(nn.Module):
 
 
 @contextlib.contextmanager
+def _setting(model, attr: str, value):
+    """Set ``model.<attr>`` for the block and restore it after; modules without it pass through."""
+    if not hasattr(model, attr):
+        yield model
+        return
+    old = getattr(model, attr)
+    setattr(model, attr, value)
+    try:
+        yield model
+    finally:
+        setattr(model, attr, old)
+
+
 def reference_ops(model, on: bool = True):
-    """Within the block, ``model`` computes as the straightforward port that the speed baseline
-    uses (``on=False``: the fast operations, the default):
+    """Context manager: within the block, ``model`` computes as the straightforward port that the
+    speed baseline uses (``on=False``: the fast operations, the default):
 
     * ``"reference"``: LRN as ``torch.nn.functional.local_response_norm`` and torch-lucent compute
       it (:func:`lrn` ``impl="pool"``), every convolution by ``F.conv2d``;
-    * ``"fast"``: the closed-form LRN, and 1x1 convolutions of channels-last inputs as one matrix
-      product (:func:`conv1x1_matmul`; it skips the layout copies of torch's 1-thread fallback).
+    * ``"fast"``: the closed-form LRN, and 1x1 convolutions of channels-last inputs as matrix
+      products (:func:`conv1x1_matmul`, :func:`conv1x1_matmul_fused`).
 
     Both are the same mathematics; float32 rounding differs. Other modules pass through unchanged.
     """
-    if not hasattr(model, "ops"):
-        yield model
-        return
-    old = model.ops
-    model.ops = "reference" if on else "fast"
-    try:
-        yield model
-    finally:
-        model.ops = old
+    return _setting(model, "ops", "reference" if on else "fast")
 
 
-@contextlib.contextmanager
 def input_grad_only(model):
-    """Within the block only gradients with respect to the input are asked of ``model`` (as in
-    DeepDream): with the fast operations, strided convolutions then use a faster input-gradient
-    (:class:`_StridedConvInputGrad`) and give no weight gradients."""
-    if not hasattr(model, "input_grad_only"):
-        yield model
-        return
-    old = model.input_grad_only
-    model.input_grad_only = True
-    try:
-        yield model
-    finally:
-        model.input_grad_only = old
+    """Context manager: within the block only gradients with respect to the input are asked of
+    ``model`` (as in DeepDream): with the fast operations, strided convolutions then use a faster
+    input-gradient (:class:`_StridedConvInputGrad`) and give no weight gradients."""
+    return _setting(model, "input_grad_only", True)
 
 
 # --- weights ------------------------------------------------------------------------------------
