@@ -167,7 +167,7 @@ class Dreamer:
         from helpers import inception
 
         # a new leaf (``detach`` shares memory; the input is never written to): no copy in NCHW,
-        # one layout copy for channels-last
+        # one layout copy (of a possibly strided tile view) for channels-last
         x = batch.detach()
         if self.fast:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -194,7 +194,8 @@ class Dreamer:
             key = tuple(sub.shape) if self.batch_tiles else (y, x)
             groups.setdefault(key, []).append((y, x, sub))
         for items in groups.values():
-            g = self.tile_grads(torch.stack([s for _, _, s in items]))
+            # one tile: a view (tile_grads makes the only copy); several: stacked into a batch
+            g = self.tile_grads(items[0][2][None] if len(items) == 1 else torch.stack([s for _, _, s in items]))
             for (y, x, s), gi in zip(items, g):
                 grad[:, y:y + s.shape[1], x:x + s.shape[2]] = gi
         return torch.roll(grad, shifts=(-int(sy), -int(sx)), dims=(-2, -1))
