@@ -269,23 +269,29 @@ def layers_matching(pattern: str, layers=None) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # simulation
 # ---------------------------------------------------------------------------------------------
-DEFAULT_COEFFICIENTS = {
-    # change in expected rating per standard deviation of the feature (over the images)
-    "arousal": {"hue": 3.0, "feature_congestion": 5.0, "subband_entropy": -4.0},
-    "valence": {"hue": 0.4, "feature_congestion": -0.4, "subband_entropy": 0.3},
+PAPER_CORRELATIONS = {
+    # Table 1 of the paper: r of mean arousal / valence with the selected model's features (hue, CFC, CSE)
+    "arousal": {"hue": 0.120, "feature_congestion": 0.343, "subband_entropy": -0.216},
+    "valence": {"hue": 0.080, "feature_congestion": -0.056, "subband_entropy": 0.023},
 }
+DEFAULT_R2 = {"arousal": 0.37, "valence": 0.033}
+"""The paper's selected-model R^2 (Section 4.3): the simulation's target feature-driven share of variance."""
 DEFAULT_LAYER_EFFECTS = {
     # planted non-neutral layers (paper Section 4.4.1, O1; "mixed3d" in the paper is read as mixed4d)
-    "arousal": {"conv2d0": 18.0, "mixed4d_5x5_pre_relu": -16.0},
-    "valence": {"mixed4d_pool_reduce_pre_relu": 16.0, "mixed5a": -15.0},
+    "arousal": {"conv2d0": 10.0, "mixed4d_5x5_pre_relu": -9.0},
+    "valence": {"mixed4d_pool_reduce_pre_relu": 9.0, "mixed5a": -9.0},
 }
 DEFAULT_GROUP_EFFECTS = {
-    # Figure 11's layer types (added to every layer of the type)
-    "arousal": {"mixed{N}{m}_pool": 5.0, "mixed{N}{m}_{K}x{K}_pre_relu": -3.0},
-    "valence": {"conv2d{L}": 7.0, "mixed{N}{m}": -3.0},
+    # Figure 11's layer types (added to every layer of the type; small, so that few single layers leave 50)
+    "arousal": {"mixed{N}{m}_pool": 1.2, "mixed{N}{m}_{K}x{K}_pre_relu": -0.8},
+    "valence": {"conv2d{L}": 2.0, "mixed{N}{m}": -0.8},
 }
 DEFAULT_NEUTRAL_LAYERS = ("localresponsenorm0", "mixed3b_3x3_bottleneck_pre_relu")
 DEFAULT_BIMODAL = {"mixed3a_1x1_pre_relu": "valence", "mixed4b_3x3": "arousal", "mixed4c_pool_reduce": "both"}
+PAPER_NAMED_LAYERS = tuple(dict.fromkeys(
+    [*DEFAULT_LAYER_EFFECTS["arousal"], *DEFAULT_LAYER_EFFECTS["valence"], *DEFAULT_NEUTRAL_LAYERS, *DEFAULT_BIMODAL]))
+"""The layers the paper names (Sections 4.4.1-4.4.2) and the simulation plants on: a reduced layer set (the class
+profile) should include them, or the planted effects have nowhere to show."""
 
 
 @dataclass
@@ -293,12 +299,16 @@ class Simulation:
     """A simulated data set: ratings (joined with covariates), participants, and the planted truth.
 
     ``truth`` keys: ``model`` (text of the generative model), ``coefficients`` (per axis, per
-    feature, in raw feature units per rating point), ``coefficients_per_sd``,
+    feature, in raw feature units per rating point, as planted), ``coefficients_per_sd``,
+    ``estimand`` (``{unit: {model: {axis: {term: coefficient}}}}``: what an OLS of the
+    expected unit means on the features estimates, i.e. the planted coefficients plus the
+    projection of the layer effects onto the features; compare estimates with these),
     ``feature_mean``/``feature_sd``, ``layer_effect`` (per axis, per layer, rating points),
     ``expected_layer_mean`` (per axis, per layer, before clipping), ``non_neutral`` (per
     axis: layers whose expected mean is at least ``non_neutral_margin`` from 50),
     ``neutral_layers`` (expected mean exactly 50 on both axes), ``bimodal`` (layer -> axis),
-    ``group_effects`` and the parameters.
+    ``missing_planted`` (planted layers absent from the features), ``group_effects`` and the
+    parameters.
     """
 
     ratings: object
@@ -306,25 +316,102 @@ class Simulation:
     truth: dict = field(default_factory=dict)
 
 
-def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients=None, layer_effects=None,
-             group_effects=None, neutral_layers=DEFAULT_NEUTRAL_LAYERS, bimodal=None, bimodal_shift: float = 36.0,
-             intercept=(50.0, 52.0), layer_sd: float = 3.0, image_sd: float = 1.5, participant_sd: float = 7.0,
-             noise_sd: float = 14.0, non_neutral_margin: float = 10.0, round_to: float | None = 1.0) -> Simulation:
+def _expected_clipped(m, sd: float, lo: float = 0.0, hi: float = 100.0):
+    """E[clip(X, lo, hi)] for X ~ N(m, sd) (elementwise)."""
+    from scipy.special import ndtr
+
+    if sd <= 0:
+        return np.clip(m, lo, hi)
+    a, b = (lo - m) / sd, (hi - m) / sd
+    pdf = lambda x: np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)  # noqa: E731
+    return lo * ndtr(a) + m * (ndtr(b) - ndtr(a)) + sd * (pdf(a) - pdf(b)) + hi * (1 - ndtr(b))
+
+
+def _r2_scale(f, rest, design, noise_var: float, target: float) -> float:
+    """Scale ``c`` >= 0 at which the population R^2 of ``c f + rest`` on ``design`` (layer level) is ``target``.
+
+    R^2(c) = |P(y - mean y)|^2 / (|y - mean y|^2 + n noise_var) with ``P`` the projection on the
+    centred design, i.e. what an OLS of the layer means on the features explains in expectation.
+    """
+    from scipy.optimize import brentq
+
+    n = len(f)
+    if n < 3 or np.var(f) == 0 or target <= 0:
+        return 0.0
+    X = design - design.mean(0)
+    q = np.linalg.qr(X)[0] if X.size else np.zeros((n, 0))
+
+    def r2_of(c):
+        y = c * f + rest
+        y = y - y.mean()
+        return float(np.sum((q.T @ y) ** 2) / (np.sum(y * y) + n * noise_var)) - target
+
+    if r2_of(0.0) >= 0:  # the layer effects alone already explain the target share
+        return 0.0
+    hi = 1.0
+    while r2_of(hi) < 0 and hi < 1e6:
+        hi *= 2
+    return float(brentq(r2_of, 0.0, hi)) if r2_of(hi) >= 0 else hi
+
+
+def _estimands(expected_img, features, layers_of_img, seeds_of_img) -> dict:
+    """OLS coefficients of the expected unit means on the unit-mean features, as ``stats.regression`` fits them."""
+    import pandas as pd
+
+    from helpers import stats
+
+    f = features.reset_index(drop=True)
+    ok = f["status"].eq("ok") if "status" in f else pd.Series(True, index=f.index)
+    cols = [c for c in stats.FEATURES if c in f.columns]
+    frame = pd.DataFrame({"layer": layers_of_img, "seed": seeds_of_img, **{a: expected_img[a] for a in AXES}})
+    out: dict = {}
+    for unit, keys in (("layer", ["layer"]), ("image", ["layer", "seed"])):
+        y = frame.groupby(keys, sort=False)[list(AXES)].mean().reset_index()
+        x = f[ok].groupby(keys, sort=False)[cols].mean().reset_index()
+        d = y.merge(x, on=keys, how="inner")
+        out[unit] = {}
+        for model, terms in (("selected", list(stats.SELECTED)), ("full", list(stats.FULL))):
+            terms = [t for t in terms if t in d]
+            out[unit][model] = {}
+            for axis in AXES:
+                dd = d[[axis, *terms]].apply(pd.to_numeric, errors="coerce").dropna()
+                if len(dd) <= len(terms) + 1:
+                    continue
+                X = np.c_[np.ones(len(dd)), dd[terms].to_numpy(float)]
+                beta = np.linalg.lstsq(X, dd[axis].to_numpy(float), rcond=None)[0]
+                out[unit][model][axis] = {"const": float(beta[0]), **{t: float(b) for t, b in zip(terms, beta[1:])}}
+    return out
+
+
+def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients="paper", r2="paper", layer_effects=None,
+             group_effects=None, neutral_layers=DEFAULT_NEUTRAL_LAYERS, bimodal=None, bimodal_shift: float = 56.0,
+             intercept=(50.0, 50.0), layer_sd: float = 0.6, image_sd: float = 0.5, participant_sd: float = 12.0,
+             noise_sd: float = 10.0, non_neutral_margin: float = 5.0, round_to: float | None = 1.0) -> Simulation:
     """Simulate arousal/valence ratings of every image in ``features`` (clearly synthetic).
 
     Generative model, for participant ``p`` rating image ``i`` of layer ``l`` on axis ``a``::
 
-        mu[a, i]   = intercept[a] + sum_f beta[a, f] * z_f(i)        # z: feature standardised over images
+        mu[a, i]   = intercept[a] + c[a] * sum_f beta[a, f] * z_f(i)   # z: feature standardised over layer means
                      + group_effect[a, l] + planted[a, l] + u[a, l] + w[a, i]
         rating     = clip(mu[a, i] + b[a, p] + g[p, l] * s[a, l] + e, 0, 100), rounded to ``round_to``
 
     with ``u ~ N(0, layer_sd)`` per layer, ``w ~ N(0, image_sd)`` per image, participant
-    offsets ``b ~ N(0, participant_sd)``, ``e ~ N(0, noise_sd)``. Bimodal layers split the
-    participants in two random halves ``g = +-1`` and shift them by ``s = +-bimodal_shift/2``
-    on the named axis ("arousal", "valence", or "both": low arousal with high valence vs
-    high arousal with low valence). Neutral layers get ``u``, ``w`` and ``planted`` chosen so
-    that their expected mean is exactly 50 on both axes. Attitude and self-esteem are drawn
-    independently of the ratings (no planted effect, as the paper found none).
+    offsets ``b ~ N(0, participant_sd)`` (centred over the participants), ``e ~ N(0, noise_sd)``. By default (``coefficients=
+    "paper"``) the weights are ``beta = R^-1 r``, with ``R`` the correlation matrix of the
+    features' layer means in *these* data and ``r`` Table 1's correlations
+    (:data:`PAPER_CORRELATIONS`), so that the feature part correlates with each feature as the
+    paper's judgments did. ``c[a]`` scales the feature part so that, over the layers, it
+    explains the share ``r2[a]`` of the variance of the layer means (the rest: group, planted
+    and random layer effects and the rating noise averaged over participants and images);
+    the default is the paper's selected-model R^2 (arousal 0.37, valence 0.033), so the
+    analyses find effects of the paper's size. Bimodal layers split the participants in two random halves ``g = +-1`` and
+    shift them by ``s = +-bimodal_shift/2`` on the named axis ("arousal", "valence", or
+    "both": low arousal with high valence vs high arousal with low valence). Neutral layers
+    get ``u``, ``w`` and ``planted`` chosen so that their expected mean is exactly 50 on both
+    axes. Attitude and self-esteem are drawn independently of the ratings (no planted
+    effect, as the paper found none). Layer-level effects can correlate with the features,
+    so an OLS of layer means on the features estimates ``truth["estimand"]`` (the planted
+    coefficients plus that projection), not ``truth["coefficients"]`` alone.
 
     Args:
         features: DataFrame with one row per image: layer, seed and the feature columns
@@ -332,7 +419,11 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
             ``status`` other than "ok" or missing features are rated without feature effect.
         n_participants: number of simulated participants (each rates every image).
         seed: seed of the NumPy generator; same seed -> same data.
-        coefficients: ``{axis: {feature: rating points per feature sd}}``.
+        coefficients: ``"paper"`` (weights from Table 1's correlations, see above) or
+            ``{axis: {feature: weight per sd of the feature's layer means}}``: rating points per
+            sd when ``r2=None``, else relative weights.
+        r2: ``"paper"`` (:data:`DEFAULT_R2`), ``{axis: share in [0, 1)}``, or ``None`` (use
+            ``coefficients`` as they are).
         layer_effects: ``{axis: {layer: rating points}}`` planted non-neutral layers.
         group_effects: ``{axis: {GROUP_PATTERNS key: rating points}}``.
         neutral_layers: layers forced to an expected mean of exactly 50.
@@ -347,10 +438,12 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
 
     from helpers import dream
 
-    coefficients = DEFAULT_COEFFICIENTS if coefficients is None else coefficients
+    from_paper = isinstance(coefficients, str) and coefficients == "paper"
+    coefficients = PAPER_CORRELATIONS if from_paper or coefficients is None else coefficients
     layer_effects = DEFAULT_LAYER_EFFECTS if layer_effects is None else layer_effects
     group_effects = DEFAULT_GROUP_EFFECTS if group_effects is None else group_effects
     bimodal = DEFAULT_BIMODAL if bimodal is None else bimodal
+    r2 = dict(DEFAULT_R2) if isinstance(r2, str) and r2 == "paper" else r2
     for name, table in (("layer_effects", layer_effects), ("bimodal", {k: 0 for k in bimodal}),
                         ("neutral_layers", {k: 0 for k in neutral_layers})):
         unknown = [k for k in (table.get("arousal", {}) | table.get("valence", {}) if name == "layer_effects" else table)
@@ -362,6 +455,10 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
         raise ValueError(f"simulate: bimodal axis must be 'arousal', 'valence' or 'both', got {bad_axis}")
     if n_participants < 2:
         raise ValueError(f"simulate: n_participants must be >= 2, got {n_participants}")
+    if from_paper and r2 is None:
+        raise ValueError("simulate: coefficients='paper' gives only the direction of the feature effects; give r2 too")
+    if r2 is not None and not all(0 <= float(v) < 1 for v in r2.values()):
+        raise ValueError(f"simulate: r2 must map axes to shares in [0, 1), got {r2}")
     missing = {"layer", "seed"} - set(features.columns)
     if missing:
         raise ValueError(f"simulate: features lack columns {sorted(missing)}")
@@ -375,29 +472,50 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
         raise ValueError(f"simulate: features name unknown layers {unknown[:5]}")
     ok = features["status"].eq("ok").to_numpy() if "status" in features else np.ones(len(img), bool)
     feats = sorted({f for axis in AXES for f in coefficients.get(axis, {})})
-    mean, sd, z = {}, {}, {}
-    for f in feats:
-        x = pd.to_numeric(features[f], errors="coerce").to_numpy(float).copy()
-        x[~ok] = np.nan
-        mean[f], sd[f] = float(np.nanmean(x)), float(np.nanstd(x))
-        z[f] = np.nan_to_num((x - mean[f]) / (sd[f] if sd[f] > 0 else 1.0))
-
+    absent = [f for f in feats if f not in features.columns]
+    if absent:
+        raise ValueError(f"simulate: features lack the columns {absent} that the coefficients name")
     layers = list(dict.fromkeys(img["layer"]))
     layer_pos = {name: i for i, name in enumerate(layers)}
     li = img["layer"].map(layer_pos).to_numpy()
+    n_seeds = np.bincount(li, minlength=len(layers))
+    mean, sd, z, zl = {}, {}, {}, {}
+    for f in feats:  # standardise over the layer means (the unit of Table 1 and of the R^2 target)
+        x = pd.to_numeric(features[f], errors="coerce").to_numpy(float).copy()
+        x[~ok] = np.nan
+        xl = pd.Series(x).groupby(li).mean().reindex(range(len(layers))).to_numpy(float)
+        mean[f], sd[f] = (float(np.nanmean(xl)), float(np.nanstd(xl))) if np.isfinite(xl).any() else (0.0, 0.0)
+        z[f] = np.nan_to_num((x - mean[f]) / (sd[f] if sd[f] > 0 else 1.0))
+        zl[f] = np.nan_to_num((xl - mean[f]) / (sd[f] if sd[f] > 0 else 1.0))
+    if from_paper:  # beta = R^-1 r: the feature part correlates with each feature as in Table 1
+        coefficients = {}
+        corr = np.corrcoef(np.array([zl[f] for f in feats])) if len(layers) > 2 else np.eye(len(feats))
+        corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0) + 1e-9 * np.eye(len(feats))
+        for axis in AXES:
+            target = np.array([PAPER_CORRELATIONS[axis].get(f, 0.0) for f in feats])
+            coefficients[axis] = dict(zip(feats, np.linalg.lstsq(corr, target, rcond=None)[0].tolist()))
     group_of = {}
     for axis in AXES:
         for pattern in group_effects.get(axis, {}):
             for name in layers_matching(pattern, layers):
                 group_of.setdefault(axis, {})[name] = group_effects[axis][pattern]
 
-    mu, layer_effect, expected = {}, {}, {}
+    mu, layer_effect, expected, scale = {}, {}, {}, {}
     intercepts = dict(zip(AXES, intercept))
     for axis in AXES:
         u = rng.normal(0.0, layer_sd, len(layers))
         w = rng.normal(0.0, image_sd, len(img))
         eff = np.array([group_of.get(axis, {}).get(n, 0.0) + layer_effects.get(axis, {}).get(n, 0.0) for n in layers]) + u
         feat_part = sum(coefficients.get(axis, {}).get(f, 0.0) * z[f] for f in feats) if feats else np.zeros(len(img))
+        feat_part = np.asarray(feat_part, float) * np.ones(len(img))
+        scale[axis] = 1.0
+        if r2 is not None:  # scale the feature part to the target share of the layer means' variance
+            f_layer = np.bincount(li, feat_part, len(layers)) / n_seeds
+            rest = eff + np.bincount(li, w, len(layers)) / n_seeds
+            design = np.array([zl[f] for f in feats]).T if feats else np.zeros((len(layers), 0))
+            scale[axis] = _r2_scale(f_layer, rest, design, float(np.mean(noise_sd ** 2 / (n_participants * n_seeds))),
+                                    float(r2.get(axis, 0.0)))
+            feat_part = feat_part * scale[axis]
         for name in neutral_layers:  # expected mean exactly 50: cancel features, layer and image effects
             if name in layer_pos:
                 rows = li == layer_pos[name]
@@ -413,12 +531,14 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
                                                       categories=ATTITUDE_LEVELS, ordered=True),
                            "self_esteem": rng.choice(SELF_ESTEEM_LEVELS, n_participants, p=[0.06, 0.14, 0.3, 0.32, 0.18])})
     offsets = {axis: rng.normal(0.0, participant_sd, n_participants) for axis in AXES}
+    offsets = {axis: o - o.mean() for axis, o in offsets.items()}  # centred: the sample's offsets do not move every layer
     groups = {name: rng.permutation(np.r_[np.ones(n_participants // 2), -np.ones(n_participants - n_participants // 2)])
               for name in bimodal}
 
     n_img = len(img)
     out = {"participant": np.repeat(pid, n_img), "layer": np.tile(img["layer"].to_numpy(), n_participants),
            "seed": np.tile(img["seed"].to_numpy().astype(np.int64), n_participants)}
+    expected_img = {}
     for axis in AXES:
         value = np.tile(mu[axis], n_participants) + np.repeat(offsets[axis], n_img)
         for name, which in bimodal.items():
@@ -427,6 +547,8 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
             sign = -1.0 if (which == "both" and axis == "valence") else 1.0  # "both": high arousal with low valence
             rows = np.tile(li == layer_pos[name], n_participants)
             value[rows] += sign * bimodal_shift / 2 * np.repeat(groups[name], n_img)[rows]
+        # expected mean rating of each image over these participants, clipping included (the regression estimand)
+        expected_img[axis] = _expected_clipped(value, noise_sd).reshape(n_participants, n_img).mean(axis=0)
         value += rng.normal(0.0, noise_sd, value.shape)
         if round_to:
             value = np.round(value / round_to) * round_to
@@ -434,18 +556,22 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
     ratings = pd.DataFrame(out).merge(people, on="participant", how="left")
     ratings.attrs.update(simulated=True, source=f"ratings.simulate(seed={seed}, n_participants={n_participants})")
 
+    planted = [*layer_effects.get("arousal", {}), *layer_effects.get("valence", {}), *neutral_layers, *bimodal]
     truth = {
         "model": simulate.__doc__.split("Args:")[0].strip(),
         "seed": seed, "n_participants": n_participants,
-        "coefficients_per_sd": {a: dict(coefficients.get(a, {})) for a in AXES},
-        "coefficients": {a: {f: coefficients.get(a, {}).get(f, 0.0) / (sd[f] or 1.0) for f in feats} for a in AXES},
+        "r2_target": None if r2 is None else {a: float(v) for a, v in r2.items()}, "feature_scale": scale,
+        "coefficients_per_sd": {a: {f: v * scale[a] for f, v in coefficients.get(a, {}).items()} for a in AXES},
+        "coefficients": {a: {f: coefficients.get(a, {}).get(f, 0.0) * scale[a] / (sd[f] or 1.0) for f in feats} for a in AXES},
+        "estimand": _estimands(expected_img, features, img["layer"].to_numpy(), img["seed"].to_numpy()),
         "feature_mean": mean, "feature_sd": sd, "intercept": intercepts,
         "layer_effect": layer_effect, "expected_layer_mean": expected,
         "non_neutral": {a: sorted((n for n, m in expected[a].items()
                                    if abs(m - NEUTRAL) >= non_neutral_margin and not (n in bimodal and bimodal[n] in (a, "both"))),
                                   key=layer_pos.get) for a in AXES},
         "neutral_layers": [n for n in neutral_layers if n in layer_pos],
-        "bimodal": dict(bimodal), "bimodal_shift": bimodal_shift,
+        "bimodal": {k: v for k, v in bimodal.items() if k in layer_pos}, "bimodal_shift": bimodal_shift,
+        "missing_planted": [n for n in dict.fromkeys(planted) if n not in layer_pos],
         "group_effects": {a: dict(group_effects.get(a, {})) for a in AXES},
         "planted_layer_effects": {a: dict(layer_effects.get(a, {})) for a in AXES},
         "sd": {"layer": layer_sd, "image": image_sd, "participant": participant_sd, "noise": noise_sd},

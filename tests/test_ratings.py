@@ -129,7 +129,34 @@ def test_simulation_plants_what_truth_says(features, sim):
         for layer in t["non_neutral"][axis]:
             assert np.sign(means.loc[layer, axis] - 50) == np.sign(t["expected_layer_mean"][axis][layer] - 50)
     assert t["bimodal"] == rt.DEFAULT_BIMODAL
-    assert t["planted_layer_effects"]["arousal"]["conv2d0"] == 18.0 and t["non_neutral"]["valence"]
+    assert t["planted_layer_effects"]["arousal"]["conv2d0"] == 10.0 and t["non_neutral"]["valence"]
+    assert t["missing_planted"] == [] and set(rt.PAPER_NAMED_LAYERS) <= set(dream.LAYERS)
+
+
+def test_simulation_is_calibrated_to_the_papers_sizes(features):
+    """Selected-model R^2 near the paper's 0.37 / 0.033, Table 1-sized r, a handful of non-neutral layers."""
+    from helpers import stats
+
+    for seed in (0, 1):
+        s = rt.simulate(features, n_participants=150, seed=seed)
+        r2 = stats.regression(s.ratings, features).groupby(["response", "model"])["r2"].first()
+        assert 0.25 < r2["arousal", "selected"] < 0.5 and r2["valence", "selected"] < 0.12, r2
+        cor = stats.correlations(s.ratings, features).set_index(["row", "col"])["r"]
+        assert 0.25 < cor["CFC", "Arousal"] < 0.6 and -0.4 < cor["CSE", "Arousal"] < -0.05
+        assert max(abs(cor[f, "Valence"]) for f in ("Hue", "CFC", "CSE")) < 0.3
+        sig = stats.layer_tests(s.ratings).groupby("axis")["significant"].sum()
+        assert 2 <= sig["arousal"] <= 15 and 2 <= sig["valence"] <= 15, sig
+    strong = rt.simulate(features, n_participants=150, seed=0, r2={"arousal": 0.8, "valence": 0.033})
+    r2 = stats.regression(strong.ratings, features).groupby(["response", "model"])["r2"].first()
+    assert r2["arousal", "selected"] > 0.65  # the target moves the result: the calibration is not a coincidence
+
+
+def test_simulation_on_a_reduced_layer_set_reports_missing_planted_layers(features):
+    few = features[features.layer.isin(dream.LAYERS[::8])]
+    s = rt.simulate(few, n_participants=40, seed=0)
+    present = set(few.layer)
+    assert set(s.truth["missing_planted"]) == set(rt.PAPER_NAMED_LAYERS) - present
+    assert set(s.truth["bimodal"]) <= present and np.isfinite(s.truth["feature_scale"]["arousal"])
 
 
 def test_simulate_rejects_bad_arguments(features):
@@ -139,6 +166,10 @@ def test_simulate_rejects_bad_arguments(features):
         rt.simulate(features, bimodal={"conv2d0": "pleasure"})
     with pytest.raises(ValueError, match="lack columns"):
         rt.simulate(features.drop(columns=["seed"]))
+    with pytest.raises(ValueError, match="give r2"):
+        rt.simulate(features, r2=None)
+    with pytest.raises(ValueError, match="subband_entropy"):
+        rt.simulate(features.drop(columns=["subband_entropy"]))
 
 
 def test_layer_groups_match_figure_11():
