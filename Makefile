@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PIP_FIND_LINKS :=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup figures smoke test test-fast list benchmarks lab strip clean
+.PHONY: setup figures paper1 paper2 class smoke test test-fast list benchmarks lab strip clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (neural-aesthetics)" >/dev/null
 	@touch $(STAMP)
 
+# --keep-going: a failed notebook stops only the notebooks that read its outputs; a summary ends the run
 figures: $(STAMP)  ## regenerate every table and figure of both papers (pretrained weights)
-	$(PY) -m helpers.pipeline run --profile paper
+	$(PY) -m helpers.pipeline run --profile paper --keep-going
+
+paper1: $(STAMP)  ## Paper 1 only (deep dream and emotion: notebooks 00-04)
+	$(PY) -m helpers.pipeline run --profile paper --paper 1 --keep-going
+
+paper2: $(STAMP)  ## Paper 2 only (perturbed BigGAN and nearest painting: notebooks 00, 05-07)
+	$(PY) -m helpers.pipeline run --profile paper --paper 2 --keep-going
+
+class: $(STAMP)  ## the teaching profile: pretrained weights, small sizes
+	$(PY) -m helpers.pipeline run --profile class --keep-going
 
 smoke: $(STAMP)  ## the same chain with stand-in weights and tiny sizes
 	$(PY) -m helpers.pipeline run --profile smoke
@@ -38,8 +48,11 @@ BENCH_ARGS ?= --quick
 benchmarks: $(STAMP)  ## speed vs baselines (BENCH_ARGS= for the full runs)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b $(BENCH_ARGS) || exit 1; done
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(STAMP)  ## JupyterLab at the repository root (figures/, results/ and README visible)
+	@echo "Notebooks open with PROFILE = \"class\" (pretrained weights, small sizes). To switch, edit the"
+	@echo "parameters cell: PROFILE = \"paper\" (the papers' settings, hours) or \"smoke\" (stand-ins, seconds)."
+	@echo "Outputs land in results/<profile>/ and figures/<profile>/."
+	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/00-setup-check.ipynb
 
 strip: $(STAMP)  ## remove outputs from notebooks before committing
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

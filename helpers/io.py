@@ -20,7 +20,9 @@ def atomic_path(path, *, suffix: str | None = None):
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     The temporary file keeps ``path``'s suffix (or ``suffix``) so libraries that pick a
-    format from the extension still work. On an exception the temporary file is removed
+    format from the extension still work. The result gets the permissions of a file made by
+    ``open()`` (0666 minus the user's umask, 0644 typically), so colleagues on a shared
+    server can read it. On an exception the temporary file is removed
     and ``path`` is left untouched.
     """
     path = Path(path)
@@ -30,10 +32,19 @@ def atomic_path(path, *, suffix: str | None = None):
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():  # mkstemp makes 0600 files; give the result the mode open() would (0666 minus the umask)
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    """The process's current umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path, data: bytes) -> Path:

@@ -76,3 +76,12 @@ def data(*, create: bool = True) -> Path:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def display(path) -> str:
+    """``path`` relative to the repository root when it lies inside it (for printed output and indexes), else as is."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(root().resolve()))
+    except ValueError:
+        return str(p)

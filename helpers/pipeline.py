@@ -7,11 +7,15 @@ Usage::
     python -m helpers.pipeline run --profile paper        # the papers' settings (pretrained weights)
     python -m helpers.pipeline run --only 03 04           # a subset, by number or name
     python -m helpers.pipeline run --from 05              # from a notebook on
+    python -m helpers.pipeline run --paper 2 --keep-going # Paper 2 only; a failure does not stop unrelated notebooks
     python -m helpers.pipeline readme                     # refresh README's table of figures
 
 Executed notebooks go to ``build/<profile>/``; ``build/<profile>/index.json`` and
-``index.md`` record status, duration and the registered outputs of each notebook. A failure
-exits non-zero naming the notebook and the failing cell.
+``index.md`` record status, duration and the registered outputs of each notebook (paths
+relative to the repository root). ``registry.INPUTS`` says which notebook reads which
+other's files: a notebook whose input is missing is skipped with the reason, and with
+``--keep-going`` a failure stops only the notebooks that need its outputs. A failure exits
+non-zero naming the notebook and the failing cell, after a summary of the whole run.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import io, paths, registry
+from helpers import PROFILES, io, paths, registry
 
 
 def select(names: list[str], *, only=None, start=None) -> list[str]:
@@ -43,27 +47,69 @@ def select(names: list[str], *, only=None, start=None) -> list[str]:
     return out
 
 
-def run(profile: str = "smoke", *, only=None, start=None, parameters: dict | None = None,
-        kernel: str = "python3", log_output: bool = False) -> dict:
+def _missing_inputs(nb: str, profile: str, status: dict, parameters: dict) -> str | None:
+    """Why ``nb`` cannot run (an input notebook failed or was skipped, or its file is absent), or None."""
+    for producer, rel, *replaced_by in registry.INPUTS.get(nb, ()):
+        if replaced_by and parameters.get(replaced_by[0]):  # e.g. QUERIES= points notebook 07 elsewhere
+            continue
+        if status.get(producer) in ("failed", "skipped"):
+            return f"needs {rel} from {producer}, which {status[producer]} in this run"
+        path = paths.results(profile, create=False) / rel
+        if not path.exists():
+            return f"needs {paths.display(path)} from {producer}; run {producer[:2]} first"
+    return None
+
+
+def run(profile: str = "smoke", *, only=None, start=None, paper=None, parameters: dict | None = None,
+        kernel: str = "python3", log_output: bool = False, keep_going: bool = False, check_inputs: bool = True) -> dict:
     """Execute the selected notebooks in order; return the index (also written to disk).
 
+    Args:
+        profile: "paper", "class" or "smoke".
+        only, start: select notebooks (see :func:`select`); paper: "1" or "2" (``registry.PAPERS``).
+        keep_going: after a failure, still run the notebooks that do not read the failed one's
+            outputs (``registry.INPUTS``); the others are skipped with the reason.
+        check_inputs: skip a notebook whose input files (``registry.INPUTS``) are absent.
+
+    Ends with a summary (printed and in ``build/<profile>/index.md``): what ran, what failed and
+    why, what was skipped because an input was missing.
+
     Raises:
-        SystemExit: naming the notebook and cell, when a notebook fails.
+        SystemExit: naming the notebook and cell, when a notebook fails (at once, or after the
+            others with ``keep_going``).
     """
     import papermill as pm
 
     from helpers import check_profile
 
     check_profile(profile)
-    todo = select(registry.notebooks(), only=only, start=start)
+    names = registry.notebooks()
+    if paper is not None:
+        if str(paper) not in registry.PAPERS:
+            raise SystemExit(f"--paper: expected one of {sorted(registry.PAPERS)}, got {paper!r}")
+        names = [nb for nb in names if nb in registry.PAPERS[str(paper)]]
+    todo = select(names, only=only, start=start)
     out_dir = paths.build(profile)
     index = {"profile": profile, "notebooks": []}
+    status: dict[str, str] = {}
+    failures = []
     for n, nb in enumerate(todo, 1):
         src = paths.notebooks() / nb
         dst = out_dir / nb
+        entry = {"notebook": nb, "output": paths.display(dst)}
+        why = _missing_inputs(nb, profile, status, parameters or {}) if check_inputs else None
+        if why is None and not check_inputs:
+            bad = [p for p in registry.needs(nb) if status.get(p) in ("failed", "skipped")]
+            why = f"needs outputs of {', '.join(bad)}, which did not run" if bad else None
+        if why:
+            print(f"[{n}/{len(todo)}] {nb}: SKIPPED ({why})", flush=True)
+            entry.update(status="skipped", seconds=0.0, error=why)
+            status[nb] = "skipped"
+            index["notebooks"].append(entry)
+            _write_index(index, out_dir)
+            continue
         print(f"[{n}/{len(todo)}] {nb} (profile={profile}) ...", flush=True)
         t0 = time.perf_counter()
-        entry = {"notebook": nb, "output": str(dst)}
         try:
             pm.execute_notebook(str(src), str(dst), parameters={"PROFILE": profile, **(parameters or {})},
                                 kernel_name=kernel, cwd=str(paths.notebooks()), progress_bar=False,
@@ -71,19 +117,41 @@ def run(profile: str = "smoke", *, only=None, start=None, parameters: dict | Non
         except pm.PapermillExecutionError as exc:
             entry.update(status="failed", seconds=round(time.perf_counter() - t0, 1),
                          error=f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+            status[nb] = "failed"
             index["notebooks"].append(entry)
             _write_index(index, out_dir)
-            raise SystemExit(f"FAILED {nb} at cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
-                             f"see the executed notebook {dst}") from None
+            msg = (f"FAILED {nb} at cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
+                   f"see the executed notebook {paths.display(dst)}")
+            print(f"      {msg}", flush=True)
+            failures.append(msg)
+            if not keep_going:
+                print(summary(index), flush=True)
+                raise SystemExit(msg) from None
+            continue
         entry.update(status="ok", seconds=round(time.perf_counter() - t0, 1))
-        entry["products"] = {i.id: {"path": str(i.path(profile)), "exists": i.path(profile).exists()}
+        entry["products"] = {i.id: {"path": paths.display(i.path(profile)), "exists": i.path(profile).exists()}
                              for i in registry.for_notebook(nb)}
         missing = [k for k, v in entry["products"].items() if not v["exists"]]
+        status[nb] = "ok"
         index["notebooks"].append(entry)
         _write_index(index, out_dir)
         note = f"; MISSING {missing}" if missing else ""
         print(f"      ok in {entry['seconds']:.1f} s, {len(entry['products']) - len(missing)} outputs{note}", flush=True)
+    print(summary(index), flush=True)
+    if failures:
+        raise SystemExit("\n".join(failures))
     return index
+
+
+def summary(index: dict) -> str:
+    """What ran, what failed and why, and what was skipped, as a few printable lines."""
+    by = {s: [e for e in index["notebooks"] if e["status"] == s] for s in ("ok", "failed", "skipped")}
+    lines = [f"Summary (profile {index['profile']}): {len(by['ok'])} ran, {len(by['failed'])} failed, "
+             f"{len(by['skipped'])} skipped"]
+    lines += [f"  ok       {e['notebook']} ({e['seconds']:.1f} s)" for e in by["ok"]]
+    lines += [f"  FAILED   {e['notebook']}: {e['error']}" for e in by["failed"]]
+    lines += [f"  skipped  {e['notebook']}: {e['error']}" for e in by["skipped"]]
+    return "\n".join(lines)
 
 
 def _write_index(index: dict, out_dir: Path) -> None:
@@ -92,6 +160,7 @@ def _write_index(index: dict, out_dir: Path) -> None:
     for e in index["notebooks"]:
         prods = "<br>".join(f"{k}: `{v['path']}`" + ("" if v["exists"] else " (missing)") for k, v in e.get("products", {}).items())
         lines.append(f"| {e['notebook']} | {e['status']} {e.get('error', '')} | {e['seconds']} | {prods} |")
+    lines += ["", "```", summary(index), "```"]
     io.write_bytes(out_dir / "index.md", ("\n".join(lines) + "\n").encode())
 
 
@@ -128,8 +197,13 @@ def main(argv=None) -> int:
     sub.add_parser("list", help="print every registered table and figure")
     sub.add_parser("readme", help="refresh the table of figures in README.md")
     r = sub.add_parser("run", help="execute the notebooks with papermill")
-    r.add_argument("--profile", choices=["paper", "smoke"], default="smoke")
+    r.add_argument("--profile", choices=list(PROFILES), default="smoke")
+    r.add_argument("--paper", choices=sorted(registry.PAPERS), help="only the notebooks of Paper 1 or Paper 2")
     r.add_argument("--only", nargs="+", help="notebook numbers or names to run")
+    r.add_argument("--keep-going", action="store_true",
+                   help="after a failure, still run the notebooks that do not read its outputs (make figures does)")
+    r.add_argument("--no-check-inputs", dest="check_inputs", action="store_false",
+                   help="run a notebook even when an input file from an earlier notebook is absent")
     r.add_argument("--from", dest="start", help="first notebook to run (number or name)")
     r.add_argument("--log-output", action="store_true", help="echo cell output while running")
     r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
@@ -149,7 +223,8 @@ def main(argv=None) -> int:
             params[k] = ast.literal_eval(v)
         except (ValueError, SyntaxError):
             params[k] = v
-    run(args.profile, only=args.only, start=args.start, parameters=params, log_output=args.log_output)
+    run(args.profile, only=args.only, start=args.start, paper=args.paper, parameters=params, log_output=args.log_output,
+        keep_going=args.keep_going, check_inputs=args.check_inputs)
     return 0
 
 

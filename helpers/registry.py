@@ -81,6 +81,28 @@ ITEMS: tuple[Item, ...] = (
 )
 
 
+INPUTS: dict[str, tuple[tuple, ...]] = {
+    # notebook -> ((notebook that writes it, file in results/<profile>/[, parameter that replaces it]), ...)
+    NB02: ((NB01, "dream/manifest.csv"),),
+    NB03: ((NB02, "features.parquet"),),
+    NB04: ((NB03, "ratings.parquet"), (NB01, "dream/manifest.csv")),
+    NB07: ((NB05, "biggan/fig2/manifest.csv", "QUERIES"),),
+}
+"""Which notebook reads which other notebook's outputs (the pipeline skips a notebook whose input is missing)."""
+
+PAPERS: dict[str, tuple[str, ...]] = {
+    "1": (NB00, NB01, NB02, NB03, NB04),  # deep-dreamed images and emotion
+    "2": (NB00, NB05, NB06, NB07),  # aesthetics from perturbed GAN weights
+}
+"""The notebooks each paper needs (``make paper1`` / ``make paper2``)."""
+
+
+def needs(notebook: str) -> list[str]:
+    """The notebooks whose outputs ``notebook`` reads (file name, with or without ``.ipynb``)."""
+    name = notebook if notebook.endswith(".ipynb") else notebook + ".ipynb"
+    return list(dict.fromkeys(entry[0] for entry in INPUTS.get(name, ())))
+
+
 def by_id(item_id: str) -> Item:
     """The item with this id; a clear KeyError listing the ids otherwise."""
     for item in ITEMS:

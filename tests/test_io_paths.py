@@ -21,6 +21,23 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
 
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_outputs_follow_the_umask_not_mkstemps_0600(tmp_path, mask):
+    import os
+    import stat
+
+    old = os.umask(mask)
+    try:
+        out = io.write_bytes(tmp_path / "a.txt", b"x")
+        io.save_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+        (tmp_path / "ref.txt").write_bytes(b"x")  # what open() makes under this umask
+    finally:
+        os.umask(old)
+    want = stat.S_IMODE((tmp_path / "ref.txt").stat().st_mode)
+    assert want == 0o666 & ~mask
+    assert stat.S_IMODE(out.stat().st_mode) == want and stat.S_IMODE((tmp_path / "t.csv").stat().st_mode) == want
+
+
 def test_tables_and_json_round_trip(tmp_path):
     df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     for suffix in (".csv", ".parquet"):
