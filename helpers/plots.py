@@ -145,7 +145,9 @@ def violin_box(data, *, x, y, order=None, color=None, ax=None, title=None, ylabe
                    linewidth=0.6, legend=False, ax=ax, density_norm="width")
     sns.boxplot(data=data, x=x, y=y, order=order, width=box_width, showfliers=False, ax=ax,
                 boxprops=dict(facecolor="white", edgecolor="black", linewidth=0.7, zorder=3),
-                medianprops=dict(color="black", linewidth=1.2), whiskerprops=dict(linewidth=0.7), capprops=dict(linewidth=0.7))
+                # above the box face (zorder 3), or the white face hides the median
+                medianprops=dict(color="black", linewidth=1.6, zorder=4, solid_capstyle="butt"),
+                whiskerprops=dict(linewidth=0.7, zorder=3), capprops=dict(linewidth=0.7, zorder=3))
     ax.axhline(50, color="0.5", lw=0.6, ls=":", zorder=0)
     ax.set_xlabel("")
     ax.set_ylabel(ylabel or y)
@@ -190,27 +192,39 @@ def correlation_heatmap(table, *, notes=(), ax=None):
     """Table 1 as a heat map: Pearson r (colour, -1..1) with the value and stars written in each cell.
 
     Args:
-        table: tidy output of ``stats.correlations`` (row, col, r, cell, n, unit).
+        table: tidy output of ``stats.correlations`` (row, col, r, cell, n, unit); with the
+            columns ``paper_r`` and ``paper_stars`` (``stats.paper_table1`` joined on row, col)
+            each cell also shows the paper's value in brackets.
     """
     import matplotlib.pyplot as plt
 
     rows, cols = list(dict.fromkeys(table["row"])), list(dict.fromkeys(table["col"]))
     r = table.pivot(index="row", columns="col", values="r").reindex(index=rows, columns=cols)
     cell = table.pivot(index="row", columns="col", values="cell").reindex(index=rows, columns=cols)
-    fig, ax = _fig_ax(ax, (7, 4.2))
+    paper = None
+    if "paper_r" in table:
+        text = [f"({v:.3f}{s if isinstance(s, str) else ''})" if np.isfinite(v) else ""
+                for v, s in zip(table["paper_r"].astype(float), table.get("paper_stars", [""] * len(table)))]
+        paper = table.assign(_paper=text).pivot(index="row", columns="col", values="_paper").reindex(index=rows, columns=cols)
+    fig, ax = _fig_ax(ax, (8, 5) if paper is not None else (7, 4.2))
     im = ax.imshow(np.ma.masked_invalid(r.to_numpy(float)), cmap="RdBu_r", vmin=-1, vmax=1)
     for i in range(len(rows)):
         for j in range(len(cols)):
             if isinstance(cell.iat[i, j], str):
-                ax.text(j, i, cell.iat[i, j], ha="center", va="center", fontsize=7,
-                        color="white" if abs(r.iat[i, j]) > 0.6 else "black")
+                colour = "white" if abs(r.iat[i, j]) > 0.6 else "black"
+                extra = paper.iat[i, j] if paper is not None and isinstance(paper.iat[i, j], str) else ""
+                ax.text(j, i - (0.16 if extra else 0), cell.iat[i, j], ha="center", va="center", fontsize=7, color=colour,
+                        fontweight="bold")
+                if extra:
+                    ax.text(j, i + 0.2, extra, ha="center", va="center", fontsize=6, color=colour)
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.tick_params(length=0)
     for s in ax.spines.values():
         s.set_visible(False)
     n, unit = int(table["n"].max()), table["unit"].iloc[0]
-    ax.set_title(f"Table 1: Pearson r (unit: {unit}, n = {n}); * p<0.05, ** p<0.01, *** p<0.001")
+    ax.set_title(f"Table 1: Pearson r (unit: {unit}, n = {n}); * p<0.05, ** p<0.01, *** p<0.001"
+                 + ("\nbold: these data; (in brackets): the paper's printed value" if paper is not None else ""), fontsize=9)
     plt.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="r")
     return label(fig, *notes)
 
@@ -258,63 +272,108 @@ def features_vs_judgments(table, *, features=None, responses=("arousal", "valenc
     return label(fig, *notes)
 
 
-def _depth_colours(positions, n_layers: int = 144):
+DEPTH_RANGE = (0.3, 0.95)  # Greys_r: mid-grey at the input (never near black, the median stays visible), near white at the output
+
+
+def _depth_cmap():
+    import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
 
-    cmap = plt.get_cmap("Greys_r")
-    return [cmap(0.15 + 0.7 * p / max(n_layers - 1, 1)) for p in positions]  # input dark -> deep light
+    return mcolors.LinearSegmentedColormap.from_list("depth", plt.get_cmap("Greys_r")(np.linspace(*DEPTH_RANGE, 256)))
 
 
-def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figsize=None, fontsize: float = 5.0):
+def _depth_colours(positions, n_layers: int = 144):
+    cmap = _depth_cmap()
+    return [cmap(p / max(n_layers - 1, 1)) for p in positions]  # input dark -> deep light
+
+
+def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figsize=None, fontsize: float = 5.0,
+                   rows: int = 1):
     """Figure 10 / S13: per-layer box plots of valence (top) and arousal (bottom) for all layers.
 
-    Boxes are shaded by layer depth (dark near the input, light for deep layers). With
-    ``tests`` (``stats.layer_tests``), layers significantly above/below 50 get a marker
-    above the box (red ``+`` higher, blue ``-`` lower, after the stated correction).
+    Boxes are shaded by layer depth (grey near the input, near white for deep layers; a colour
+    bar says so). With ``tests`` (``stats.layer_tests``), layers significantly above/below 50
+    get a marker above the box (red up-triangle higher, blue down-triangle lower, after the
+    stated correction; a legend says so). Medians are drawn in the axis colour with a white
+    edge, visible on every shade.
 
     Args:
         ratings: long ratings.
         order: "median" (each panel sorted by its median, Figure 10) or "position"
             (study order, Supplementary S13).
-        figsize: default grows with the number of layers (26 x 9 inches for 144).
+        figsize: default grows with the number of layers (26 x 9 inches for 144 in one row).
+        rows: split each axis's layers over this many rows of panels (``rows=3``: a
+            readable version for the screen; 1: the paper's layout).
     """
+    import matplotlib.patheffects as pe
     import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
 
     from helpers import dream
 
     if order not in ("median", "position"):
         raise ValueError(f"order must be 'median' or 'position', got {order!r}")
+    if rows < 1:
+        raise ValueError(f"rows must be >= 1, got {rows}")
     pos = {n: i for i, n in enumerate(dream.LAYERS)}
     groups = {n: g for n, g in ratings.groupby("layer", sort=False)}
-    fig, axes = plt.subplots(2, 1, figsize=figsize or (max(6.0, 0.17 * len(groups) + 1.5), 9))
-    for ax, axis in zip(axes, ["valence", "arousal"]):
-        names = sorted(groups, key=(lambda n: groups[n][axis].median()) if order == "median" else pos.get)
+    per_row = int(np.ceil(len(groups) / rows))
+    width = max(6.0, 0.17 * per_row + 1.5) if rows == 1 else max(6.0, 0.26 * per_row + 1.5)
+    fig, axes = plt.subplots(2 * rows, 1, figsize=figsize or (width, 9.0 if rows == 1 else 6.8 * rows + 1.2), squeeze=False)
+    axes = axes[:, 0]
+    fs = fontsize if rows == 1 else max(fontsize, 7.0)
+    corr = test = ""
+    if tests is not None and len(tests):
+        corr, test = tests["correction"].iloc[0], tests["test"].iloc[0]
+    for k, axis in enumerate(["valence", "arousal"]):
+        names = sorted(groups, key=pos.get)
         if order == "median":
             names = sorted(names, key=lambda n: (groups[n][axis].median(), groups[n][axis].mean()))
-        bp = ax.boxplot([groups[n][axis].to_numpy() for n in names], patch_artist=True, showfliers=False, widths=0.7,
-                        medianprops=dict(color=AXIS_COLOURS[axis], linewidth=1.0), whiskerprops=dict(linewidth=0.5),
-                        capprops=dict(linewidth=0.5), boxprops=dict(linewidth=0.4))
-        for patch, colour in zip(bp["boxes"], _depth_colours([pos.get(n, 0) for n in names])):
-            patch.set_facecolor(colour)
-        ax.axhline(50, color="black", lw=0.6, ls="--")
-        if tests is not None:
-            t = tests[tests["axis"] == axis].set_index("layer")
-            for k, n in enumerate(names, start=1):
-                if n in t.index and t.at[n, "significant"]:
-                    up = t.at[n, "direction"] == "higher"
-                    ax.text(k, 101, "+" if up else "-", ha="center", va="bottom", fontsize=fontsize + 2,
-                            color="#c00000" if up else "#1f4e99", fontweight="bold")
-            corr = tests["correction"].iloc[0] if len(tests) else ""
-            ax.set_title(f"{axis}: {'sorted by median' if order == 'median' else 'in layer order'}; "
-                         f"+/-: significantly above/below 50 ({tests['test'].iloc[0] if len(tests) else ''}, {corr})",
-                         fontsize=9)
-        else:
-            ax.set_title(axis)
-        ax.set_xticks(range(1, len(names) + 1), names, rotation=90, fontsize=fontsize)
-        ax.set_xlim(0.3, len(names) + 0.7)
-        ax.set_ylim(-2, 107)
-        ax.set_ylabel(f"{axis} (0-100)")
-    fig.subplots_adjust(left=0.03, right=0.995, top=0.95, bottom=0.17, hspace=0.75)
+        t = tests[tests["axis"] == axis].set_index("layer") if tests is not None else None
+        for r in range(rows):
+            ax = axes[k * rows + r]
+            chunk = names[r * per_row:(r + 1) * per_row]
+            bp = ax.boxplot([groups[n][axis].to_numpy() for n in chunk], patch_artist=True, showfliers=False, widths=0.7,
+                            medianprops=dict(color=AXIS_COLOURS[axis], linewidth=1.4, solid_capstyle="butt",
+                                             path_effects=[pe.Stroke(linewidth=2.6, foreground="white"), pe.Normal()]),
+                            whiskerprops=dict(linewidth=0.5), capprops=dict(linewidth=0.5), boxprops=dict(linewidth=0.4))
+            for patch, colour in zip(bp["boxes"], _depth_colours([pos.get(n, 0) for n in chunk])):
+                patch.set_facecolor(colour)
+            ax.axhline(50, color="black", lw=0.6, ls="--")
+            if t is not None:
+                for j, n in enumerate(chunk, start=1):
+                    if n in t.index and t.at[n, "significant"]:
+                        up = t.at[n, "direction"] == "higher"
+                        ax.scatter(j, 103, marker="^" if up else "v", s=28 if rows == 1 else 34, zorder=5,
+                                   color="#c00000" if up else "#1f4e99", edgecolors="none")
+            ax.set_xticks(range(1, len(chunk) + 1), chunk, rotation=90, fontsize=fs)
+            ax.set_xlim(0.3, max(len(chunk), per_row) + 0.7)
+            ax.set_ylim(-2, 108)
+            ax.set_ylabel(f"{axis} (0-100)", fontsize=9 if rows > 1 else None)
+            if r == 0:
+                what = "sorted by median" if order == "median" else "in layer order"
+                extra = (f"; triangles: significantly above / below 50 ({test}, {corr})" if t is not None else "")
+                ax.set_title(f"{axis}: {what}{extra}" + (f" (part 1 of {rows})" if rows > 1 else ""), fontsize=9, loc="left")
+            elif rows > 1:
+                ax.set_title(f"{axis} (part {r + 1} of {rows})", fontsize=9, loc="left")
+    if rows == 1:
+        fig.subplots_adjust(left=0.03, right=0.955, top=0.93, bottom=0.17, hspace=0.75)
+    else:
+        fig.tight_layout(rect=(0, 0, 0.93, 0.97))
+    cax = fig.add_axes((0.965 if rows == 1 else 0.94, 0.3, 0.008 if rows == 1 else 0.015, 0.4))
+    bar = fig.colorbar(ScalarMappable(Normalize(0, len(dream.LAYERS) - 1), _depth_cmap()), cax=cax)
+    bar.set_ticks([0, len(dream.LAYERS) - 1], labels=["input\n(conv2d0_pre_relu)", "output\n(mixed5b)"], fontsize=7)
+    bar.set_label("box shade: layer depth", fontsize=8)
+    handles = [Line2D([], [], color=AXIS_COLOURS["valence"], lw=1.4, label="median (valence)"),
+               Line2D([], [], color=AXIS_COLOURS["arousal"], lw=1.4, label="median (arousal)"),
+               Line2D([], [], color="black", lw=0.6, ls="--", label="neutral (50)")]
+    if tests is not None:
+        handles += [Line2D([], [], marker="^", ls="none", color="#c00000", label="significantly above 50"),
+                    Line2D([], [], marker="v", ls="none", color="#1f4e99", label="significantly below 50")]
+    fig.legend(handles=handles, loc="upper right", ncols=len(handles), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.995, 0.995 if rows > 1 else 0.985))
     return label(fig, *notes)
 
 
@@ -420,17 +479,26 @@ def density_cases(densities, stats, layers, images, *, titles=None, targets=None
     return label(fig, *notes)
 
 
-def density_grid(densities, stats=None, *, ncols: int = 12, cell: float = 1.25, notes=(), fontsize: float = 4.5):
-    """Supplementary S2-S4: every layer's joint density in one grid (study order), entropy in each title.
+def density_grid(densities, stats=None, *, ncols: int = 8, cell: float = 1.7, notes=(), fontsize: float = 7.0,
+                 page: int = 0, pages: int = 1, title: str | None = None):
+    """Supplementary S2-S4: the layers' joint densities in a grid (study order), entropy in each title.
 
     Drawn as one mosaic image (one axes, fast to render and save) rather than 144 axes; each
     tile is scaled to its own maximum so that every layer's shape is visible. Arousal is
     horizontal, valence vertical (up), as in :func:`density_panel`; white x = mean, red o =
     median.
+
+    Args:
+        page, pages: draw the ``page``-th (0-based) of ``pages`` consecutive parts of the
+            layers (the paper spreads its 144 layers over three figures, S2-S4: ``pages=3``).
+        title: figure title (default says which layers are shown).
     """
     import matplotlib.pyplot as plt
 
-    names = list(densities)
+    if not 0 <= page < pages:
+        raise ValueError(f"page must be in 0..{pages - 1}, got {page}")
+    everything = list(densities)
+    names = [n for n in np.array_split(np.array(everything, dtype=object), pages)[page]]
     nrows = int(np.ceil(len(names) / ncols))
     b = next(iter(densities.values())).shape[0]
     gap, head = max(b // 12, 2), max(b // 3, 6)
@@ -445,8 +513,8 @@ def density_grid(densities, stats=None, *, ncols: int = 12, cell: float = 1.25, 
         y0, x0 = r * tile_h + head, c * tile_w
         d = densities[name]
         mosaic[y0:y0 + b, x0:x0 + b] = cmap(np.flipud(d / d.max()))  # flip: valence up
-        title = name if s is None else f"{name}\nH={s.at[name, 'entropy']:.2f} bits"
-        ax.text(x0 + b / 2, y0 - 1, title, ha="center", va="bottom", fontsize=fontsize)
+        tile_title = name if s is None else f"{name}\nH={s.at[name, 'entropy']:.2f} bits"
+        ax.text(x0 + b / 2, y0 - 1, tile_title, ha="center", va="bottom", fontsize=fontsize)
         if s is not None:
             to_xy = lambda a, v: (x0 + a / 100 * (b - 1), y0 + (1 - v / 100) * (b - 1))  # noqa: E731
             means.append(to_xy(s.at[name, "mean_arousal"], s.at[name, "mean_valence"]))
@@ -456,9 +524,51 @@ def density_grid(densities, stats=None, *, ncols: int = 12, cell: float = 1.25, 
         ax.scatter(*np.array(means).T, marker="x", color="white", s=8, linewidths=0.8)
         ax.scatter(*np.array(medians).T, marker="o", facecolors="none", edgecolors="red", s=8, linewidths=0.7)
     ax.set_axis_off()
-    ax.set_title("Joint densities of every layer (arousal: horizontal, valence: vertical, each tile 0-100 and scaled to "
-                 "its maximum); white x = mean, red o = median", fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.97, bottom=0.01)
+    first, last = everything.index(names[0]) + 1, everything.index(names[-1]) + 1
+    ax.set_title(title or (f"Joint densities of layers {first}-{last} of {len(everything)} (study order); arousal horizontal, "
+                           f"valence vertical, each tile 0-100 and scaled to its maximum; white x = mean, red o = median"),
+                 fontsize=9)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.35 / fig.get_figheight(), bottom=0.01)
+    return label(fig, *notes)
+
+
+def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsize: float = 7.0):
+    """Supplementary S5-S12: images of the layers whose median ratings lie nearest each corner and side.
+
+    Args:
+        nearest: ``stats.nearest_corners(..., k=K)`` (one row per target and rank).
+        images: ``{layer: uint8 HxWx3}`` (one dream image per layer); missing ones are blank.
+
+    Returns:
+        matplotlib Figure: one row per target (the paper's eight supplementary figures), the
+        nearest ``K`` layers left to right, each titled with its layer and median arousal /
+        valence.
+    """
+    import matplotlib.pyplot as plt
+
+    targets = list(dict.fromkeys(nearest["target"]))
+    k = int(nearest.groupby("target").size().max())
+    fig, axes = plt.subplots(len(targets), k, figsize=(cell * k + 1.9, (cell + 0.42) * len(targets) + 0.5), squeeze=False)
+    for i, target in enumerate(targets):
+        rows = nearest[nearest["target"] == target].reset_index(drop=True)
+        for j in range(k):
+            ax = axes[i, j]
+            ax.set_xticks([]), ax.set_yticks([])
+            for sp in ax.spines.values():
+                sp.set_visible(False)
+            if j >= len(rows):
+                continue
+            r = rows.iloc[j]
+            img = images.get(r["layer"])
+            if img is not None:
+                ax.imshow(img)
+            else:
+                ax.text(0.5, 0.5, "image not found", ha="center", va="center", fontsize=fontsize, transform=ax.transAxes)
+            ax.set_title(f"{r['layer']}\nmedian A {r['median_arousal']:.0f} / V {r['median_valence']:.0f}", fontsize=fontsize - 1)
+        axes[i, 0].set_ylabel(target.replace(", ", ",\n"), fontsize=fontsize, rotation=0, ha="right", va="center")
+    fig.suptitle("Layers with extreme median ratings (Supplementary S5-S12): nearest to each corner and side of the "
+                 "arousal-valence plane, nearest first", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     return label(fig, *notes)
 
 

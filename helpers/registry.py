@@ -62,7 +62,10 @@ ITEMS: tuple[Item, ...] = (
     Item("paper1:joint-density", "Joint valence-arousal density statistics per layer (entropy, bimodality, corners)", NB04, "p1-joint-density.csv", "table"),
     Item("paper1:fig12", "Figure 12: joint densities of selected layers above their images", NB04, "p1-fig12-joint-density-cases.png"),
     Item("paper1:fig13", "Figure 13: layers whose median is nearest each corner/side", NB04, "p1-fig13-joint-density-corners.png"),
-    Item("paper1:figS2-S4", "Supplementary S2-S4: all 144 joint densities", NB04, "p1-figS02-S04-joint-densities.png"),
+    Item("paper1:figS2", "Supplementary S2: joint densities, layers 1-48 (study order)", NB04, "p1-figS02-joint-densities.png"),
+    Item("paper1:figS3", "Supplementary S3: joint densities, layers 49-96", NB04, "p1-figS03-joint-densities.png"),
+    Item("paper1:figS4", "Supplementary S4: joint densities, layers 97-144", NB04, "p1-figS04-joint-densities.png"),
+    Item("paper1:figS5-S12", "Supplementary S5-S12: images of the layers with extreme median ratings (nearest each corner/side)", NB04, "p1-figS05-S12-extreme-medians.png"),
     # --- Paper 2: aesthetics from perturbed BigGAN weights (Sci. Rep. 2023) ----------------
     Item("paper2:fig1", "Figure 1: the generator's blocks (entry, B1..B13, output) with parameter counts", NB05, "p2-fig01-blocks.csv", "table"),
     Item("paper2:fig2", "Figure 2: five perturbed networks (seeds 0-10) and the original", NB05, "p2-fig02-perturbed-gallery.png"),

@@ -475,23 +475,59 @@ def joint_density_stats(ratings, *, densities=None, bins: int = 101, bandwidth: 
     return out
 
 
-def nearest_corners(stats):
-    """Figure 13: for each of the 8 corners and sides, the layer whose median is nearest.
+def layer_family(name: str) -> str:
+    """A layer and its ``_pre_relu`` twin (near-identical images) share a family: ``conv2d0_pre_relu`` -> ``conv2d0``."""
+    return name.removesuffix("_pre_relu")
+
+
+def nearest_corners(stats, *, k: int = 1):
+    """Figure 13: for each of the 8 corners and sides, a layer whose median is near it, each layer once.
+
+    The layers are assigned to the 8 targets jointly (``scipy.optimize.linear_sum_assignment``,
+    minimum total distance) so that no layer appears twice; a layer and its ``_pre_relu`` twin
+    count as one (:func:`layer_family`), since their images are near-identical. With fewer
+    families than targets, families repeat. ``k > 1`` adds, per target, the next nearest
+    layers of other families (ranks 2..k; Supplementary S5-S12 show such layers' images).
 
     Returns:
         DataFrame: target (e.g. "low arousal, high valence"), target_arousal,
-        target_valence, layer, median_arousal, median_valence, distance.
+        target_valence, layer, median_arousal, median_valence, distance, rank (1 = the
+        Figure 13 layer).
     """
     import pandas as pd
+    from scipy.optimize import linear_sum_assignment
 
-    rows = []
-    for name, ta, tv in CORNERS:
-        d = np.hypot(stats["median_arousal"] - ta, stats["median_valence"] - tv)
-        i = int(np.argmin(d.to_numpy()))
-        s = stats.iloc[i]
-        rows.append(dict(target=name, target_arousal=ta, target_valence=tv, layer=s["layer"],
-                         median_arousal=s["median_arousal"], median_valence=s["median_valence"], distance=float(d.iloc[i])))
-    return pd.DataFrame(rows)
+    s = stats.reset_index(drop=True)
+    fam = s["layer"].map(layer_family)
+    targets = np.array([(ta, tv) for _, ta, tv in CORNERS])
+    d = np.hypot(s["median_arousal"].to_numpy()[None, :] - targets[:, :1], s["median_valence"].to_numpy()[None, :] - targets[:, 1:])
+    families = list(dict.fromkeys(fam))
+    best = np.empty((len(CORNERS), len(families)), int)  # the nearest member of each family, per target
+    for j, f in enumerate(families):
+        members = np.flatnonzero((fam == f).to_numpy())
+        best[:, j] = members[np.argmin(d[:, members], axis=1)]
+    cost = np.take_along_axis(d, best, axis=1)
+    chosen = {}
+    remaining = list(range(len(CORNERS)))
+    while remaining:  # fewer families than targets: assign in rounds
+        rows, cols = linear_sum_assignment(cost[remaining])
+        for r, c in zip(rows, cols):
+            chosen[remaining[r]] = best[remaining[r], c]
+        remaining = [t for t in remaining if t not in chosen]
+    out = []
+    for t, (name, ta, tv) in enumerate(CORNERS):
+        picks = [chosen[t]]
+        for j in np.argsort(cost[t], kind="stable"):
+            if len(picks) >= k:
+                break
+            if fam.iat[best[t, j]] not in {fam.iat[i] for i in picks}:
+                picks.append(best[t, j])
+        for rank, i in enumerate(picks, start=1):
+            row = s.iloc[i]
+            out.append(dict(target=name, target_arousal=ta, target_valence=tv, layer=row["layer"],
+                            median_arousal=row["median_arousal"], median_valence=row["median_valence"],
+                            distance=float(d[t, i]), rank=rank))
+    return pd.DataFrame(out)
 
 
 def select_cases(stats):
@@ -500,8 +536,10 @@ def select_cases(stats):
     1. minimum entropy; 2. "mean-like": entropy nearest the mean entropy and mean nearest
     (50, 50) (smallest sum of both, each in units of its sd over layers); 3. maximum
     entropy; 4. bimodal valence only (largest valence dip among layers flagged "valence",
-    else overall); 5. bimodal arousal only (likewise); 6. bimodal jointly (largest joint
-    dip among layers flagged "both" or "joint", else overall). A layer is used once.
+    else among unflagged layers); 5. bimodal arousal only (likewise); 6. bimodal jointly
+    (largest joint dip among layers flagged "both", then "joint"; else among unflagged
+    layers). The reason names the chosen layer's own flag, so a panel never calls a layer
+    bimodal that the dip test did not flag. A layer is used once.
 
     Returns:
         DataFrame: case (1-6), layer, reason, and the layer's statistics.
@@ -525,14 +563,19 @@ def select_cases(stats):
     sd_h, sd_d = h.std(), s["dist_neutral"].std()
     mean_like = (h - h.mean()).abs() / (sd_h if sd_h > 0 else 1) + s["dist_neutral"] / (sd_d if sd_d > 0 else 1)
     # the specific bimodal cases first, so an entropy extreme cannot take their layer
-    def flagged(kinds, what, axis):
-        idx = s.index[s["bimodal"].isin(kinds)]
-        return idx, what if len(idx) else f"largest {axis} dip\n(no layer flagged bimodal)"
+    def bimodal_case(kinds, what, axis):
+        for kind in kinds:  # first the flags that fit the case best
+            idx = s.index[(s["bimodal"] == kind) & ~s.index.isin(used)]
+            if len(idx):
+                name = pick(-s[f"dip_{axis}"], idx)
+                return name, f"{what}\n(dip test: {s.at[name, 'bimodal']})"
+        idx = s.index[s["bimodal"] == "none"]  # nothing flagged: say so, and show the largest dip of the unflagged
+        name = pick(-s[f"dip_{axis}"], idx if len(idx) else None)
+        return name, f"largest {axis} dip, not bimodal\n(no layer flagged {'/'.join(kinds)})"
 
-    c4, r4 = flagged(["valence"], "bimodal valence, spread arousal", "valence")
-    c5, r5 = flagged(["arousal"], "bimodal arousal, spread valence", "arousal")
-    c6, r6 = flagged(["both", "joint"], "bimodal in both (joint dip)", "joint")
-    p4, p5, p6 = pick(-s["dip_valence"], c4), pick(-s["dip_arousal"], c5), pick(-s["dip_joint"], c6)
+    p4, r4 = bimodal_case(["valence"], "bimodal valence, spread arousal", "valence")
+    p5, r5 = bimodal_case(["arousal"], "bimodal arousal, spread valence", "arousal")
+    p6, r6 = bimodal_case(["both", "joint"], "bimodal in both", "joint")
     picks = [(1, pick(h), "minimum entropy"),
              (2, pick(mean_like), "entropy nearest the mean, mean nearest (50, 50)"),
              (3, pick(-h), "maximum entropy"), (4, p4, r4), (5, p5, r5), (6, p6, r6)]
@@ -573,6 +616,64 @@ def key_numbers(regression_table, anova_table, correlation_table, ratings, *, tr
                                 for a, t, b in pairs}
         out["planted_z"] = {f"{a}/{t}": float((sel.loc[(a, t), "coef"] - b) / sel.loc[(a, t), "se"]) for a, t, b in pairs}
     return _finite(out)
+
+
+def paper_comparison(key: dict, correlation_table=None) -> "pd.DataFrame":  # noqa: F821
+    """Notebook 03's "expected vs paper" table: the paper's number, ours, and why they differ.
+
+    Args:
+        key: :func:`key_numbers` output (this run's R^2, ANOVAs, whether simulated).
+        correlation_table: :func:`correlations` output, for Table 1's arousal cells.
+
+    Returns:
+        DataFrame: quantity, paper, ours, why (one row per reported number, then the
+        paper's own inconsistencies, which no data can remove).
+    """
+    import pandas as pd
+    from scipy import stats as ss
+
+    sim = bool(key.get("simulated"))
+    source = ("simulated ratings, calibrated to the paper's R^2 (ratings.DEFAULT_R2) with Table 1's directions"
+              if sim else "the ratings given in RATINGS")
+    reg = key.get("regression", {})
+    fmt = lambda v, d=3: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
+    rows = []
+    for axis, printed in (("arousal", 0.37), ("valence", 0.033)):
+        ours = reg.get(f"{axis}/selected", {}).get("r2")
+        rows.append((f"R^2, {axis} ~ hue + CFC + CSE", f"{printed}", fmt(ours),
+                     f"{source}; Table 1's own r imply {table1_implied_r2()[axis]:.2f} (row below)"))
+    if correlation_table is not None:
+        ct = correlation_table.set_index(["row", "col"])["r"]
+        for feat, paper_r in (("Hue", 0.120), ("CFC", 0.343), ("CSE", -0.216)):
+            ours = float(ct.get((feat, "Arousal"), np.nan))
+            why = (f"{source}: matching the printed R^2 (above what Table 1 implies) needs larger r than printed"
+                   if sim else "the data given")
+            rows.append((f"Table 1 r({feat}, arousal)", f"{paper_r:.3f}", fmt(ours if np.isfinite(ours) else None), why))
+    for name, (df1, df2, f, p) in PAPER_NUMBERS["anova"].items():
+        resp, factor = name.split("/")
+        ours = key.get("anova", {}).get(f"{resp}/{factor}", {})
+        why = "no attitude or self-esteem effect is simulated (the paper found none)" if sim else "the data given"
+        rows.append((f"ANOVA {resp} by {factor.replace('_', '-')}", f"F({df1},{df2}) = {f}, p = {p}",
+                     f"F({ours.get('df1')},{ours.get('df2')}) = {fmt(ours.get('F'), 2)}, p = {fmt(ours.get('p'))}"
+                     if ours else "n/a", why))
+    check = table1_unit_check(ns=(144, 720), tails=(1, 2)).set_index(["n", "tails"])
+    p_att = float(ss.f.sf(2.41, 2, 147))
+    rows += [
+        ("paper: ANOVA arousal by attitude", "F(2,147) = 2.41, p = 0.786", f"F(2,147) = 2.41 gives p = {p_att:.3f}",
+         "the printed p does not follow from the printed F (valence's F = 2.44 gives its printed p = 0.091)"),
+        ("paper: unit of Table 1", "n not stated", f"n = 144 fits {check.loc[(144, 2), 'matches']} of 27 stars, "
+         f"n = 720 {check.loc[(720, 2), 'matches']}", "the stars imply one mean per layer (n = 144), so we use UNIT = layer"),
+        ("paper: Table 1 stars, test", "not stated", f"one-tailed at n = 144: {check.loc[(144, 1), 'matches']} of 27; "
+         f"two-tailed: {check.loc[(144, 2), 'matches']} of 27", "Brightness/Arousal r = 0.204 is ** only one-tailed "
+         "(two-tailed p = 0.014); our tests are two-tailed"),
+        ("paper: R^2 implied by Table 1", "0.37 / 0.033 (arousal / valence)",
+         f"{table1_implied_r2()['arousal']:.2f} / {table1_implied_r2()['valence']:.2f}",
+         "r' R^-1 r from Table 1's correlations of hue, CFC, CSE; the printed R^2 cannot come from the same means"),
+        ("paper: layer mixed3d_5x5_pre_relu", "named in O1 (arousal)", "read as mixed4d_5x5_pre_relu",
+         "InceptionV1 has no mixed3d (mixed3a-b, 4a-e, 5a-b)"),
+        ("paper: network name", "Inception-V3", "InceptionV1 (inception5h)", "the 144 layer names are GoogLeNet's"),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "paper", "ours", "why they differ"])
 
 
 def _finite(obj):

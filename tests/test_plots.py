@@ -54,6 +54,7 @@ def test_layer_boxplots_order_and_depth_shading(data):
     assert [t.get_text() for t in fig2.axes[0].get_xticklabels()] == list(dream.LAYERS)
     shades = [p.get_facecolor()[0] for p in fig2.axes[0].patches]
     assert shades[0] < shades[-1]  # input layers darker than deep ones
+    assert min(shades) >= 0.25  # never near black: the median must stay visible
     with pytest.raises(ValueError, match="order"):
         plots.layer_boxplots(r, order="alphabet")
     plt.close("all")
@@ -68,8 +69,11 @@ def test_density_figures_and_save(data, tmp_path):
     assert len(fig.axes) == 6
     out = plots.save(fig, "test-density-cases", profile="smoke", close=True)
     assert out.exists() and out.with_suffix(".pdf").exists()
-    grid = plots.density_grid(dens, jd, notes=[plots.SIMULATED])
-    assert sum("bits" in t for t in _texts(grid)) == 144
+    pages = [plots.density_grid(dens, jd, page=k, pages=3, notes=[plots.SIMULATED]) for k in range(3)]
+    assert [sum(" bits" in t.get_text() for t in g.axes[0].texts) for g in pages] == [48, 48, 48]  # S2, S3, S4: three pages of 48
+    assert "layers 49-96 of 144" in pages[1].axes[0].get_title()
+    with pytest.raises(ValueError, match="page"):
+        plots.density_grid(dens, jd, page=3, pages=3)
     view = plots.layer_view("conv2d0", images=list(imgs.values()), density=dens["conv2d0"], stats_row=jd.set_index("layer").loc["conv2d0"])
     assert plots.layer_browser(["conv2d0"], view=lambda layer: view, interactive=False) is view
     plt.close("all")
@@ -89,3 +93,62 @@ def test_load_layer_images_skips_bad_files(tmp_path):
     with pytest.warns(UserWarning, match="seed 1"):
         imgs = plots.load_layer_images(manifest, tmp_path, max_side=64)
     assert len(imgs["conv2d0"]) == 1 and max(imgs["conv2d0"][0].shape[:2]) == 64
+
+
+def _pixel(fig, ax, x, y):
+    """RGB (0-255) of the rendered figure at data point (x, y) of ``ax``."""
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    px, py = ax.transData.transform((x, y))
+    return img[int(round(img.shape[0] - py)), int(round(px))].astype(int)
+
+
+def test_violin_box_shows_the_median_over_the_white_box():
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"g": ["a"] * 400, "y": np.r_[rng.uniform(20, 40, 200), rng.uniform(60, 80, 200)]})
+    fig = plots.violin_box(data, x="g", y="y")
+    fig.set_dpi(100)
+    ax = fig.axes[0]
+    med = data["y"].median()
+    assert _pixel(fig, ax, 0, med).max() < 90  # the black median line, not the white box face
+    assert _pixel(fig, ax, 0, (med + data["y"].quantile(0.75)) / 2).min() > 200  # the box face elsewhere
+    plt.close(fig)
+
+
+def test_layer_boxplots_legend_marks_and_readable_rows(data):
+    _, r = data
+    tests = stats.layer_tests(r)
+    tests.loc[tests.index[:3], "significant"] = True  # make sure some marks are drawn
+    fig = plots.layer_boxplots(r, order="position", tests=tests)
+    texts = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert "significantly above 50" in texts and "median (valence)" in texts
+    assert any("layer depth" in a.get_ylabel() for a in fig.axes)  # the shading has a colour bar
+    marks = [c for a in fig.axes for c in a.collections if hasattr(c, "get_sizes") and len(c.get_sizes())]
+    assert marks and all(c.get_sizes()[0] >= 20 for c in marks)  # triangles, not 2-px dashes
+    small = plots.layer_boxplots(r, order="median", tests=tests, rows=3)
+    boxes = [a for a in small.axes if a.get_xticklabels()]
+    assert len(boxes) == 6 and sum(len(a.get_xticklabels()) for a in boxes) == 2 * 144
+    assert small.get_figwidth() < 16
+    plt.close("all")
+
+
+def test_heatmap_shows_the_papers_values_and_both_labels(data):
+    f, r = data
+    table = stats.correlations(r, f).merge(stats.paper_table1(), on=["row", "col"], how="left")
+    fig = plots.correlation_heatmap(table, notes=[plots.SIMULATED, plots.STAND_IN])
+    texts = "\n".join(_texts(fig))
+    assert "(0.343***)" in texts and "(-0.216**)" in texts and "(0.120)" in texts
+    assert plots.SIMULATED in texts and plots.STAND_IN in texts
+    plt.close(fig)
+
+
+def test_extreme_layer_images_one_row_per_corner(data):
+    _, r = data
+    jd = stats.joint_density_stats(r, bins=26)
+    near = stats.nearest_corners(jd, k=3)
+    assert (near.groupby("target").size() == 3).all()
+    assert near.groupby("target")["layer"].apply(lambda s: s.map(stats.layer_family).is_unique).all()
+    imgs = {n: np.full((16, 16, 3), 100, np.uint8) for n in near["layer"]}
+    fig = plots.extreme_layer_images(near, imgs, notes=[plots.SIMULATED])
+    assert len(fig.axes) == 24 and plots.SIMULATED in "\n".join(_texts(fig))
+    plt.close(fig)

@@ -175,6 +175,30 @@ def test_joint_density_normalised_entropy_and_corners():
     assert nc["low arousal, high valence"] == "a" and nc["high arousal, low valence"] == "b" and len(nc) == 8
 
 
+def test_nearest_corners_use_each_layer_once_and_twins_as_one():
+    from helpers import dream
+
+    rng = np.random.default_rng(0)
+    names = list(dream.LAYERS)
+    s = pd.DataFrame({"layer": names, "median_arousal": rng.uniform(30, 70, 144), "median_valence": rng.uniform(30, 70, 144)})
+    low = s.layer.isin(["conv2d0_pre_relu", "conv2d0"])
+    s.loc[low, ["median_arousal", "median_valence"]] = [[2.0, 2.0], [3.0, 8.0]]  # twins, both nearest (0, 0) and (0, 50)
+    nc = stats.nearest_corners(s)
+    assert nc["layer"].is_unique and nc["layer"].map(stats.layer_family).is_unique
+    assert nc.set_index("target").loc["low arousal, low valence", "layer"] in ("conv2d0_pre_relu", "conv2d0")
+    assert stats.layer_family("mixed4d_5x5_pre_relu") == "mixed4d_5x5" and stats.layer_family("mixed5a") == "mixed5a"
+
+
+def test_select_cases_never_calls_an_unflagged_layer_bimodal(jd):
+    none = jd.assign(bimodal="none")
+    cases = stats.select_cases(none).set_index("case")
+    for c in (4, 5, 6):
+        assert "not bimodal" in cases.loc[c, "reason"] and cases.loc[c, "bimodal"] == "none"
+    assert cases["layer"].is_unique
+    flagged = stats.select_cases(jd).set_index("case")
+    assert all(f"dip test: {flagged.loc[c, 'bimodal']}" in flagged.loc[c, "reason"] for c in (4, 5, 6))
+
+
 def test_correlations_reject_bad_unit(sim, features):
     with pytest.raises(ValueError, match="unit"):
         stats.correlations(sim.ratings, features, unit="participant")
