@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PIP_FIND_LINKS :=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup figures paper1 paper2 class smoke test test-fast list benchmarks lab strip clean
+.PHONY: setup figures paper1 paper2 class smoke test test-fast list benchmarks lab strip preview clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,9 @@ lab: $(STAMP)  ## JupyterLab at the repository root (figures/, results/ and READ
 	@echo "parameters cell: PROFILE = \"paper\" (the papers' settings, hours) or \"smoke\" (stand-ins, seconds)."
 	@echo "Outputs land in results/<profile>/ and figures/<profile>/."
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/00-setup-check.ipynb
+
+preview: $(STAMP)  ## README's preview strip (figures/README-preview.png) from a profile's figures (PROFILE=class)
+	$(PY) -m helpers.plots preview --profile $(or $(PROFILE),smoke)
 
 strip: $(STAMP)  ## remove outputs from notebooks before committing
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

@@ -577,7 +577,7 @@ def select_cases(stats):
     p5, r5 = bimodal_case(["arousal"], "bimodal arousal, spread valence", "arousal")
     p6, r6 = bimodal_case(["both", "joint"], "bimodal in both", "joint")
     picks = [(1, pick(h), "minimum entropy"),
-             (2, pick(mean_like), "entropy nearest the mean, mean nearest (50, 50)"),
+             (2, pick(mean_like), "entropy nearest the mean,\nmean nearest (50, 50)"),
              (3, pick(-h), "maximum entropy"), (4, p4, r4), (5, p5, r5), (6, p6, r6)]
     out = pd.DataFrame(picks, columns=["case", "layer", "reason"])
     return out.merge(stats, on="layer", how="left")

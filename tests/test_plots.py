@@ -152,3 +152,21 @@ def test_extreme_layer_images_one_row_per_corner(data):
     fig = plots.extreme_layer_images(near, imgs, notes=[plots.SIMULATED])
     assert len(fig.axes) == 24 and plots.SIMULATED in "\n".join(_texts(fig))
     plt.close(fig)
+
+
+def test_preview_strip_is_small_and_labelled(tmp_path):
+    from PIL import Image
+
+    from helpers import paths
+
+    folder = paths.figures("smoke")
+    rng = np.random.default_rng(0)
+    for stem, _ in plots.PREVIEW_PARTS:  # figure-like: smooth colour fields with some noisy patches
+        img = np.full((400, 900, 3), 255, np.uint8)
+        img[:, :, 0] = np.linspace(0, 255, 900, dtype=np.uint8)[None, :]
+        img[50:150, 100:200] = rng.integers(0, 255, (100, 100, 3), dtype=np.uint8)
+        Image.fromarray(img).save(folder / f"{stem}.png")
+    out = plots.preview_strip("smoke", tmp_path / "preview.png")
+    im = Image.open(out)
+    assert im.width <= 1600 and im.height <= 300 + 26 and out.stat().st_size < 200_000
+    assert np.asarray(im.convert("RGB"))[5:20, 8:300].reshape(-1, 3).max(axis=0)[0] >= 150  # red label drawn
