@@ -566,9 +566,9 @@ def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsi
                 ax.text(0.5, 0.5, "image not found", ha="center", va="center", fontsize=fontsize, transform=ax.transAxes)
             ax.set_title(f"{r['layer']}\nmedian A {r['median_arousal']:.0f} / V {r['median_valence']:.0f}", fontsize=fontsize - 1)
         axes[i, 0].set_ylabel(target.replace(", ", ",\n"), fontsize=fontsize, rotation=0, ha="right", va="center")
-    fig.suptitle("Layers with extreme median ratings (Supplementary S5-S12): nearest to each corner and side of the "
-                 "arousal-valence plane, nearest first", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    fig.suptitle("Supplementary S5-S12: layers with extreme median ratings\n(nearest each corner and side of the "
+                 "arousal-valence plane, nearest first)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return label(fig, *notes)
 
 
@@ -708,8 +708,7 @@ def load_layer_images(manifest, folder, *, layers=None, seeds=None, max_side: in
 # README preview strip
 # ---------------------------------------------------------------------------------------------
 PREVIEW_PARTS = (  # (figure stem, crop box as fractions of width/height: left, top, right, bottom)
-    ("p1-fig12-joint-density-cases", (0.0, 0.08, 1.0, 0.58)),
-    ("p1-table1-correlations-heatmap", (0.0, 0.1, 1.0, 1.0)),
+    ("p1-fig12-joint-density-cases", (0.0, 0.08, 1.0, 0.63)),
     ("p1-fig06-violins", (0.0, 0.12, 1.0, 1.0)),
 )
 
