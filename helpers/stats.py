@@ -646,8 +646,8 @@ def paper_comparison(key: dict, correlation_table=None) -> "pd.DataFrame":  # no
         ct = correlation_table.set_index(["row", "col"])["r"]
         for feat, paper_r in (("Hue", 0.120), ("CFC", 0.343), ("CSE", -0.216)):
             ours = float(ct.get((feat, "Arousal"), np.nan))
-            why = (f"{source}: matching the printed R^2 (above what Table 1 implies) needs larger r than printed"
-                   if sim else "the data given")
+            why = ("simulated: Table 1's directions, scaled to the printed R^2, which is above what Table 1 implies, "
+                   "and with these images' feature correlations (not the paper's): |r| comes out larger" if sim else "the data given")
             rows.append((f"Table 1 r({feat}, arousal)", f"{paper_r:.3f}", fmt(ours if np.isfinite(ours) else None), why))
     for name, (df1, df2, f, p) in PAPER_NUMBERS["anova"].items():
         resp, factor = name.split("/")
@@ -662,7 +662,7 @@ def paper_comparison(key: dict, correlation_table=None) -> "pd.DataFrame":  # no
         ("paper: ANOVA arousal by attitude", "F(2,147) = 2.41, p = 0.786", f"F(2,147) = 2.41 gives p = {p_att:.3f}",
          "the printed p does not follow from the printed F (valence's F = 2.44 gives its printed p = 0.091)"),
         ("paper: unit of Table 1", "n not stated", f"n = 144 fits {check.loc[(144, 2), 'matches']} of 27 stars, "
-         f"n = 720 {check.loc[(720, 2), 'matches']}", "the stars imply one mean per layer (n = 144), so we use UNIT = layer"),
+         f"n = 720 fits {check.loc[(720, 2), 'matches']}", "the stars imply one mean per layer (n = 144), so we use UNIT = layer"),
         ("paper: Table 1 stars, test", "not stated", f"one-tailed at n = 144: {check.loc[(144, 1), 'matches']} of 27; "
          f"two-tailed: {check.loc[(144, 2), 'matches']} of 27", "Brightness/Arousal r = 0.204 is ** only one-tailed "
          "(two-tailed p = 0.014); our tests are two-tailed"),
