@@ -50,6 +50,7 @@ ITEMS: tuple[Item, ...] = (
     Item("paper1:table1-heatmap", "Table 1 as a heat map", NB03, "p1-table1-correlations-heatmap.png"),
     Item("paper1:regression", "Multiple linear regressions of arousal and valence (selected and full models)", NB03, "p1-regression.csv", "table"),
     Item("paper1:anova", "One-way ANOVAs of mean valence/arousal by attitude and self-esteem", NB03, "p1-anova.csv", "table"),
+    Item("paper1:expected-vs-paper", "Paper 1's reported numbers beside ours, why they differ, and the paper's inconsistencies", NB03, "p1-expected-vs-paper.csv", "table"),
     Item("paper1:fig6", "Figure 6: violin + box plots of arousal and valence", NB03, "p1-fig06-violins.png"),
     Item("paper1:fig7", "Figure 7: affective judgments vs visual properties, per layer", NB03, "p1-fig07-features-vs-judgments.png"),
     Item("paper1:fig8", "Figure 8: arousal and valence by attitude", NB03, "p1-fig08-attitude.png"),
