@@ -548,7 +548,7 @@ def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsi
 
     targets = list(dict.fromkeys(nearest["target"]))
     k = int(nearest.groupby("target").size().max())
-    fig, axes = plt.subplots(len(targets), k, figsize=(cell * k + 1.9, (cell + 0.42) * len(targets) + 0.5), squeeze=False)
+    fig, axes = plt.subplots(len(targets), k, figsize=(cell * k + 1.9, (0.88 * cell + 0.4) * len(targets) + 0.6), squeeze=False)
     for i, target in enumerate(targets):
         rows = nearest[nearest["target"] == target].reset_index(drop=True)
         for j in range(k):
@@ -567,8 +567,8 @@ def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsi
             ax.set_title(f"{r['layer']}\nmedian A {r['median_arousal']:.0f} / V {r['median_valence']:.0f}", fontsize=fontsize - 1)
         axes[i, 0].set_ylabel(target.replace(", ", ",\n"), fontsize=fontsize, rotation=0, ha="right", va="center")
     fig.suptitle("Supplementary S5-S12: layers with extreme median ratings\n(nearest each corner and side of the "
-                 "arousal-valence plane, nearest first)", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+                 "arousal-valence plane, nearest first)", fontsize=9, y=1.0, va="top")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     return label(fig, *notes)
 
 
