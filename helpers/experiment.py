@@ -183,7 +183,11 @@ def _image_inputs(images, root):
     if not folder.is_dir():
         raise FileNotFoundError(f"experiment.export: {folder} is not a folder of images")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    return pd.DataFrame({"path": [p.relative_to(folder).as_posix() for p in files]}), folder
+    rel = [p.relative_to(folder) for p in files]
+    table = pd.DataFrame({"path": [r.as_posix() for r in rel]})
+    if any(len(r.parts) > 1 for r in rel):  # sub-folders name the conditions
+        table["condition"] = [r.parts[0] if len(r.parts) > 1 else "" for r in rel]
+    return table, folder
 
 
 def export(images, folder, *, root=None, display_size: int = 512, block_size: int = 40, preload_chunk: int = 20,
@@ -194,7 +198,8 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
     """Write a self-contained jsPsych 8 rating experiment for a set of images.
 
     Args:
-        images: a folder (searched recursively; stimulus id = path relative to it) or a DataFrame
+        images: a folder (searched recursively; stimulus id = path relative to it; the first
+            sub-folder, if any, becomes the descriptive column ``condition``) or a DataFrame
             with a ``path`` column relative to ``root`` and any descriptive columns (``layer``,
             ``seed``, ``network``, ``alpha``, ``condition``, ...), e.g. notebook 01's manifest.
         folder: the experiment folder to write (must be empty or absent unless ``overwrite``).
