@@ -757,11 +757,14 @@ def layer_effect_sizes(ratings, *, group_by: str = "layer", neutral: float = 50.
     rows = []
 
     def rank_biserial(x):
-        x = x[x != 0]
-        if not x.size:
-            return 0.0
-        r = ss.rankdata(np.abs(x))
-        return float((2 * r[x > 0].sum() - r.sum()) / r.sum())
+        """Matched-pairs rank-biserial r of each row of ``x`` (zeros dropped, as the Wilcoxon test does)."""
+        x = np.atleast_2d(x)
+        a = np.where(x == 0, np.nan, np.abs(x))
+        r = ss.rankdata(a, axis=1, nan_policy="omit")
+        total = np.nansum(r, axis=1)
+        pos = np.nansum(np.where(x > 0, r, 0.0), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, (2 * pos - total) / total, 0.0)
 
     for axis in AXES:
         for name, g in pm.groupby(group_by, sort=False):
@@ -773,9 +776,9 @@ def layer_effect_sizes(ratings, *, group_by: str = "layer", neutral: float = 50.
             t = m / se if se and np.isfinite(se) and se > 0 else np.nan
             d = m / sd if sd and np.isfinite(sd) and sd > 0 else np.nan
             d_lo, d_hi = _dz_ci(t, n, level)
-            boots = [rank_biserial(x[rng.integers(0, n, n)]) for _ in range(2000)] if n > 2 else [np.nan]
+            boots = rank_biserial(x[rng.integers(0, n, (2000, n))]) if n > 2 else np.array([np.nan])
             rows.append(dict(axis=axis, layer=name, n=n, mean_diff=m, mean_ci_low=m - tcrit * se, mean_ci_high=m + tcrit * se,
-                             d_z=d, d_ci_low=d_lo, d_ci_high=d_hi, rank_biserial=rank_biserial(x),
+                             d_z=d, d_ci_low=d_lo, d_ci_high=d_hi, rank_biserial=float(rank_biserial(x)[0]),
                              r_ci_low=float(np.nanquantile(boots, (1 - level) / 2)),
                              r_ci_high=float(np.nanquantile(boots, 1 - (1 - level) / 2)), level=level))
     return pd.DataFrame(rows)
