@@ -560,3 +560,130 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
                 raise TimeoutError(f"experiment.play: the browser did not save {path}")
             out[ext] = path
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# simulated participants (clearly labelled) for trying the chain before real data exist
+# ---------------------------------------------------------------------------------------------
+def simulated_responses(manifest, features=None, *, n_participants: int = 8, seed: int = 0, group_by=None,
+                        group_effect: float = 12.0, coefficients=None, participant_sd: float = 6.0, noise_sd: float = 10.0):
+    """A stated model of ratings for an exported stimulus set; returns responses and the planted truth.
+
+    For participant ``p`` and stimulus ``s`` on axis ``a``: ``50 + sum_f beta[a, f] z_f(s) + g[a, group(s)]
+    + b[a, p] + e``, clipped to 0-100 and rounded to whole slider steps, with ``z`` a feature standardised
+    over the stimuli, ``b ~ N(0, participant_sd)``, ``e ~ N(0, noise_sd)``; the first group of
+    ``group_by`` (sorted) gets ``+group_effect`` on valence, the last ``-group_effect`` (others 0).
+
+    Args:
+        manifest: :func:`load_manifest` of the export.
+        features: per-stimulus features with ``path`` (= stimulus id) or ``stimulus``.
+        coefficients: ``{axis: {feature: rating points per sd}}``; default arousal +6 per sd of
+            feature_congestion, valence +3 per sd of saturation (when the columns exist).
+
+    Returns:
+        (responses, truth): ``responses[participant](stimulus) -> (valence, arousal)`` callables
+        (for :func:`play` or :func:`write_sessions`), and the planted values.
+    """
+    import numpy as np
+    import pandas as pd
+
+    stim = stimulus_table(manifest)
+    coefficients = coefficients if coefficients is not None else {"arousal": {"feature_congestion": 6.0},
+                                                                  "valence": {"saturation": 3.0}}
+    mu = {ax: np.full(len(stim), 50.0) for ax in ("valence", "arousal")}
+    if features is not None:
+        f = features.rename(columns={"path": "stimulus"}) if "stimulus" not in features else features
+        f = stim[["stimulus"]].merge(f, on="stimulus", how="left")
+        for ax, coefs in coefficients.items():
+            for col, beta in coefs.items():
+                if col in f:
+                    x = pd.to_numeric(f[col], errors="coerce").to_numpy(float)
+                    sd = np.nanstd(x)
+                    mu[ax] += beta * np.nan_to_num((x - np.nanmean(x)) / (sd if sd > 0 else 1.0))
+    groups = {}
+    if group_by and group_by in stim:
+        levels = sorted(stim[group_by].astype(str).unique())
+        if len(levels) > 1:
+            groups = {levels[0]: group_effect, levels[-1]: -group_effect}
+            mu["valence"] += stim[group_by].astype(str).map(groups).fillna(0.0).to_numpy()
+    rng = np.random.default_rng([seed, 0x57D1])
+    index = {s: i for i, s in enumerate(stim["stimulus"])}
+    responses = {}
+    for k in range(n_participants):
+        pid = f"SIM{k + 1:03d}"
+        b = {ax: rng.normal(0, participant_sd) for ax in mu}
+        e = {ax: rng.normal(0, noise_sd, len(stim)) for ax in mu}
+        vals = {ax: np.clip(np.round(mu[ax] + b[ax] + e[ax]), 0, 100).astype(int) for ax in mu}
+        responses[pid] = (lambda v, a: (lambda s: (int(v[index[s]]), int(a[index[s]]))))(vals["valence"], vals["arousal"])
+    truth = {"model": simulated_responses.__doc__.split("Args:")[0].strip(), "coefficients_per_sd": coefficients,
+             "group_by": group_by, "group_effects_valence": groups, "participant_sd": participant_sd, "noise_sd": noise_sd,
+             "expected": {ax: dict(zip(stim["stimulus"], map(float, mu[ax]))) for ax in mu}, "seed": seed}
+    return responses, truth
+
+
+def write_sessions(manifest, responses, folder, *, answers=None) -> list[Path]:
+    """Write one jsPsych-format CSV per simulated participant, as the browser would save it.
+
+    The rows carry the same columns and task names as experiment.js's data (welcome, question,
+    rating and attention-check trials; the order drawn by :func:`participant_order`), so the
+    importer treats them exactly like downloaded files. Use :func:`play` for a real browser run.
+    ``answers``: ``{participant: {question: value}}`` (default: each question's values in turn).
+    """
+    import pandas as pd
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = manifest["settings"]
+    ids = [s["stimulus"] for s in manifest["stimuli"]]
+    files = {s["stimulus"]: s["file"] for s in manifest["stimuli"]}
+    out = []
+    for k, (pid, fn) in enumerate(responses.items()):
+        base = {"participant": pid, "experiment_format": manifest["format"], "experiment_id": manifest["experiment_id"],
+                "experiment_version": manifest["experiment_version"], "order_seed": _fnv1a(f"{settings['seed']}:{pid}")}
+        rows = [dict(base, trial_type="html-button-response", task="welcome")]
+        for q in settings["questions"]:
+            value = (answers or {}).get(pid, {}).get(q["name"], q["values"][k % len(q["values"])])
+            rows.append(dict(base, trial_type="survey-multi-choice", task="question", question=q["name"], answer=value,
+                             **{q["name"]: value}))
+        order = participant_order(pid, ids, seed=settings["seed"])
+        for pos, stim in enumerate(order):
+            v, a = fn(stim)
+            rows.append(dict(base, trial_type="na-dual-slider", task="rating", stimulus=stim, file=files[stim], valence=v,
+                             arousal=a, valence_moved=True, arousal_moved=True, rt=1500,
+                             block=pos // settings["block_size"], position=pos + 1, attention_check=False))
+        for j, chk in enumerate(settings["attention_checks"]):
+            rows.append(dict(base, trial_type="na-dual-slider", task="attention_check", stimulus=order[0], file=files[order[0]],
+                             valence=chk["valence"], arousal=chk["arousal"], valence_moved=True, arousal_moved=True,
+                             attention_check=True, check=j + 1, expected_valence=chk["valence"],
+                             expected_arousal=chk["arousal"]))
+        path = folder / f"{manifest['experiment_id']}_{pid}.csv"
+        from helpers import io
+
+        io.save_table(pd.DataFrame(rows), path)
+        out.append(path)
+    return out
+
+
+def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=None, progress: bool = True) -> list[Path]:
+    """Play every participant of ``responses`` through the exported experiment in headless Chromium.
+
+    Serves ``folder`` on localhost, opens one fresh browser per participant, and returns the CSV
+    files the browser downloaded into ``download_dir``. ``screenshot``: PNG of the first
+    participant's first rating trial. Raises RuntimeError (with install instructions) when
+    Chromium, chromedriver or Selenium are missing.
+    """
+    from tqdm.auto import tqdm
+
+    download_dir = Path(download_dir)
+    download_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    with serve(folder) as url:
+        for k, (pid, fn) in enumerate(tqdm(list(responses.items()), desc="browser sessions", disable=not progress)):
+            driver = chromium(download_dir)
+            try:
+                res = play(driver, url + "index.html", participant=pid, responses=fn, answers=(answers or {}).get(pid),
+                           download_dir=download_dir, screenshot=screenshot if k == 0 else None)
+            finally:
+                driver.quit()
+            out.append(res["csv"])
+    return out
