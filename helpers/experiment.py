@@ -190,6 +190,11 @@ def _image_inputs(images, root):
     return table, folder
 
 
+def image_table(folder):
+    """The images under ``folder`` as a table: ``path`` (relative, = stimulus id) [, ``condition`` = first sub-folder]."""
+    return _image_inputs(folder, None)[0]
+
+
 def export(images, folder, *, root=None, display_size: int = 512, block_size: int = 40, preload_chunk: int = 20,
            max_load_time_s: float = 60.0, attention_checks=DEFAULT_ATTENTION_CHECKS, questions=DEFAULT_QUESTIONS,
            require_movement: bool = True, post_url: str | None = None, auto_download: bool = True, seed: int = 0,
@@ -687,3 +692,22 @@ def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=No
                 driver.quit()
             out.append(res["csv"])
     return out
+
+
+def pick_stimuli(table, n: int = 0, *, by: str = "layer"):
+    """At most ``n`` rows of an image table (0: all); with a ``by`` column, whole groups evenly spread over it.
+
+    Groups (e.g. layers, in table order) are taken at even spacing until ``n`` images are reached,
+    so that every chosen group keeps all its images (stimuli stay nested in their groups).
+    """
+    import numpy as np
+
+    if not n or n >= len(table):
+        return table.reset_index(drop=True)
+    if by not in table.columns:
+        return table.iloc[np.unique(np.linspace(0, len(table) - 1, n).round().astype(int))].reset_index(drop=True)
+    groups = list(dict.fromkeys(table[by]))
+    per = max(1, int(round(len(table) / len(groups))))
+    k = max(1, min(len(groups), n // per))
+    chosen = [groups[i] for i in np.unique(np.linspace(0, len(groups) - 1, k).round().astype(int))]
+    return table[table[by].isin(chosen)].reset_index(drop=True)
