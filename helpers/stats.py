@@ -876,3 +876,26 @@ def power_analysis(features, *, effect: float = 10.0, axis: str = "valence", lay
                "effect": float(effect), "axis": axis, "layer": layer, "alpha": alpha, "test": test,
                "correction": correction, "n_sims": n_sims, "n_layers": int(features["layer"].nunique())}
     return table, summary
+
+
+def mixed_models(ratings, features=None, *, responses=AXES, **kwargs):
+    """:func:`mixed_model` for each response (arousal, valence), stacked in one tidy table."""
+    import pandas as pd
+
+    return pd.concat([mixed_model(ratings, features, response=r, **kwargs) for r in responses], ignore_index=True)
+
+
+def mixed_vs_regression(mixed, regression_table, *, model: str = "selected"):
+    """The mixed model's fixed effects beside the paper's layer-mean OLS (:func:`regression`), per term.
+
+    Returns:
+        DataFrame: response, term, ols_coef, ols_se, ols_p, mixed_coef, mixed_se, mixed_p, se_ratio
+        (mixed / OLS; both in rating points per raw feature unit).
+    """
+    fixed = mixed[mixed["kind"] == "fixed"][["response", "term", "estimate", "se", "p"]]
+    fixed = fixed.rename(columns={"estimate": "mixed_coef", "se": "mixed_se", "p": "mixed_p"})
+    ols = regression_table[regression_table["model"] == model][["response", "term", "coef", "se", "p"]]
+    ols = ols.rename(columns={"coef": "ols_coef", "se": "ols_se", "p": "ols_p"})
+    out = ols.merge(fixed, on=["response", "term"], how="outer")
+    out["se_ratio"] = out["mixed_se"] / out["ols_se"]
+    return out

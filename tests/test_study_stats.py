@@ -81,3 +81,11 @@ def test_power_rises_with_participants(features):
     assert table["power"].iloc[0] < table["power"].iloc[1]
     assert table["power"].iloc[1] >= 0.8 and summary["n_for_power"] == 24
     assert summary["layer"] == dream.LAYERS[0] and (table["n_sims"] == 6).all()
+
+
+def test_mixed_vs_regression_table(clean_sim, features):
+    mm = stats.mixed_models(clean_sim.ratings, features)
+    reg = stats.regression(clean_sim.ratings, features, unit="layer")
+    side = stats.mixed_vs_regression(mm, reg)
+    assert set(side["response"]) == {"arousal", "valence"} and len(side) == 8
+    assert side[["ols_coef", "mixed_coef", "se_ratio"]].notna().all().all()
