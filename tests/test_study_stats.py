@@ -85,7 +85,16 @@ def test_power_rises_with_participants(features):
 
 def test_mixed_vs_regression_table(clean_sim, features):
     mm = stats.mixed_models(clean_sim.ratings, features)
-    reg = stats.regression(clean_sim.ratings, features, unit="layer")
+    reg = stats.regression(clean_sim.ratings, features, unit="layer", models={"selected": list(stats.SELECTED)})
     side = stats.mixed_vs_regression(mm, reg)
     assert set(side["response"]) == {"arousal", "valence"} and len(side) == 8
     assert side[["ols_coef", "mixed_coef", "se_ratio"]].notna().all().all()
+
+
+def test_crossprod_engine_equals_statsmodels(clean_sim, features):
+    a = stats.mixed_model(clean_sim.ratings, features, response="arousal", engine="statsmodels").set_index("term")
+    b = stats.mixed_model(clean_sim.ratings, features, response="arousal", engine="crossprod").set_index("term")
+    assert b["converged"].all()
+    np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=2e-3, atol=2e-3)
+    fixed = a["kind"] == "fixed"
+    np.testing.assert_allclose(b.loc[fixed, "se"], a.loc[fixed, "se"], rtol=2e-3)
