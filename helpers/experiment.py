@@ -417,20 +417,34 @@ def find_chromium() -> tuple[str, str] | None:
 class serve:
     """Serve a folder on ``http://127.0.0.1:<free port>/`` from a background thread (a context manager).
 
-    ``with experiment.serve(folder) as url: ...``; requests are not logged.
+    ``with experiment.serve(folder) as url: ...``; requests are not logged. POST requests (an export
+    with ``post_url="data"``, relative to the page) are answered 200 and their JSON bodies kept in
+    ``received`` (a list of dicts), which is how a lab server would collect the data.
     """
 
     def __init__(self, folder):
         self.folder = Path(folder)
+        self.received: list = []
 
     def __enter__(self) -> str:
         import functools
         import threading
         from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+        received = self.received
+
         class Quiet(SimpleHTTPRequestHandler):
             def log_message(self, *args):
                 pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    received.append(json.loads(body))
+                    self.send_response(200)
+                except json.JSONDecodeError:
+                    self.send_response(400)
+                self.end_headers()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(self.folder)))
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -669,20 +683,23 @@ def write_sessions(manifest, responses, folder, *, answers=None) -> list[Path]:
     return out
 
 
-def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=None, progress: bool = True) -> list[Path]:
+def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=None, progress: bool = True,
+                 received=None) -> list[Path]:
     """Play every participant of ``responses`` through the exported experiment in headless Chromium.
 
     Serves ``folder`` on localhost, opens one fresh browser per participant, and returns the CSV
     files the browser downloaded into ``download_dir``. ``screenshot``: PNG of the first
-    participant's first rating trial. Raises RuntimeError (with install instructions) when
-    Chromium, chromedriver or Selenium are missing.
+    participant's first rating trial. ``received``: a list that collects the JSON bodies POSTed to the
+    local server (exports with ``post_url="data"``). Raises RuntimeError (with install instructions)
+    when Chromium, chromedriver or Selenium are missing.
     """
     from tqdm.auto import tqdm
 
     download_dir = Path(download_dir)
     download_dir.mkdir(parents=True, exist_ok=True)
     out = []
-    with serve(folder) as url:
+    server = serve(folder)
+    with server as url:
         for k, (pid, fn) in enumerate(tqdm(list(responses.items()), desc="browser sessions", disable=not progress)):
             driver = chromium(download_dir)
             try:
@@ -691,6 +708,8 @@ def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=No
             finally:
                 driver.quit()
             out.append(res["csv"])
+    if received is not None:
+        received.extend(server.received)
     return out
 
 

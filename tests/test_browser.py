@@ -47,15 +47,18 @@ def study(tmp_path_factory, browser_ready):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         exp = experiment.export(images, root / "experiment", display_size=160, block_size=4, preload_chunk=2, seed=3,
-                                progress=False)
+                                post_url="data", progress=False)  # relative: POSTed to the serving host
     manifest = experiment.load_manifest(exp)
     feats = features.table(images, n_jobs=1, progress=False)
     responses, truth = experiment.simulated_responses(manifest, feats, n_participants=3, seed=0, group_by="condition",
                                                       group_effect=20.0)
     answers = {pid: {"attitude": k % 3, "self_esteem": (k + 2) % 5} for k, pid in enumerate(responses)}
     shot = root / "trial.png"
-    files = experiment.run_sessions(exp, responses, root / "downloads", answers=answers, screenshot=shot, progress=False)
-    return dict(root=root, exp=exp, manifest=manifest, features=feats, responses=responses, files=files, shot=shot, truth=truth)
+    posted = []
+    files = experiment.run_sessions(exp, responses, root / "downloads", answers=answers, screenshot=shot, progress=False,
+                                    received=posted)
+    return dict(root=root, exp=exp, manifest=manifest, features=feats, responses=responses, files=files, shot=shot, truth=truth,
+                posted=posted)
 
 
 def test_browser_downloads_csv_and_json_with_every_trial(study):
@@ -74,6 +77,18 @@ def test_browser_downloads_csv_and_json_with_every_trial(study):
         assert sum(t.get("task") == "break" for t in trials) == 1  # 6 images in blocks of 4
         assert sum(t.get("task") == "preload" for t in trials) == 3  # chunks of 2
     assert study["shot"].exists() and study["shot"].stat().st_size > 10_000
+
+
+def test_browser_posts_the_same_data(study, tmp_path):
+    posted = {p["participant"]: p for p in study["posted"]}
+    assert sorted(posted) == sorted(study["responses"])
+    for pid, body in posted.items():
+        (tmp_path / f"{pid}.json").write_text(json.dumps(body))  # the POSTed form is importable as it is
+    a = ratings.from_jsPsych(tmp_path, manifest=study["exp"]).ratings
+    b = ratings.from_jsPsych(study["root"] / "downloads", manifest=study["exp"]).ratings
+    key = ["participant", "stimulus"]
+    assert a.sort_values(key)[key + ["valence", "arousal"]].reset_index(drop=True).equals(
+        b.sort_values(key)[key + ["valence", "arousal"]].reset_index(drop=True))
 
 
 def test_browser_data_import_and_analyses(study):
