@@ -691,8 +691,8 @@ def mixed_model(ratings, features=None, *, response: str = "arousal", terms=SELE
         X = (X - per.mean()) / per.std(ddof=0).replace(0, 1)
     X = sm.add_constant(X, has_constant="add")
     factors = {"participant": data["participant"].astype(str), "stimulus": stim}
-    if nested_in and nested_in in data.columns and data[nested_in].nunique() > 1:
-        factors[nested_in] = data[nested_in].astype(str)
+    if nested_in and nested_in in data.columns and 1 < data[nested_in].nunique() < stim.nunique():
+        factors[nested_in] = data[nested_in].astype(str)  # (one image per group: the group is the stimulus, left out)
     n = len(data)
     names, colnames, mats = [], [], []
     for name, values in factors.items():

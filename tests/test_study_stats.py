@@ -98,3 +98,10 @@ def test_crossprod_engine_equals_statsmodels(clean_sim, features):
     np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=2e-3, atol=2e-3)
     fixed = a["kind"] == "fixed"
     np.testing.assert_allclose(b.loc[fixed, "se"], a.loc[fixed, "se"], rtol=2e-3)
+
+
+def test_mixed_model_leaves_out_a_layer_factor_that_equals_the_stimulus(features):
+    one = features[features["seed"] == 0]  # one image per layer (the smoke profile's shape)
+    sim = ratings.simulate(one, n_participants=6, seed=1, round_to=None)
+    fit = stats.mixed_model(sim.ratings, one, response="valence")
+    assert set(fit.loc[fit["kind"] == "variance", "term"]) == {"participant", "stimulus", "residual"}
