@@ -35,6 +35,7 @@ NB04 = "04-layer-response-figures.ipynb"
 NB05 = "05-biggan-perturbation.ipynb"
 NB06 = "06-biggan-block-resampling.ipynb"
 NB07 = "07-nearest-painting.ipynb"
+NB08 = "08-your-own-study.ipynb"
 
 ITEMS: tuple[Item, ...] = (
     Item("setup:environment", "Versions, device, weights present, cache folders", NB00, "setup-check.json", "table"),
@@ -82,6 +83,16 @@ ITEMS: tuple[Item, ...] = (
     Item("paper2:fig4", "Figure 4: generated images beside their perceptually nearest ArtBench-10 painting", NB07, "p2-fig04-nearest-painting.png"),
     Item("paper2:fig4-top5", "Top-5 nearest paintings per generated image", NB07, "p2-fig04-top5.png"),
     Item("paper2:nearest", "Nearest-painting table (query, rank, artwork, similarity, metadata)", NB07, "p2-nearest-paintings.csv", "table"),
+    # --- Your own study: any stimuli, a jsPsych experiment, its data back into the analyses ---
+    Item("study:experiment", "Self-contained jsPsych rating experiment and its manifest (images, hashes, settings)", NB08, "study/experiment/manifest.json", "table"),
+    Item("study:participants", "Imported participants with exclusion flags (incomplete, attention checks, unmoved sliders)", NB08, "study/participants.csv", "table"),
+    Item("study:ratings", "Imported ratings in the general format (stimulus id + descriptive columns)", NB08, "study/ratings.parquet", "table"),
+    Item("study:group-tests", "Per-group tests against neutral (Figure 10's test, any grouping variable)", NB08, "study/group-tests.csv", "table"),
+    Item("study:effect-sizes", "Effect sizes with 95% CIs (mean difference, d_z, rank-biserial r) per group", NB08, "study/effect-sizes.csv", "table"),
+    Item("study:effect-sizes-figure", "Forest plot of the per-group effects with CIs", NB08, "study-effect-sizes.png"),
+    Item("study:correction-sensitivity", "Significant-group counts under BH (all / per axis), Bonferroni and no correction", NB08, "study/correction-sensitivity.csv", "table"),
+    Item("study:mixed-model", "Crossed mixed model: rating ~ features + (1|participant) + (1|stimulus) [+ (1|layer)]", NB08, "study/mixed-model.csv", "table"),
+    Item("study:power", "Power by number of participants for a planted layer effect (from the simulator)", NB08, "study/power.csv", "table"),
 )
 
 

@@ -115,27 +115,59 @@ def _ok(features):
     return features
 
 
+def _unit_keys(ratings, unit: str) -> list[str]:
+    """Key columns of a unit: "image" -> stimulus (or layer, seed); "layer" or any column -> itself."""
+    if unit == "image":
+        return ["stimulus"] if "stimulus" in ratings.columns else ["layer", "seed"]
+    if unit not in ratings.columns or unit in ("participant", *AXES):
+        raise ValueError(f"unit must be 'image' or a descriptive column of the ratings ({', '.join(map(str, ratings.columns))}), "
+                         f"got {unit!r}")
+    return [unit]
+
+
+def _stimulus_features(ratings, features, keys):
+    """Features averaged per ``keys`` in the general form: matched to ratings by stimulus id (= ``path``)."""
+    f = _ok(features)
+    if "stimulus" not in f.columns and "path" in f.columns:
+        f = f.rename(columns={"path": "stimulus"})
+    cols = [c for c in FEATURES if c in f.columns]
+    per_stim = f[["stimulus", *cols]].drop_duplicates("stimulus")
+    unknown = sorted(set(ratings["stimulus"]) - set(per_stim["stimulus"]))
+    if unknown:
+        import warnings
+
+        warnings.warn(f"{len(unknown)} rated stimuli have no feature row (e.g. {unknown[:3]}); left out of feature analyses")
+    if keys == ["stimulus"]:
+        return per_stim
+    desc = ratings[["stimulus", *keys]].drop_duplicates("stimulus")
+    return desc.merge(per_stim, on="stimulus", how="inner").groupby(keys, sort=False)[cols].mean().reset_index()
+
+
 def image_means(ratings, features=None, *, unit: str = "layer"):
     """Mean arousal and valence per image (``unit="image"``) or per layer (``unit="layer"``).
 
     Args:
-        ratings: long ratings (participant, layer, seed, arousal, valence).
-        features: optional per-image features; averaged the same way and joined.
-        unit: "image" (one row per layer x seed, n = 720 in the study) or "layer"
-            (images of a layer pooled, n = 144).
+        ratings: long ratings (participant, layer, seed, arousal, valence), or the general form
+            with a ``stimulus`` column (:mod:`helpers.ratings`).
+        features: optional per-image features; averaged the same way and joined (in the
+            general form matched by stimulus id, the features' ``path`` or ``stimulus``).
+        unit: "image" (one row per layer x seed, n = 720 in the study; per stimulus in the
+            general form), "layer" (images of a layer pooled, n = 144), or the name of any
+            descriptive column to pool by (e.g. "condition", "network").
 
     Returns:
-        DataFrame: layer[, seed], arousal, valence, n_ratings[, feature columns].
+        DataFrame: layer[, seed] (or the unit's column), arousal, valence, n_ratings[, feature columns].
     """
-    if unit not in ("image", "layer"):
-        raise ValueError(f"unit must be 'image' or 'layer', got {unit!r}")
-    keys = ["layer", "seed"] if unit == "image" else ["layer"]
+    keys = _unit_keys(ratings, unit)
     out = ratings.groupby(keys, sort=False)[list(AXES)].mean()
     out["n_ratings"] = ratings.groupby(keys, sort=False).size()
     out = out.reset_index()
     if features is not None:
-        cols = [c for c in FEATURES if c in features.columns]
-        f = _ok(features).groupby(keys, sort=False)[cols].mean().reset_index()
+        if "stimulus" in ratings.columns:
+            f = _stimulus_features(ratings, features, keys)
+        else:
+            cols = [c for c in FEATURES if c in features.columns]
+            f = _ok(features).groupby(keys, sort=False)[cols].mean().reset_index()
         out = out.merge(f, on=keys, how="inner", validate="one_to_one")
     return out
 
@@ -267,13 +299,13 @@ def anova(ratings, *, factors=("attitude", "self_esteem"), responses=("valence",
     return pd.DataFrame(rows)
 
 
-def participant_layer_means(ratings):
-    """Each participant's mean arousal and valence per layer (over the layer's images)."""
-    return ratings.groupby(["layer", "participant"], sort=False)[list(AXES)].mean().reset_index()
+def participant_layer_means(ratings, *, group_by: str = "layer"):
+    """Each participant's mean arousal and valence per layer (or per ``group_by`` value)."""
+    return ratings.groupby([group_by, "participant"], sort=False)[list(AXES)].mean().reset_index()
 
 
 def layer_tests(ratings, *, test: str = "wilcoxon", correction: str = "fdr_bh", alpha: float = 0.05,
-                neutral: float = 50.0, layers=None):
+                neutral: float = 50.0, layers=None, group_by: str = "layer"):
     """Per-layer tests of arousal and valence against the neutral 50, corrected for 288 tests.
 
     The unit is the participant: each participant's mean over the layer's five images, so
@@ -282,6 +314,11 @@ def layer_tests(ratings, *, test: str = "wilcoxon", correction: str = "fdr_bh", 
     ``test="t"``: one-sample t-test. The p-values of all layers and both axes are corrected
     together with ``statsmodels.stats.multitest.multipletests(method=correction)``
     (Benjamini-Hochberg by default).
+
+    ``group_by`` names the grouping variable (default "layer"; any descriptive column, e.g.
+    "condition" or "network", or "stimulus"); the output keeps the column name ``layer`` for
+    the group's value (and adds ``group_by``), so the figures work unchanged. Groups that are
+    not InceptionV1 layers come in order of appearance, with position -1.
 
     Returns:
         tidy DataFrame, one row per (axis, layer) in study order: position (0-based layer
@@ -296,13 +333,20 @@ def layer_tests(ratings, *, test: str = "wilcoxon", correction: str = "fdr_bh", 
 
     if test not in ("wilcoxon", "t"):
         raise ValueError(f"test must be 'wilcoxon' or 't', got {test!r}")
-    order = [n for n in (layers or dream.LAYERS) if n in set(ratings["layer"])]
+    if group_by not in ratings.columns:
+        raise ValueError(f"layer_tests: group_by={group_by!r} is not a column of the ratings ({list(ratings.columns)})")
+    present = list(dict.fromkeys(ratings[group_by]))
+    if layers is not None:
+        order = [n for n in layers if n in set(present)]
+    else:  # InceptionV1 layers in study order, any other group in order of appearance
+        order = [n for n in dream.LAYERS if n in set(present)]
+        order += [n for n in present if n not in set(order)]
     pos = {n: i for i, n in enumerate(dream.LAYERS)}
-    pm = participant_layer_means(ratings)
+    pm = participant_layer_means(ratings, group_by=group_by)
     rows = []
     for axis in AXES:
-        by_layer = dict(tuple(pm.groupby("layer", sort=False)[axis]))
-        raw = dict(tuple(ratings.groupby("layer", sort=False)[axis]))
+        by_layer = dict(tuple(pm.groupby(group_by, sort=False)[axis]))
+        raw = dict(tuple(ratings.groupby(group_by, sort=False)[axis]))
         for name in order:
             x = by_layer[name].to_numpy(float) - neutral
             if test == "wilcoxon":
@@ -319,6 +363,8 @@ def layer_tests(ratings, *, test: str = "wilcoxon", correction: str = "fdr_bh", 
     out["p_adj"], out["significant"] = p_adj, reject
     out["direction"] = np.where(~reject, "neutral", np.where(out["participant_mean"] > neutral, "higher", "lower"))
     out["test"], out["correction"] = test, correction
+    if group_by != "layer":
+        out["group_by"] = group_by
     return out
 
 
@@ -411,16 +457,19 @@ def entropy(density) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def joint_densities(ratings, *, bins: int = 101, bandwidth: float = 5.0, layers=None) -> dict:
-    """``{layer: density}`` for every layer (study order), see :func:`joint_density`."""
+def joint_densities(ratings, *, bins: int = 101, bandwidth: float = 5.0, layers=None, group_by: str = "layer") -> dict:
+    """``{layer: density}`` for every layer (study order; other ``group_by`` values in order of appearance)."""
     from helpers import dream
 
-    groups = dict(tuple(ratings.groupby("layer", sort=False)))
+    groups = dict(tuple(ratings.groupby(group_by, sort=False)))
     order = [n for n in (layers or dream.LAYERS) if n in groups]
+    if layers is None and len(order) < len(groups):
+        order += [n for n in groups if n not in set(order)]
     return {n: joint_density(groups[n]["arousal"], groups[n]["valence"], bins=bins, bandwidth=bandwidth) for n in order}
 
 
-def joint_density_stats(ratings, *, densities=None, bins: int = 101, bandwidth: float = 5.0, alpha: float = 0.05):
+def joint_density_stats(ratings, *, densities=None, bins: int = 101, bandwidth: float = 5.0, alpha: float = 0.05,
+                        group_by: str = "layer"):
     """Per-layer joint-density statistics: entropy, centre, bimodality, nearest corner.
 
     Bimodality uses Hartigan's dip test (``diptest.diptest``) on each participant's mean
@@ -444,13 +493,13 @@ def joint_density_stats(ratings, *, densities=None, bins: int = 101, bandwidth: 
 
     from helpers import dream
 
-    densities = densities or joint_densities(ratings, bins=bins, bandwidth=bandwidth)
-    plm = participant_layer_means(ratings)
+    densities = densities or joint_densities(ratings, bins=bins, bandwidth=bandwidth, group_by=group_by)
+    plm = participant_layer_means(ratings, group_by=group_by)
     centre = ratings.groupby("participant")[list(AXES)].mean()
     for axis in AXES:
         plm[axis] = plm[axis] - plm["participant"].map(centre[axis]).to_numpy() + ratings[axis].mean()
-    pm = dict(tuple(plm.groupby("layer", sort=False)))
-    raw = dict(tuple(ratings.groupby("layer", sort=False)))
+    pm = dict(tuple(plm.groupby(group_by, sort=False)))
+    raw = dict(tuple(ratings.groupby(group_by, sort=False)))
     pos = {n: i for i, n in enumerate(dream.LAYERS)}
     rows = []
     for name, dens in densities.items():
@@ -703,3 +752,357 @@ def layer_key_numbers(tests, groups, joint, cases, corners) -> dict:
         "cases": {int(r.case): str(r.layer) for r in cases.itertuples()},
         "corners": {str(r.target): str(r.layer) for r in corners.itertuples()},
     })
+
+
+# ---------------------------------------------------------------------------------------------
+# beyond the paper: mixed model, effect sizes, sensitivity to the correction, power
+# ---------------------------------------------------------------------------------------------
+def with_features(ratings, features, *, columns=None):
+    """Each rating joined with its image's features (study form: on layer, seed; general form: stimulus id)."""
+    f = _ok(features)
+    columns = [c for c in (columns or FEATURES) if c in f.columns]
+    if "stimulus" in ratings.columns:
+        if "stimulus" not in f.columns and "path" in f.columns:
+            f = f.rename(columns={"path": "stimulus"})
+        keys = ["stimulus"]
+    else:
+        keys = ["layer", "seed"]
+    per = f[keys + columns].drop_duplicates(keys)
+    return ratings.drop(columns=[c for c in columns if c in ratings.columns]).merge(per, on=keys, how="inner",
+                                                                                     validate="many_to_one")
+
+
+def mixed_model(ratings, features=None, *, response: str = "arousal", terms=SELECTED, nested_in="layer",
+                standardise: bool = False, reml: bool = True, engine: str = "auto"):
+    """Crossed random-effects model: rating ~ features + (1 | participant) + (1 | stimulus) [+ (1 | layer)].
+
+    Every participant rates every image, so ratings share both a person and an image; a per-layer
+    OLS of means ignores both. Fitted with statsmodels ``MixedLM`` as variance components
+    (statsmodels' documented route for crossed effects: one group holding all rows, one variance
+    component per factor, here with sparse indicator matrices). With ``nested_in`` (default
+    "layer", when the ratings have that column) a layer component is added: stimuli nested in
+    layers, since stimulus ids are unique across layers.
+
+    Args:
+        ratings: long ratings (either form; see :mod:`helpers.ratings`).
+        features: per-image features (notebook 02) joined by :func:`with_features`; ``None``
+            when the ``terms`` columns are already in ``ratings``.
+        response: "arousal" or "valence".
+        terms: fixed-effect columns (default the paper's selected model).
+        nested_in: grouping column that stimuli are nested in, or None.
+        standardise: z-score the terms over the rated images first (coefficients per sd).
+        reml: REML (default) or maximum likelihood.
+        engine: "statsmodels" (``MixedLM``), "crossprod" (the same model and estimator from the
+            data's cross-products, :func:`_lmm_crossprod`: seconds for the study's 150 x 720
+            ratings, where MixedLM's per-row work takes far longer) or "auto" (statsmodels up to
+            4 million rows x random-effect levels, else crossprod).
+
+    Returns:
+        tidy DataFrame: kind ("fixed" or "variance"), term (fixed term, or the variance
+        component: participant, stimulus, layer, residual), estimate, se, z, p, ci_low, ci_high
+        (95 %, Wald; variance rows: estimate and sd only), and n, n_participants, n_stimuli,
+        response, converged, method ("statsmodels MixedLM, variance components, REML").
+    """
+    import warnings
+
+    import pandas as pd
+    import statsmodels.api as sm
+    from scipy import sparse
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+
+    from helpers import ratings as rt
+
+    terms = list(terms)
+    data = with_features(ratings, features, columns=terms) if features is not None else ratings
+    data = data.dropna(subset=[response, *terms]).reset_index(drop=True)
+    stim = rt.stimulus_ids(data)
+    X = data[terms].astype(float)
+    if standardise:
+        per = X.groupby(stim.to_numpy()).first()
+        X = (X - per.mean()) / per.std(ddof=0).replace(0, 1)
+    X = sm.add_constant(X, has_constant="add")
+    factors = {"participant": data["participant"].astype(str), "stimulus": stim}
+    if nested_in and nested_in in data.columns and 1 < data[nested_in].nunique() < stim.nunique():
+        factors[nested_in] = data[nested_in].astype(str)  # (one image per group: the group is the stimulus, left out)
+    n = len(data)
+    names, colnames, mats = [], [], []
+    for name, values in factors.items():
+        codes, levels = pd.factorize(values, sort=True)
+        names.append(name)
+        colnames.append([[str(v) for v in levels]])
+        mats.append([sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))])
+    y = data[response].astype(float).to_numpy()
+    q = sum(m[0].shape[1] for m in mats)
+    if engine == "auto":
+        engine = "statsmodels" if n * q <= 4_000_000 else "crossprod"
+    if engine == "statsmodels":
+        model = MixedLM(y, X, groups=np.zeros(n), exog_vc=VCSpec(names, colnames, mats))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = model.fit(reml=reml, method=["lbfgs"])
+        converged = bool(getattr(fit, "converged", True)) and not any("converge" in str(w.message).lower() for w in caught)
+        est = dict(fe=fit.fe_params.to_numpy(), se=fit.bse_fe.to_numpy(), vcomp=np.atleast_1d(fit.vcomp), scale=float(fit.scale))
+        label = "statsmodels MixedLM, variance components"
+    elif engine == "crossprod":
+        est = _lmm_crossprod(y, X.to_numpy(float), [m[0] for m in mats], reml=reml)
+        converged = est["converged"]
+        label = "variance components fitted from cross-products (Henderson's equations; agrees with statsmodels MixedLM, tested)"
+    else:
+        raise ValueError(f"mixed_model: engine must be 'auto', 'statsmodels' or 'crossprod', got {engine!r}")
+    from scipy import stats as ss
+
+    zcrit = ss.norm.ppf(0.975)
+    base = dict(n=n, n_participants=int(factors["participant"].nunique()), n_stimuli=int(stim.nunique()),
+                response=response, converged=converged, method=f"{label}, {'REML' if reml else 'ML'}")
+    rows = []
+    for j, term in enumerate(X.columns):
+        b, se = float(est["fe"][j]), float(est["se"][j])
+        rows.append(dict(kind="fixed", term=term, estimate=b, se=se, z=b / se, p=float(2 * ss.norm.sf(abs(b / se))),
+                         ci_low=b - zcrit * se, ci_high=b + zcrit * se, **base))
+    for name, var in zip(names, est["vcomp"]):
+        rows.append(dict(kind="variance", term=name, estimate=float(var), sd=float(np.sqrt(max(var, 0.0))), **base))
+    rows.append(dict(kind="variance", term="residual", estimate=est["scale"], sd=float(np.sqrt(est["scale"])), **base))
+    return pd.DataFrame(rows)
+
+
+def _lmm_crossprod(y, X, Zs, *, reml: bool = True) -> dict:
+    """Variance-components LMM y = X b + sum_j Z_j u_j + e from cross-products only.
+
+    With u_j ~ N(0, s2 g_j I) and e ~ N(0, s2 I), the (restricted) likelihood depends on the data only
+    through X'X, X'Z, Z'Z, X'y, Z'y and y'y (Henderson's mixed-model equations; Woodbury for the
+    determinants), so a fit costs a few Cholesky factorisations of a (p + q)-square matrix per
+    evaluation however many ratings there are. The log ratios g_j are optimised with L-BFGS-B
+    (s2 and b profiled out); Cov(b) = s2 [C^-1]_bb as in statsmodels.
+    """
+    from scipy import linalg, optimize, sparse
+
+    n, p = X.shape
+    Z = sparse.hstack(Zs).tocsc()
+    sizes = [z.shape[1] for z in Zs]
+    which = np.repeat(np.arange(len(Zs)), sizes)
+    ZtZ = (Z.T @ Z).toarray()
+    XtZ = np.asarray((Z.T @ X).T)
+    XtX, Xty, Zty, yty = X.T @ X, X.T @ y, np.asarray(Z.T @ y).ravel(), float(y @ y)
+    m = p + ZtZ.shape[0]
+    top = np.hstack([XtX, XtZ])
+    rhs = np.concatenate([Xty, Zty])
+    dof = n - p if reml else n
+
+    def parts(theta):
+        g = np.exp(theta)[which]
+        C = np.vstack([top, np.hstack([XtZ.T, ZtZ + np.diag(1.0 / g)])])
+        L = linalg.cho_factor(C, lower=True, check_finite=False)
+        sol = linalg.cho_solve(L, rhs, check_finite=False)
+        rss = max(yty - sol @ rhs, 1e-300)
+        s2 = rss / dof
+        logdet_c = 2.0 * np.log(np.diag(L[0])).sum()
+        logdet_g = np.log(g).sum()
+        if reml:
+            obj = dof * np.log(s2) + logdet_g + logdet_c
+        else:  # ML: log|H| = log|G| + log|Z'Z + G^-1|
+            Lz = linalg.cho_factor(ZtZ + np.diag(1.0 / g), lower=True, check_finite=False)
+            obj = n * np.log(s2) + logdet_g + 2.0 * np.log(np.diag(Lz[0])).sum()
+        return obj, s2, sol, L
+
+    def f(theta):
+        try:
+            return parts(theta)[0]
+        except linalg.LinAlgError:
+            return np.inf
+
+    start = np.zeros(len(Zs))
+    res = optimize.minimize(f, start, method="L-BFGS-B", bounds=[(-18.0, 8.0)] * len(Zs))
+    _, s2, sol, L = parts(res.x)
+    cinv_bb = linalg.cho_solve(L, np.eye(m)[:, :p], check_finite=False)[:p]
+    return dict(fe=sol[:p], se=np.sqrt(np.diag(s2 * cinv_bb)), vcomp=s2 * np.exp(res.x), scale=float(s2),
+                converged=bool(res.success))
+
+
+def _dz_ci(t, n, level: float = 0.95):
+    """Exact CIs of Cohen's d_z from the noncentral t (Steiger & Fouladi 1997), vectorised over tests.
+
+    For each observed t with n - 1 degrees of freedom, the noncentrality parameters whose
+    distributions put t at the upper and lower ``(1 - level) / 2`` quantiles, found by bisection
+    (60 halvings of a bracket several sds wide), divided by sqrt(n). NaN where t is not finite.
+    """
+    from scipy import stats as ss
+
+    t, n = np.atleast_1d(np.asarray(t, float)), np.atleast_1d(np.asarray(n, float))
+    df, tail = n - 1, (1 - level) / 2
+    ok = np.isfinite(t) & (n >= 3)
+    tt, dd = np.where(ok, t, 0.0), np.where(ok, df, 2.0)
+    width = 8.0 * np.sqrt(1.0 + tt * tt / (2.0 * dd)) + 1.0
+    out = []
+    for q in (1 - tail, tail):  # cdf(t; ncp) decreases in ncp: q = 1 - tail gives the lower bound
+        lo, hi = tt - width, tt + width
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            above = np.nan_to_num(ss.nct.cdf(tt, dd, mid), nan=0.5) > q
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        out.append(np.where(ok, (lo + hi) / 2 / np.sqrt(n), np.nan))
+    return out[0], out[1]
+
+
+def layer_effect_sizes(ratings, *, group_by: str = "layer", neutral: float = 50.0, level: float = 0.95):
+    """Effect sizes with confidence intervals for the per-layer tests against neutral.
+
+    The unit is the participant's mean over the group's images, as in :func:`layer_tests`.
+
+    Returns:
+        tidy DataFrame, one row per (axis, layer): n, mean_diff (participant mean - 50) with
+        its t-based CI (mean_ci_low/high, rating points), d_z = mean_diff / sd with the exact
+        noncentral-t CI (d_ci_low/high), and the matched-pairs rank-biserial r of the
+        Wilcoxon test with a percentile bootstrap CI (r_ci_low/high, 2000 resamples, seed 0).
+    """
+    import pandas as pd
+    from scipy import stats as ss
+
+    pm = participant_layer_means(ratings, group_by=group_by)
+    rng = np.random.default_rng(0)
+    rows = []
+
+    def rank_biserial(x):
+        """Matched-pairs rank-biserial r of each row of ``x`` (zeros dropped, as the Wilcoxon test does)."""
+        x = np.atleast_2d(x)
+        a = np.where(x == 0, np.nan, np.abs(x))
+        r = ss.rankdata(a, axis=1, nan_policy="omit")
+        total = np.nansum(r, axis=1)
+        pos = np.nansum(np.where(x > 0, r, 0.0), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, (2 * pos - total) / total, 0.0)
+
+    for axis in AXES:
+        for name, g in pm.groupby(group_by, sort=False):
+            x = g[axis].to_numpy(float) - neutral
+            n = len(x)
+            m, sd = x.mean(), x.std(ddof=1) if n > 1 else np.nan
+            se = sd / np.sqrt(n) if n > 1 else np.nan
+            tcrit = ss.t.ppf(1 - (1 - level) / 2, n - 1) if n > 1 else np.nan
+            t = m / se if se and np.isfinite(se) and se > 0 else np.nan
+            d = m / sd if sd and np.isfinite(sd) and sd > 0 else np.nan
+            d_lo, d_hi = np.nan, np.nan  # filled below, all tests at once
+            boots = rank_biserial(x[rng.integers(0, n, (2000, n))]) if n > 2 else np.array([np.nan])
+            rows.append(dict(axis=axis, layer=name, n=n, mean_diff=m, mean_ci_low=m - tcrit * se, mean_ci_high=m + tcrit * se,
+                             d_z=d, d_ci_low=d_lo, d_ci_high=d_hi, rank_biserial=float(rank_biserial(x)[0]),
+                             r_ci_low=float(np.nanquantile(boots, (1 - level) / 2)),
+                             r_ci_high=float(np.nanquantile(boots, 1 - (1 - level) / 2)), level=level, _t=t))
+    out = pd.DataFrame(rows)
+    out["d_ci_low"], out["d_ci_high"] = _dz_ci(out["_t"].to_numpy(float), out["n"].to_numpy(float), level)
+    return out.drop(columns="_t")
+
+
+CORRECTIONS = {"BH over all tests": ("fdr_bh", "all"), "BH per axis": ("fdr_bh", "axis"),
+               "Bonferroni over all tests": ("bonferroni", "all"), "none": (None, "all")}
+"""Figure 10's significance under each multiple-comparison correction: name -> (method, family)."""
+
+
+def correction_sensitivity(tests, *, alpha: float = 0.05, corrections=CORRECTIONS):
+    """How many layers Figure 10 calls significant under each correction (from one set of raw p).
+
+    Args:
+        tests: :func:`layer_tests` output (its raw ``p`` column is re-corrected).
+        corrections: ``{name: (statsmodels multipletests method or None, "all" | "axis")}``;
+            "all" corrects the 288 tests together, "axis" each axis's 144 separately.
+
+    Returns:
+        (summary, detail): summary has one row per (correction, axis) with n_significant,
+        n_tests, n_higher, n_lower; detail has one row per (correction, axis, layer) with p_adj
+        and significant.
+    """
+    import pandas as pd
+    from statsmodels.stats.multitest import multipletests
+
+    detail = []
+    for name, (method, family) in corrections.items():
+        parts = [tests] if family == "all" else [g for _, g in tests.groupby("axis", sort=False)]
+        for part in parts:
+            p = part["p"].fillna(1.0).to_numpy()
+            p_adj = p if method is None else multipletests(p, alpha=alpha, method=method)[1]
+            detail.append(pd.DataFrame({"correction": name, "axis": part["axis"].to_numpy(), "layer": part["layer"].to_numpy(),
+                                        "p": p, "p_adj": p_adj, "significant": p_adj < alpha,
+                                        "higher": part["participant_mean"].to_numpy() > 50}))
+    detail = pd.concat(detail, ignore_index=True)
+    summary = (detail.assign(n_higher=detail["significant"] & detail["higher"], n_lower=detail["significant"] & ~detail["higher"])
+               .groupby(["correction", "axis"], sort=False)
+               .agg(n_significant=("significant", "sum"), n_tests=("significant", "size"), n_higher=("n_higher", "sum"),
+                    n_lower=("n_lower", "sum")).reset_index())
+    summary["alpha"] = alpha
+    return summary, detail.drop(columns="higher")
+
+
+def power_analysis(features, *, effect: float = 10.0, axis: str = "valence", layer=None,
+                   n_participants=(5, 10, 20, 40), n_sims: int = 20, alpha: float = 0.05, test: str = "wilcoxon",
+                   correction: str = "fdr_bh", target_power: float = 0.8, seed: int = 0, progress: bool = True,
+                   **simulate_kwargs):
+    """Power to detect one layer's effect, from the simulator (:func:`helpers.ratings.simulate`).
+
+    For each number of participants, ``n_sims`` data sets are simulated with ``effect`` rating
+    points planted on ``layer`` (default: the first layer of ``features``) on ``axis`` and
+    nothing else planted (no other layer, group or bimodal effects; the simulator's random
+    layer, image, participant and noise terms stay). Each is analysed as Figure 10 is
+    (:func:`layer_tests` over every layer and both axes, corrected together); power is the
+    share of data sets where the layer is significant in the planted direction. Ratings are not
+    rounded here (``round_to=None``; with ties scipy's small-sample Wilcoxon falls back to a
+    permutation test, 100x slower); pass ``round_to=1.0`` to simulate whole slider steps.
+
+    Returns:
+        (table, summary): table has one row per n_participants: power, its binomial standard
+        error, n_sims, the mean true deviation of the layer from 50 in the simulations
+        (planted effect plus the random layer term); summary is a dict with ``n_for_power``
+        (the smallest tried n reaching ``target_power``, or None) and the settings.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from helpers import ratings as rt
+
+    layer = layer or str(features["layer"].iloc[0])
+    simulate_kwargs.setdefault("round_to", None)  # unrounded: no ties, so scipy's Wilcoxon stays exact and fast
+    planted = {a: {} for a in AXES}
+    planted[axis][layer] = float(effect)
+    rows = []
+    bar = tqdm(total=len(n_participants) * n_sims, desc="power simulations", disable=not progress)
+    for n in n_participants:
+        hits, dev = 0, []
+        for k in range(n_sims):
+            sim = rt.simulate(features, n_participants=int(n), seed=seed * 100003 + k * 1009 + int(n),
+                              layer_effects=planted, group_effects={}, bimodal={}, neutral_layers=(), **simulate_kwargs)
+            tests = layer_tests(sim.ratings, test=test, correction=correction, alpha=alpha)
+            row = tests[(tests["axis"] == axis) & (tests["layer"] == layer)].iloc[0]
+            want = "higher" if effect > 0 else "lower"
+            hits += bool(row["significant"] and row["direction"] == want)
+            dev.append(sim.truth["expected_layer_mean"][axis][layer] - 50.0)
+            bar.update()
+        p = hits / n_sims
+        rows.append(dict(n_participants=int(n), power=p, se=np.sqrt(p * (1 - p) / n_sims), n_sims=n_sims,
+                         planted_effect=float(effect), mean_true_deviation=float(np.mean(dev)), axis=axis, layer=layer))
+    bar.close()
+    table = pd.DataFrame(rows)
+    reached = table.loc[table["power"] >= target_power, "n_participants"]
+    summary = {"n_for_power": int(reached.iloc[0]) if len(reached) else None, "target_power": target_power,
+               "effect": float(effect), "axis": axis, "layer": layer, "alpha": alpha, "test": test,
+               "correction": correction, "n_sims": n_sims, "n_layers": int(features["layer"].nunique())}
+    return table, summary
+
+
+def mixed_models(ratings, features=None, *, responses=AXES, **kwargs):
+    """:func:`mixed_model` for each response (arousal, valence), stacked in one tidy table."""
+    import pandas as pd
+
+    return pd.concat([mixed_model(ratings, features, response=r, **kwargs) for r in responses], ignore_index=True)
+
+
+def mixed_vs_regression(mixed, regression_table, *, model: str = "selected"):
+    """The mixed model's fixed effects beside the paper's layer-mean OLS (:func:`regression`), per term.
+
+    Returns:
+        DataFrame: response, term, ols_coef, ols_se, ols_p, mixed_coef, mixed_se, mixed_p, se_ratio
+        (mixed / OLS; both in rating points per raw feature unit).
+    """
+    fixed = mixed[mixed["kind"] == "fixed"][["response", "term", "estimate", "se", "p"]]
+    fixed = fixed.rename(columns={"estimate": "mixed_coef", "se": "mixed_se", "p": "mixed_p"})
+    ols = regression_table[regression_table["model"] == model][["response", "term", "coef", "se", "p"]]
+    ols = ols.rename(columns={"coef": "ols_coef", "se": "ols_se", "p": "ols_p"})
+    out = ols.merge(fixed, on=["response", "term"], how="outer")
+    out["se_ratio"] = out["mixed_se"] / out["ols_se"]
+    return out
