@@ -325,8 +325,8 @@ def _sequential_responses(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray
 
 def _bits(p: np.ndarray, axis=-1) -> np.ndarray:
     """Shannon entropy (bits) of histograms along ``axis`` (normalised first; 0 log 0 = 0)."""
-    p = p / p.sum(axis=axis, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty histograms give NaN, dropped by the callers
+        p = p / p.sum(axis=axis, keepdims=True)
         return -np.sum(np.where(p > 0, p * np.log2(np.where(p > 0, p, 1)), 0.0), axis=axis)
 
 

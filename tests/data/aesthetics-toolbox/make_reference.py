@@ -10,6 +10,7 @@ script's CSV rounds them with ``custom_round``). This file imports the toolbox; 
 contains none of its code.
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -126,6 +127,7 @@ def main():
     import PIL, scipy, skimage, statsmodels
 
     commit = subprocess.run(["git", "-C", str(toolbox), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = commit or os.environ.get("TOOLBOX_COMMIT", "")  # a checkout without .git: say which commit it is
     out = {"toolbox": "https://github.com/RBartho/Aesthetics-Toolbox", "commit": commit or "see README.md",
            "versions": {"python": sys.version.split()[0], "numpy": np.__version__, "scipy": scipy.__version__,
                         "scikit-image": skimage.__version__, "Pillow": PIL.__version__, "statsmodels": statsmodels.__version__},
