@@ -344,9 +344,7 @@ def _pair_histogram(ey, ex, orient, val, shape, *, chunk: int = 512) -> np.ndarr
     angle = (np.arctan2(dy, dx) / (2.0 * np.pi) * CIRC_BINS).ravel()
     counts = np.zeros(MAX_DISTANCE * CIRC_BINS * GABOR_BINS)
     stride = 2 * w + 1
-    order = np.argsort(orient, kind="stable")
-    ey, ex, orient, val = ey[order], ex[order], orient[order], val[order]
-    pos_j = ey * stride + ex
+    pos_j = ey * stride + ex  # partners in raster order: each reference reads the tables sequentially
     for o in np.unique(orient):
         # the (distance, direction) part of the bin index for every offset, for references of orientation o
         base = dist * (CIRC_BINS * GABOR_BINS) + np.mod(np.round(angle + o / float(GABOR_BINS) * CIRC_BINS).astype(np.int64),
