@@ -43,7 +43,7 @@ import functools
 import math
 import pickle
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -689,7 +689,7 @@ CNN_SIZE = 512  # px; the image is resized (bilinear, anti-aliased) to CNN_SIZE 
 CNN_STRIDE = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Conv1:
     """First-layer filters for the CNN measures, applied to a 0-255 RGB image minus ``mean``.
 
@@ -706,7 +706,6 @@ class Conv1:
     mean: np.ndarray
     source: str
     description: str = ""
-    _torch: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_stand_in(self) -> bool:
@@ -809,11 +808,9 @@ def cnn_responses(rgb: np.ndarray, conv: Conv1, *, device="cpu") -> np.ndarray:
 
     x = resize(rgb.astype(np.float32), (CNN_SIZE, CNN_SIZE), order=1) - conv.mean
     dev = torch.device(device)
-    dtype = torch.float64 if dev.type != "mps" else torch.float32
-    key = (str(dev), dtype)
-    if key not in conv._torch:
-        conv._torch[key] = (torch.as_tensor(conv.weight, dtype=dtype, device=dev), torch.as_tensor(conv.bias, dtype=dtype, device=dev))
-    w, b = conv._torch[key]
+    dtype = torch.float64 if dev.type != "mps" else torch.float32  # MPS has no float64
+    w = torch.as_tensor(conv.weight, dtype=dtype, device=dev)
+    b = torch.as_tensor(conv.bias, dtype=dtype, device=dev)
     t = torch.as_tensor(np.ascontiguousarray(x.transpose(2, 0, 1)), dtype=dtype, device=dev)[None]
     with torch.no_grad():
         out = torch.relu(torch.nn.functional.conv2d(t, w, b, stride=CNN_STRIDE))

@@ -56,9 +56,6 @@ def run(toolbox, img_rgb):
                     fourier_qips, fractal_dimension_qips)
 
     kernel, bias = np.load(open(Path(toolbox) / "AT/bvlc_alexnet_conv1.npy", "rb"), encoding="latin1", allow_pickle=True)
-    img_lab = color.rgb2lab(img_rgb)
-    img_hsv = color.rgb2hsv(img_rgb)
-    img_gray = np.asarray(Image.fromarray(img_rgb).convert("L"))
     vals, secs = {}, {}
 
     def timed(group, fn):
@@ -66,6 +63,9 @@ def run(toolbox, img_rgb):
         r = fn()
         secs[group] = time.perf_counter() - t
         return r
+
+    img_lab, img_hsv, img_gray = timed("conversions", lambda: (
+        color.rgb2lab(img_rgb), color.rgb2hsv(img_rgb), np.asarray(Image.fromarray(img_rgb).convert("L"))))
 
     def simple():
         r = {"Image size (pixels)": cs.image_size(img_rgb), "Aspect ratio": cs.aspect_ratio(img_rgb),
