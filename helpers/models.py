@@ -335,3 +335,37 @@ def status():
             "url": spec.url,
         })
     return pd.DataFrame(rows)
+
+
+# --- AlexNet (conv1 filters of the CNN measures in helpers.aesthetics) -------------------
+# URL and file name from torchvision/models/alexnet.py (AlexNet_Weights.IMAGENET1K_V1); the
+# file name carries the first 8 hex digits of the file's sha256, as torch.hub checks them.
+
+SPECS["alexnet"] = WeightSpec(
+    "alexnet",
+    "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    "alexnet-owt-7be5be79.pth",
+    sha256_prefix="7be5be79",
+    note="torchvision AlexNet_Weights.IMAGENET1K_V1 (conv1 feeds the CNN measures of helpers.aesthetics).",
+)
+
+
+def _alexnet_random(seed: int):
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return torchvision.models.alexnet(weights=None)
+
+
+def _alexnet_pretrained(f: Path):
+    import torchvision
+
+    model = torchvision.models.alexnet(weights=None)
+    model.load_state_dict(torch.load(f, map_location="cpu", weights_only=True), strict=True)
+    return model
+
+
+_BUILDERS["alexnet"] = _alexnet_random
+_LOADERS["alexnet"] = _alexnet_pretrained
+NAMES = (*NAMES, "alexnet")
