@@ -202,7 +202,7 @@ class Dreamer:
 
 
 def _step_scale(g, step):
-    """``step / (np.abs(g).mean() + 1e-7)`` computed exactly as NumPy does it on the HWC float32 array.
+    """``step / (np.abs(g).mean() + 1e-7)`` computed exactly as NumPy does it on the contiguous HWC float32 array.
 
     DeepDream amplifies rounding: a torch mean (different summation order) instead of NumPy's
     pairwise float32 sum changes the uint8 result by up to tens of levels after a few renders,
@@ -211,7 +211,10 @@ def _step_scale(g, step):
     """
     import torch
 
-    a = g.detach().cpu().numpy().transpose(1, 2, 0)  # HWC view; NumPy then sums exactly as on the HWC array
+    # A contiguous HWC copy, as the reference's gradient array is: NumPy's pairwise sum follows the
+    # memory order, so a mere HWC *view* of CHW memory sums in another order (1 ulp in ~20% of steps,
+    # amplified to several grey levels after a few renders).
+    a = np.ascontiguousarray(g.detach().cpu().numpy().transpose(1, 2, 0))
     return torch.tensor(step / (np.abs(a).mean() + 1e-7), dtype=torch.float32, device=g.device)
 
 
@@ -587,8 +590,11 @@ def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: i
     dev = next(model.parameters()).device
 
     def resize(a, hw):
+        # a C-contiguous HWC array, as sess.run returns it: a mere HWC view of CHW memory would make
+        # NumPy propagate that layout (zeros_like, roll) into the gradient array and change the
+        # order in which np.abs(g).mean() sums it from octave to octave
         t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).to(dev)
-        return resize_bilinear(t, hw).permute(1, 2, 0).cpu().numpy()
+        return np.ascontiguousarray(resize_bilinear(t, hw).permute(1, 2, 0).cpu().numpy())
 
     def t_grad(sub):
         x = torch.from_numpy(np.ascontiguousarray(sub.transpose(2, 0, 1)))[None].to(dev).requires_grad_(True)

@@ -82,6 +82,16 @@ def test_exact_mode_reproduces_the_reference_port_bytes(model, layer):
     np.testing.assert_array_equal(ours, ref)  # incl. NumPy's float32 mean for the step size
 
 
+@pytest.mark.parametrize("layer", ["mixed3a", "maxpool4"])
+def test_exact_mode_bytes_in_the_configurations_that_differed(model, layer, one_torch_thread):
+    """96 px, one 512-px tile, 3 octaves, 3 renders: summing |g| over an HWC *view* of CHW memory (or
+    a reference whose resize returns such views) differed here by 1-6 grey levels."""
+    img = dream.noise_image(0, 96)
+    kw = dict(n_renders=3, octave_n=3, tile_size=512, seed=0)
+    np.testing.assert_array_equal(dream.dream(model, layer, img, fast=False, **kw),
+                                  dream._reference_dream(model, layer, img, **kw))
+
+
 @pytest.mark.parametrize("layer", ["localresponsenorm1", "mixed4a", "mixed5b"])
 def test_fast_mode_gradient_is_as_accurate_as_the_reference(model, layer):
     """One tiled gradient step, fast (channels-last, closed-form LRN) and reference operations, each
