@@ -685,7 +685,7 @@ def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(
     rows = [imgs[i:i + n_cols] for i in range(0, len(imgs), n_cols)]
     fig = plots.image_grid(rows, title=f"DeepDream of each layer, seed {seed} ({len(imgs)} layers in layer order, left to right)",
                            notes=notes, cell_size=cell_size, fontsize=7)
-    label_in = 2.6 * fontsize / 72  # two text lines plus padding, inches
+    label_in = 3.0 * fontsize / 72  # two text lines plus padding and a clear gap to the next row, inches
     w, h = fig.get_size_inches()
     fig.set_size_inches(w, h + len(rows) * label_in + 0.3)
     for ax, name in zip(fig.axes, names):
