@@ -28,7 +28,9 @@ Weights:
 * :func:`from_file`: ``inception5h.zip`` or ``tensorflow_inception_graph.pb`` (converted
   without TensorFlow by :func:`convert_graphdef`, cached as a state dict in
   :func:`helpers.paths.cache` with its sha256 recorded), torch-lucent's ``inception5h.pth``
-  (no auxiliary-head weights: ``head*_bottleneck*`` stay unavailable), or a converted file.
+  (no auxiliary-head weights: ``head*_bottleneck*`` stay unavailable; LRN with the graph's constants
+  :data:`GRAPH_LRN`, not those of lucent's module), or a converted file. An unreadable file raises a
+  ValueError saying what the file is not and what was found instead.
 """
 from __future__ import annotations
 
