@@ -1,35 +1,18 @@
 """DeepDream synthesis of the emotion study's stimuli (Paper 1).
 
-``LAYERS`` are the 144 InceptionV1 layers of the study in the study's order.
+``LAYERS`` (defined with the network in :mod:`helpers.inception`) are the 144 InceptionV1 layers of the
+study in the study's order.
 """
 from __future__ import annotations
 
-_BRANCHES = ("1x1_pre_relu", "1x1", "3x3_bottleneck_pre_relu", "3x3_bottleneck", "3x3_pre_relu", "3x3",
-             "5x5_bottleneck_pre_relu", "5x5_bottleneck", "5x5_pre_relu", "5x5", "pool", "pool_reduce_pre_relu",
-             "pool_reduce", "")
-
-
-def _mixed(block: str) -> list[str]:
-    return [f"{block}_{b}" if b else block for b in _BRANCHES]
-
-
-LAYERS: tuple[str, ...] = tuple(
-    ["conv2d0_pre_relu", "conv2d0", "maxpool0", "localresponsenorm0", "conv2d1_pre_relu", "conv2d1",
-     "conv2d2_pre_relu", "conv2d2", "localresponsenorm1", "maxpool1"]
-    + _mixed("mixed3a") + _mixed("mixed3b") + ["maxpool4"]
-    + [n for b in ("mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e") for n in _mixed(b)] + ["maxpool10"]
-    + _mixed("mixed5a") + _mixed("mixed5b")
-    + ["head0_pool", "head0_bottleneck_pre_relu", "head0_bottleneck", "head1_pool", "head1_bottleneck_pre_relu",
-       "head1_bottleneck"]
-)
-assert len(LAYERS) == 144 and len(set(LAYERS)) == 144
-
+from helpers.inception import LAYERS  # noqa: E402,F401 - the network's layer list, re-exported as dream.LAYERS
 
 # =====================================================================================
 # Synthesis
 # =====================================================================================
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -39,6 +22,33 @@ import numpy as np  # noqa: E402
 PARAMS = ("size", "n_renders", "iter_n", "step", "octave_n", "octave_scale", "tile_size")
 DEFAULTS = dict(size=800, n_renders=50, iter_n=1, step=2.0, octave_n=5, octave_scale=1.4, tile_size=512)
 NOISE_MEAN, NOISE_SD = 126.5, 12.75
+
+# 20 layers spanning the network, one or two per stage, for the class profile (first conv to aux head)
+CLASS_LAYERS = ("conv2d0", "localresponsenorm0", "conv2d2", "maxpool1", "mixed3a_3x3_bottleneck_pre_relu", "mixed3a",
+                "mixed3b_5x5", "mixed3b", "mixed4a_1x1", "mixed4a", "mixed4b_3x3", "mixed4c", "mixed4c_pool_reduce",
+                "mixed4d_3x3_bottleneck_pre_relu", "mixed4d", "mixed4e_5x5", "mixed5a", "mixed5b_3x3", "mixed5b",
+                "head1_bottleneck")
+# Settings per profile (notebook 01 fills in every parameter left at None from here):
+# paper = the study (Methods "Image generation" and Image_Generation.py); class = pretrained weights,
+# 20 layers x 1 seed at 256 px, 10 renders; smoke = stand-in weights, tiny, bigger steps so changes show.
+PROFILE_SETTINGS = {
+    "paper": dict(layers="all", seeds=[0, 1, 2, 3, 4], size=800, n_renders=50, iter_n=1, step=2.0, octave_n=5,
+                  octave_scale=1.4, tile_size=512, start="study", source="pretrained", threads=None, workers="auto"),
+    "class": dict(layers=list(CLASS_LAYERS), seeds=[0], size=256, n_renders=10, iter_n=1, step=2.0, octave_n=5,
+                  octave_scale=1.4, tile_size=512, start="study", source="pretrained", threads=None, workers="auto"),
+    "smoke": dict(layers="all", seeds=[0], size=96, n_renders=2, iter_n=1, step=12.0, octave_n=2, octave_scale=1.4,
+                  tile_size=512, start=None, source="random", threads=1, workers=1),
+}
+
+
+def profile_settings(profile: str, **overrides) -> dict:
+    """The settings of ``profile`` (:data:`PROFILE_SETTINGS`) with every override that is not ``None`` applied."""
+    if profile not in PROFILE_SETTINGS:
+        raise ValueError(f"PROFILE must be one of {list(PROFILE_SETTINGS)}, got {profile!r}")
+    unknown = set(overrides) - set(PROFILE_SETTINGS[profile])
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(PROFILE_SETTINGS[profile])}")
+    return {**PROFILE_SETTINGS[profile], **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def noise_image(seed: int, size: int = 800) -> np.ndarray:
@@ -70,21 +80,119 @@ def load_start_image(path, *, size: int | None = None) -> np.ndarray:
     return img
 
 
-def start_images(source, seeds, *, size: int = 800) -> dict:
+# The study's five start images: public repository CVRL/human-reactions-to-deepdream-samples, branch
+# main (the study's Image_Generation.py opens gaussianNoise800x800_{i+1}.png for its i-th image set);
+# sha256 pinned in the issue "Real artifacts" (checked against the files of the fetched repository).
+STUDY_START_URL = "https://raw.githubusercontent.com/CVRL/human-reactions-to-deepdream-samples/main/{name}"
+STUDY_START_IMAGES = {
+    "gaussianNoise800x800_1.png": "b40adb18962da35acd5f6d627d47dc9bf785a1459f7a1f5477e4aac65a438f3b",
+    "gaussianNoise800x800_2.png": "bf000a19555bf5ebcb99b33912e91aa9e4c152e84e2c1ccbd84431cb940ac081",
+    "gaussianNoise800x800_3.png": "05168016d6230b587b7647e4d75cc05cb6109c6b09d72d2ca07216e86c36372e",
+    "gaussianNoise800x800_4.png": "4c9100125eb473ea1678ff9579183154403da2a730bafec8228fa4c32c8f1c86",
+    "gaussianNoise800x800_5.png": "2b0fcdbcc1ef76d25497b09021ae0a45e466415fb3980f58d952a16a4741bb50",
+}
+STUDY_START_SIZE = 800
+
+
+class StartImagesUnavailable(RuntimeError):
+    """A study start image is neither cached nor downloadable (the message says where to put it)."""
+
+
+def study_start_folder() -> Path:
+    """Folder the study's start PNGs are cached in (``<NA_DATA_DIR>/deepdream-start-images``)."""
+    from helpers import paths
+
+    return paths.data() / "deepdream-start-images"
+
+
+def study_start_file(seed: int, *, download_missing: bool = True, progress: bool = True, url: str | None = None,
+                     pins: dict | None = None) -> Path:
+    """The study's start PNG of ``seed`` (file ``seed + 1``), cached and sha256-checked; downloaded if missing.
+
+    Args:
+        seed: 0-4.
+        download_missing: download into :func:`study_start_folder` when not cached.
+        progress: download progress bar.
+        url: URL template with ``{name}``; default ``$NA_STUDY_START_URL`` (a mirror of the study's
+            repository, e.g. a local copy served over HTTP) or :data:`STUDY_START_URL`. The pinned
+            sha256 is checked whatever the URL.
+        pins: ``{file name: sha256}`` (default :data:`STUDY_START_IMAGES`).
+
+    Raises:
+        StartImagesUnavailable: offline and not cached: the URL, file, sha256 and where to put it.
+        helpers.download.ChecksumError: a cached or downloaded file does not match its pin.
+    """
+    from helpers import download
+
+    pins = STUDY_START_IMAGES if pins is None else pins
+    names = list(pins)
+    if not 0 <= int(seed) < len(names):
+        raise ValueError(f"the study has {len(names)} start images (seeds 0-{len(names) - 1}), not seed {seed}")
+    name = names[int(seed)]
+    url = url or os.environ.get("NA_STUDY_START_URL") or STUDY_START_URL
+    dest = study_start_folder() / name
+    if dest.exists():
+        download.verify(dest, sha256=pins[name])
+        return dest
+    src = url.format(name=name)
+    if download_missing:
+        try:
+            return download.download(src, dest, sha256=pins[name], progress=progress)
+        except download.DownloadError as exc:
+            reason = str(exc)
+    else:
+        reason = "downloading was switched off"
+    raise StartImagesUnavailable(
+        f"The study's start image {name} (seed {seed}) is not available: {reason}.\n"
+        f"  URL:       {src}\n"
+        f"  file name: {name}\n"
+        f"  sha256:    {pins[name]}\n"
+        f"  put it at: {dest}  (data folder; set NA_DATA_DIR to move it)\n"
+        f"  or pass:   START_IMAGES='/folder/with/the/five/pngs' (seed k takes the k-th file by name)\n"
+        f"  or use seeded noise of the same statistics: START_IMAGES=None (dream.noise_image)")
+
+
+def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` pixels of a uint8 HxWx3 image (noise keeps its per-pixel statistics,
+    which a resize would smooth away)."""
+    h, w = img.shape[:2]
+    if size > min(h, w):
+        raise ValueError(f"start image is {w}x{h} px, smaller than SIZE={size}")
+    y, x = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(img[y:y + size, x:x + size])
+
+
+def start_images(source, seeds, *, size: int = 800, download_missing: bool = True, progress: bool = False,
+                 url: str | None = None, pins: dict | None = None) -> dict:
     """Start image per seed: ``{seed: (uint8 image, label)}``.
 
     Args:
-        source: ``None`` (seeded noise, :func:`noise_image`), a folder of PNG/JPEG files
-            (sorted by name; seed k takes the k-th file), or a list of files (same rule).
+        source: ``"study"``: the study's five PNGs (:func:`study_start_file`: file k for seed k-1,
+            downloaded and sha256-checked; centre-cropped when ``size`` < 800), seeded noise for other
+            seeds; ``None`` or ``"noise"``: seeded noise (:func:`noise_image`) for every seed; a folder of PNG/JPEG
+            files (sorted by name; seed k takes the k-th file), or a list of files (same rule).
         seeds: integer seeds.
-        size: image side for noise / expected side for files.
+        size: image side for noise / crops; files from a folder must have exactly this size.
+        download_missing, progress, url, pins: see :func:`study_start_file`.
     """
-    if source is None:
+    if source is None or (isinstance(source, str) and source == "noise"):
         return {s: (noise_image(s, size), f"noise:{s}") for s in seeds}
+    if isinstance(source, str) and source == "study":
+        out = {}
+        n = len(STUDY_START_IMAGES if pins is None else pins)
+        for s in seeds:
+            if not 0 <= s < n:
+                out[s] = (noise_image(s, size), f"noise:{s}")
+                continue
+            f = study_start_file(s, download_missing=download_missing, progress=progress, url=url, pins=pins)
+            img = load_start_image(f)
+            label = f.name if img.shape[:2] == (size, size) else f"{f.name}[centre {size}x{size}]"
+            out[s] = (centre_crop(img, size), label)
+        return out
     src = Path(source) if not isinstance(source, (list, tuple)) else None
-    files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if src else [Path(p) for p in source]
     if src is not None and not src.is_dir():
-        raise NotADirectoryError(f"START_IMAGES {source} is not a folder")
+        raise NotADirectoryError(f"START_IMAGES {source} is not a folder (nor 'study' or None)")
+    files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if src else [Path(p) for p in source]
     out = {}
     for s in seeds:
         if not 0 <= s < len(files):
@@ -220,7 +328,7 @@ class Dreamer:
 
 
 def _step_scale(g, step):
-    """``step / (np.abs(g).mean() + 1e-7)`` computed exactly as NumPy does it on the HWC float32 array.
+    """``step / (np.abs(g).mean() + 1e-7)`` computed exactly as NumPy does it on the contiguous HWC float32 array.
 
     DeepDream amplifies rounding: a torch mean (different summation order) instead of NumPy's
     pairwise float32 sum changes the uint8 result by up to tens of levels after a few renders,
@@ -229,7 +337,10 @@ def _step_scale(g, step):
     """
     import torch
 
-    a = g.detach().cpu().numpy().transpose(1, 2, 0)  # HWC view; NumPy then sums exactly as on the HWC array
+    # A contiguous HWC copy, as the reference's gradient array is: NumPy's pairwise sum follows the
+    # memory order, so a mere HWC *view* of CHW memory sums in another order (1 ulp in ~20% of steps,
+    # amplified to several grey levels after a few renders).
+    a = np.ascontiguousarray(g.detach().cpu().numpy().transpose(1, 2, 0))
     return torch.tensor(step / (np.abs(a).mean() + 1e-7), dtype=torch.float32, device=g.device)
 
 
@@ -258,13 +369,16 @@ def objective(model, layer: str, image, *, device=None) -> float:
 
 
 def to_uint8(img) -> np.ndarray:
-    """Float image (3, H, W) torch or (H, W, 3) array in [0, 255] -> uint8 HxWx3, clipped then truncated
-    (``np.uint8(np.clip(a, 0, 255))`` as in the TF tutorial's image saving)."""
+    """Float image (3, H, W) torch or (H, W, 3) array in [0, 255] -> uint8 HxWx3 exactly as the study saved it:
+    ``np.uint8(np.clip(img / 255, 0, 1) * 255)`` in float32 (Image_Generation.py, like the TF tutorial's
+    ``showarray``). It agreed with ``np.uint8(np.clip(img, 0, 255))`` on every integer and on 10^6 random
+    float32 values tried; the study's form is kept so no rounding case can differ."""
     import torch
 
     if isinstance(img, torch.Tensor):
         img = img.detach().permute(1, 2, 0).cpu().numpy()
-    return np.clip(np.asarray(img, dtype=np.float32), 0, 255).astype(np.uint8)
+    a = np.asarray(img, dtype=np.float32)
+    return np.uint8(np.clip(a / np.float32(255), 0, 1) * np.float32(255))
 
 
 def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0, octave_n: int = 5,
@@ -539,11 +653,19 @@ def write_manifest(out_dir, *, keep=None):
     return df
 
 
-def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(), cell_size: float = 1.0,
-                  thumb: int = 200):
+def _two_lines(name: str) -> str:
+    """``mixed4d_3x3_bottleneck_pre_relu`` -> ``mixed4d`` / ``3x3_bottleneck_pre_relu`` (block, then branch)."""
+    block, _, rest = name.partition("_")
+    return f"{block}\n{rest}" if rest else name
+
+
+def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(), cell_size: float = 1.25,
+                  thumb: int = 200, fontsize: float = 5.5):
     """All layers of one seed in layer order as an image grid (``plots.image_grid``); returns the Figure.
 
-    Images are shrunk to ``thumb`` px (Lanczos) first, so the PDF stays small at 800 px.
+    Each tile's layer name sits under the tile on two lines (block, branch) at ``fontsize`` pt, with
+    room left between the rows so no name touches another tile. Images are shrunk to ``thumb`` px
+    (Lanczos) first, so the PDF stays small at 800 px.
     """
     from PIL import Image
 
@@ -559,15 +681,52 @@ def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(
             im = im.resize((thumb, round(thumb * im.size[1] / im.size[0])), Image.LANCZOS)
         imgs.append(np.asarray(im))
     names = list(df["layer"])
+    n_cols = min(n_cols, len(imgs))
     rows = [imgs[i:i + n_cols] for i in range(0, len(imgs), n_cols)]
-    fig = plots.image_grid(rows, title=f"DeepDream of every layer, seed {seed} (layer order, left to right)",
-                           notes=notes, cell_size=cell_size, fontsize=4)
-    for ax, name in zip([a for a in fig.axes], names):
-        ax.set_title(name, fontsize=3.2, pad=1)
+    fig = plots.image_grid(rows, title=f"DeepDream of each layer, seed {seed} ({len(imgs)} layers in layer order, left to right)",
+                           notes=notes, cell_size=cell_size, fontsize=7)
+    label_in = 3.0 * fontsize / 72  # two text lines plus padding and a clear gap to the next row, inches
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h + len(rows) * label_in + 0.3)
+    for ax, name in zip(fig.axes, names):
+        ax.set_xlabel(_two_lines(name), fontsize=fontsize, labelpad=1.5, linespacing=1.0)
         for im in ax.get_images():  # thumbnails are already Lanczos-filtered; nearest renders 2x faster
             im.set_interpolation("nearest")
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.2)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.45 / fig.get_size_inches()[1], bottom=0.02,
+                        wspace=0.04, hspace=label_in / cell_size + 0.04)
     return fig
+
+
+def preview(path, *, max_px: int = 1000, quality: int = 85):
+    """A downsampled inline preview of a saved figure, with a link to the full-size file.
+
+    Executed notebooks then carry a ~100 kB JPEG instead of the full figure (the paper's contact
+    sheet is several MB). Returns an ``IPython.display.HTML`` object (display it as a cell's value).
+    """
+    import base64
+    import io as _io
+    import os
+
+    from IPython.display import HTML
+    from PIL import Image
+
+    from helpers import paths
+
+    path = Path(path)
+    im = Image.open(path).convert("RGB")
+    full = im.size
+    im.thumbnail((max_px, max_px), Image.LANCZOS)
+    buf = _io.BytesIO()
+    im.save(buf, format="JPEG", quality=quality)
+    data = base64.b64encode(buf.getvalue()).decode()
+    try:
+        shown = path.resolve().relative_to(paths.root().resolve())
+    except ValueError:
+        shown = path
+    href = os.path.relpath(path, os.getcwd())
+    return HTML(f'<img src="data:image/jpeg;base64,{data}" style="max-width:100%" '
+                f'alt="preview of {shown.name}"/><br/><a href="{href}">{shown}</a> '
+                f'(full size {full[0]}x{full[1]} px, {path.stat().st_size / 1e6:.1f} MB; preview {im.size[0]}x{im.size[1]} px)')
 
 
 def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50), notes=(), threads=None, **kwargs):
@@ -589,8 +748,11 @@ def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50)
                            title=f"{layer}: start, after renders {sorted(kept)}; octave stack of the result")
     for ax, lab in zip(fig.axes[:len(renders)], ["start"] + [f"render {k}" for k in sorted(kept)]):
         ax.set_title(lab, fontsize=7)
-    for ax, o in zip(fig.axes[len(renders):], octs):
-        ax.set_title(f"{o.shape[1]}x{o.shape[0]} px", fontsize=7)
+    for ax, o in zip(fig.axes[len(renders):], octs):  # under the tile: nothing of the row above is covered
+        ax.set_xlabel(f"{o.shape[1]}x{o.shape[0]} px", fontsize=7, labelpad=2)
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h + 0.5)
+    fig.subplots_adjust(hspace=0.25, bottom=0.08)
     return fig
 
 
@@ -605,8 +767,11 @@ def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: i
     dev = next(model.parameters()).device
 
     def resize(a, hw):
+        # a C-contiguous HWC array, as sess.run returns it: a mere HWC view of CHW memory would make
+        # NumPy propagate that layout (zeros_like, roll) into the gradient array and change the
+        # order in which np.abs(g).mean() sums it from octave to octave
         t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).to(dev)
-        return resize_bilinear(t, hw).permute(1, 2, 0).cpu().numpy()
+        return np.ascontiguousarray(resize_bilinear(t, hw).permute(1, 2, 0).cpu().numpy())
 
     def t_grad(sub):
         x = torch.from_numpy(np.ascontiguousarray(sub.transpose(2, 0, 1)))[None].to(dev).requires_grad_(True)
@@ -651,4 +816,4 @@ def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: i
     with inception.reference_ops(model):  # LRN as torch's F.local_response_norm / torch-lucent compute it
         for _ in range(n_renders):
             img = render_deepdream(img, rng)
-    return np.uint8(np.clip(img, 0, 255))
+    return np.uint8(np.clip(img / 255, 0, 1) * 255)  # as Image_Generation.py saves it

@@ -82,6 +82,16 @@ def test_exact_mode_reproduces_the_reference_port_bytes(model, layer):
     np.testing.assert_array_equal(ours, ref)  # incl. NumPy's float32 mean for the step size
 
 
+@pytest.mark.parametrize("layer", ["mixed3a", "maxpool4"])
+def test_exact_mode_bytes_in_the_configurations_that_differed(model, layer, one_torch_thread):
+    """96 px, one 512-px tile, 3 octaves, 3 renders: summing |g| over an HWC *view* of CHW memory (or
+    a reference whose resize returns such views) differed here by 1-6 grey levels."""
+    img = dream.noise_image(0, 96)
+    kw = dict(n_renders=3, octave_n=3, tile_size=512, seed=0)
+    np.testing.assert_array_equal(dream.dream(model, layer, img, fast=False, **kw),
+                                  dream._reference_dream(model, layer, img, **kw))
+
+
 @pytest.mark.parametrize("layer", ["localresponsenorm1", "mixed4a", "mixed5b"])
 def test_fast_mode_gradient_is_as_accurate_as_the_reference(model, layer):
     """One tiled gradient step, fast (channels-last, closed-form LRN) and reference operations, each
@@ -203,3 +213,137 @@ def test_start_images_from_a_folder(tmp_path):
         dream.start_images(tmp_path, [0], size=50)
     with pytest.raises(ValueError, match="seed 2"):
         dream.start_images(tmp_path, [2], size=40)
+
+
+# --- the study's start images, served over HTTP through the same download code ----------------
+
+@pytest.fixture
+def serve(tmp_path):
+    """``serve(folder)`` -> URL template ``http://127.0.0.1:<port>/{name}`` of a localhost server of ``folder``."""
+    import functools
+    import http.server
+    import threading
+
+    servers = []
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    def start(folder):
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_address[1]}/{{name}}", srv
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _fake_study(folder, n=5, size=64):
+    from helpers import download
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = {}
+    for k in range(n):
+        name = f"gaussianNoise800x800_{k + 1}.png"
+        io.save_image(dream.noise_image(100 + k, size), folder / name)
+        pins[name] = download.sha256sum(folder / name)
+    return pins
+
+
+def test_study_start_images_download_check_cache_and_fall_back_to_noise(tmp_path, serve, monkeypatch):
+    from helpers import download
+
+    monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
+    assert dream.STUDY_START_URL.format(name="gaussianNoise800x800_1.png") == \
+        "https://raw.githubusercontent.com/CVRL/human-reactions-to-deepdream-samples/main/gaussianNoise800x800_1.png"
+    pins = _fake_study(tmp_path / "site")
+    url, srv = serve(tmp_path / "site")
+    starts = dream.start_images("study", [0, 4, 7], size=48, url=url, pins=pins)
+    assert starts[4][1] == "gaussianNoise800x800_5.png[centre 48x48]"  # file k for seed k-1
+    assert np.array_equal(starts[4][0], dream.noise_image(104, 64)[8:56, 8:56])
+    assert starts[7][1] == "noise:7" and np.array_equal(starts[7][0], dream.noise_image(7, 48))  # beyond the five
+    cached = dream.study_start_folder() / "gaussianNoise800x800_1.png"
+    assert cached.exists() and download.record_path(cached).exists()
+    srv.shutdown()  # offline now: the cache serves
+    again = dream.start_images("study", [0], size=64, url=url, pins=pins)
+    assert again[0][1] == "gaussianNoise800x800_1.png" and np.array_equal(again[0][0], dream.noise_image(100, 64))
+    with pytest.raises(dream.StartImagesUnavailable) as info:  # not cached and offline: where to put it
+        dream.start_images("study", [1], size=64, url=url, pins=pins)
+    msg = str(info.value)
+    for part in ("gaussianNoise800x800_2.png", url.format(name="gaussianNoise800x800_2.png"), pins["gaussianNoise800x800_2.png"],
+                 str(dream.study_start_folder()), "NA_DATA_DIR"):
+        assert part in msg, part
+
+
+def test_study_start_image_with_a_wrong_hash_is_refused(tmp_path, serve, monkeypatch):
+    from helpers import download
+
+    monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
+    pins = _fake_study(tmp_path / "site", n=1)
+    url, _ = serve(tmp_path / "site")
+    bad = {k: "0" * 64 for k in pins}
+    with pytest.raises(download.ChecksumError, match="is pinned"):
+        dream.start_images("study", [0], size=64, url=url, pins=bad)
+    assert not (dream.study_start_folder() / "gaussianNoise800x800_1.png").exists()  # nothing half-written kept
+
+
+STUDY_FILES = __import__("pathlib").Path("/work/studyfiles")
+
+
+@pytest.mark.skipif(not (STUDY_FILES / "gaussianNoise800x800_5.png").exists(), reason="the study's real PNGs are not on this machine")
+def test_the_real_study_pngs_match_the_pinned_hashes(tmp_path, serve, monkeypatch):
+    monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
+    url, _ = serve(STUDY_FILES)
+    starts = dream.start_images("study", range(5), size=800, url=url)  # the pinned sha256, checked by the download
+    for k, (img, label) in starts.items():
+        assert label == f"gaussianNoise800x800_{k + 1}.png" and img.shape == (800, 800, 3) and img.dtype == np.uint8
+        assert abs(img.mean() - dream.NOISE_MEAN) < 0.5 and abs(img.std() - dream.NOISE_SD) < 0.5
+
+
+def _overlaps(fig, texts):
+    """(text, axes index) pairs where a text's box meets another image axes (or comes within 3 pt of it vertically)."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [ax.get_window_extent(r) if ax.get_images() else None for ax in fig.axes]  # blank cells draw nothing
+    bad = []
+    for txt, own in texts:
+        tb = txt.get_window_extent(r)
+        pad = 3 * fig.dpi / 72  # at least 3 pt clear of the tiles above and below
+        tb = type(tb).from_extents(tb.x0, tb.y0 - pad, tb.x1, tb.y1 + pad)
+        bad += [(txt.get_text(), i) for i, b in enumerate(boxes) if b is not None and i != own and txt.get_text() and tb.overlaps(b)]
+    return bad
+
+
+def test_contact_sheet_names_sit_under_their_own_tile_at_a_readable_size(tmp_path):
+    import matplotlib.pyplot as plt
+
+    names = list(dream.LAYERS[:26])
+    for i, n in enumerate(names):
+        io.save_image(dream.noise_image(i, 40), tmp_path / f"{n}.png")
+    manifest = pd.DataFrame({"layer": names, "layer_index": range(26), "seed": 0, "path": [f"{n}.png" for n in names]})
+    fig = dream.contact_sheet(manifest, tmp_path)
+    texts = [(ax.xaxis.label, i) for i, ax in enumerate(fig.axes)] + [(ax.title, i) for i, ax in enumerate(fig.axes)]
+    assert _overlaps(fig, texts) == []
+    assert fig.axes[4].xaxis.label.get_text() == "conv2d1\npre_relu" and fig.axes[4].xaxis.label.get_fontsize() >= 5
+    plt.close(fig)
+
+
+def test_octave_size_labels_do_not_cover_the_images(model):
+    import matplotlib.pyplot as plt
+
+    fig = dream.progress_figure(model, "conv2d0", dream.noise_image(0, 72), snapshots=(1, 2), n_renders=2, octave_n=3)
+    texts = [(ax.xaxis.label, i) for i, ax in enumerate(fig.axes)] + [(ax.title, i) for i, ax in enumerate(fig.axes)]
+    assert _overlaps(fig, texts) == [] and fig.axes[-3].xaxis.label.get_text() == "72x72 px"
+    plt.close(fig)
+
+
+def test_preview_is_small_and_links_the_full_figure(tmp_path):
+    big = tmp_path / "sheet.png"
+    io.save_image(np.random.default_rng(0).integers(0, 255, (2400, 2000, 3), dtype=np.uint8), big)
+    html = dream.preview(big, max_px=600).data
+    assert html.startswith('<img src="data:image/jpeg;base64,') and "sheet.png" in html and "2000x2400 px" in html
+    assert len(html) < 0.1 * big.stat().st_size and "preview 500x600 px" in html
