@@ -14,7 +14,7 @@ Rows of the printed table:
   images, estimated from the measured ``iter_encoded`` throughput;
 * index bytes per artwork (on disk) vs a fp16 full Gram (2 MiB) and fp16 layer3 activations;
 * recall@1 and recall@10 of the index (sketch only, and re-ranked) against exact search on a
-  corpus of procedurally generated "paintings" (``artsearch.make_demo_corpus``, not ArtBench)
+  corpus of procedurally generated "paintings" (``artbench.make_demo_corpus``, not ArtBench)
   encoded by a BatchNorm-calibrated random ResNet-152 (no pretrained weights here); queries
   are other generated images. Stated as such in the table.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers import artsearch, io, models
+from helpers import artbench, artsearch, gram, io, models
 
 
 def _med(ts):
@@ -54,12 +54,12 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="na-bench-artsearch-"))
     rows = []
     try:
-        root = artsearch.make_demo_corpus(tmp / "corpus", n=n_corpus, size=256, seed=1)
-        corpus = artsearch.read_corpus(root)
-        qroot = artsearch.make_demo_corpus(tmp / "queries", n=n_queries, size=256, seed=2)
-        queries = [artsearch.read_corpus(qroot).load(i) for i in range(n_queries)]
+        root = artbench.make_demo_corpus(tmp / "corpus", n=n_corpus, size=256, seed=1)
+        corpus = artbench.read_corpus(root)
+        qroot = artbench.make_demo_corpus(tmp / "queries", n=n_queries, size=256, seed=2)
+        queries = [artbench.read_corpus(qroot).load(i) for i in range(n_queries)]
         model = models.load("resnet152", source="random", seed=0, device=dev)
-        enc = artsearch.GramEncoder(model, size=size, device=dev)
+        enc = gram.GramEncoder(model, size=size, device=dev)
         enc.calibrate_stand_in([corpus.load(i) for i in range(0, n_corpus, max(1, n_corpus // 32))])
 
         # --- throughput: bare forward vs streamed encoding vs index build ------------------
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         bare = 1.0 / (sum(t_bare) / len(t_bare))  # images/s over the whole corpus
         t0 = time.perf_counter()
         vecs = []
-        for _, v, _, _ in artsearch.iter_encoded(corpus, enc, batch_size=batch, num_workers=args.workers):
+        for _, v, _, _ in gram.iter_encoded(corpus, enc, batch_size=batch, num_workers=args.workers):
             vecs.append(v.cpu())
         stream = n_corpus / (time.perf_counter() - t0)
         vecs = torch.cat(vecs)
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
                      f"{build / bare:.2f}"))
 
         # --- recall vs exact on the demo corpus ----------------------------------------------
-        qv, qxn, _ = artsearch._encode_corpus_rows(artsearch.as_queries(queries), enc, list(range(n_queries)))
+        qv, qxn, _ = gram._encode_corpus_rows(artsearch.as_queries(queries), enc, list(range(n_queries)))
         sims = (qv @ vecs.T).numpy()
         truth_rows = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         import pandas as pd

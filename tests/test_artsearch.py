@@ -10,20 +10,20 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import artsearch, models
+from helpers import artbench, artfigures, artsearch, gram, models
 
 SIZE = 64  # layer3 output is 4x4 at 64 px: fast, and rank 16 covers it fully
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = artsearch.make_demo_corpus(tmp_path_factory.mktemp("demo") / "artbench", n=12, size=64, seed=3)
+    root = artbench.make_demo_corpus(tmp_path_factory.mktemp("demo") / "artbench", n=12, size=64, seed=3)
     return root
 
 
 @pytest.fixture(scope="module")
 def corpus(demo):
-    return artsearch.read_corpus(demo)
+    return artbench.read_corpus(demo)
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,13 @@ def encoder(corpus):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = torchvision.models.resnet50(weights=None).eval()
-    return artsearch.GramEncoder(model, size=SIZE).calibrate_stand_in([corpus.load(i) for i in range(0, len(corpus), 2)])
+    return gram.GramEncoder(model, size=SIZE).calibrate_stand_in([corpus.load(i) for i in range(0, len(corpus), 2)])
 
 
 @pytest.fixture(scope="module")
 def encoder152(corpus):
     model = models.load("resnet152", source="random", seed=0)
-    return artsearch.GramEncoder(model, size=SIZE).calibrate_stand_in([corpus.load(i) for i in range(0, len(corpus), 2)])
+    return gram.GramEncoder(model, size=SIZE).calibrate_stand_in([corpus.load(i) for i in range(0, len(corpus), 2)])
 
 
 def test_triangle_dot_products_equal_full_frobenius_products():
@@ -49,7 +49,7 @@ def test_triangle_dot_products_equal_full_frobenius_products():
     x = torch.randn(3, 7, 5, generator=g, dtype=torch.float64)
     grams = x @ x.transpose(1, 2)
     full = grams.flatten(1) @ grams.flatten(1).T
-    tri = artsearch.triangle(grams)
+    tri = gram.triangle(grams)
     assert tri.shape == (3, 7 * 8 // 2)
     torch.testing.assert_close(tri @ tri.T, full, rtol=1e-12, atol=1e-12)
     # and the activation identity the low-rank re-ranking relies on: <G_a, G_b> = ||X_a^T X_b||_F^2
@@ -84,7 +84,7 @@ def test_preprocess_resizes_shorter_side_and_centre_crops(encoder):
     img[:, 40:120] = 255  # the centre square is white, the sides black
     t = encoder.preprocess(img)
     assert t.shape == (3, SIZE, SIZE)
-    white = (1 - np.array(artsearch.IMAGENET_MEAN)) / np.array(artsearch.IMAGENET_STD)
+    white = (1 - np.array(gram.IMAGENET_MEAN)) / np.array(gram.IMAGENET_STD)
     np.testing.assert_allclose(t[:, 5:-5, 5:-5].mean((1, 2)).numpy(), white, atol=1e-4)
 
 
@@ -132,8 +132,8 @@ def test_exact_search_resumes_after_interruption(encoder, corpus, tmp_path, monk
 
 
 def test_bad_images_are_skipped_with_a_warning(encoder, tmp_path):
-    root = artsearch.make_demo_corpus(tmp_path / "bad", n=6, size=64, seed=1, bad=2)
-    corpus = artsearch.read_corpus(root)
+    root = artbench.make_demo_corpus(tmp_path / "bad", n=6, size=64, seed=1, bad=2)
+    corpus = artbench.read_corpus(root)
     assert len(corpus) == 8
     with pytest.warns(UserWarning, match="corrupt_file-0.jpg"):
         res = artsearch.exact_search([corpus.load(0)], corpus, k=8, encoder=encoder, batch_size=4, num_workers=0,
@@ -194,15 +194,15 @@ def test_index_refuses_other_settings(encoder, corpus, tmp_path):
 
 
 def test_read_corpus_layouts_and_metadata_join(tmp_path):
-    split = artsearch.read_corpus(artsearch.make_demo_corpus(tmp_path / "s", n=12, size=32, seed=0))
+    split = artbench.read_corpus(artbench.make_demo_corpus(tmp_path / "s", n=12, size=32, seed=0))
     assert split.kind == "imagefolder-split" and len(split) == 12
     row = split.items.iloc[0]
-    assert row["artist"].startswith("demo-artist") and row["style"] in artsearch.STYLES and row["split"] in ("train", "test")
+    assert row["artist"].startswith("demo-artist") and row["style"] in artbench.STYLES and row["split"] in ("train", "test")
     assert row["title"] and row["title"][0].isupper()
-    flat = artsearch.read_corpus(artsearch.make_demo_corpus(tmp_path / "f", n=12, size=32, seed=0, split=False))
+    flat = artbench.read_corpus(artbench.make_demo_corpus(tmp_path / "f", n=12, size=32, seed=0, split=False))
     assert flat.kind == "imagefolder" and flat.items["style"].notna().all()
-    (tmp_path / "f" / artsearch.METADATA_FILE).unlink()
-    nometa = artsearch.read_corpus(tmp_path / "f", metadata=None)
+    (tmp_path / "f" / artbench.METADATA_FILE).unlink()
+    nometa = artbench.read_corpus(tmp_path / "f", metadata=None)
     assert nometa.items["artist"].isna().all() and nometa.items["title"].notna().all()
 
     # CIFAR-python: pickle batches with data (N x 3072), labels, filenames; meta with styles
@@ -213,15 +213,15 @@ def test_read_corpus_layouts_and_metadata_join(tmp_path):
         batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(range(n)),
                  b"filenames": [f"{name}-img{i}.jpg".encode() for i in range(n)]}
         (folder / name).write_bytes(pickle.dumps(batch))
-    (folder / "meta").write_bytes(pickle.dumps({b"styles": [s.encode() for s in artsearch.STYLES]}))
+    (folder / "meta").write_bytes(pickle.dumps({b"styles": [s.encode() for s in artbench.STYLES]}))
     pd.DataFrame({"name": ["data_batch_1-img2.jpg"], "artist": ["someone"], "label": ["expressionism"],
-                  "split": ["train"]}).to_csv(tmp_path / artsearch.METADATA_FILE, index=False)
-    cif = artsearch.read_corpus(folder)
+                  "split": ["train"]}).to_csv(tmp_path / artbench.METADATA_FILE, index=False)
+    cif = artbench.read_corpus(folder)
     assert cif.kind == "cifar-python" and len(cif) == 8 and cif.load(0).shape == (32, 32, 3)
     assert (cif.items["artist"] == "someone").sum() == 1
     with tarfile.open(tmp_path / "artbench-10-python.tar.gz", "w:gz") as tar:
         tar.add(folder, arcname=folder.name)
-    cif2 = artsearch.read_corpus(tmp_path / "artbench-10-python.tar.gz")
+    cif2 = artbench.read_corpus(tmp_path / "artbench-10-python.tar.gz")
     np.testing.assert_array_equal(cif2.load(7), cif.load(7))
 
     plain = tmp_path / "plain"
@@ -230,9 +230,9 @@ def test_read_corpus_layouts_and_metadata_join(tmp_path):
         from helpers import io
 
         io.save_image(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), plain / "sub" / f"x{i}.png")
-    assert artsearch.read_corpus(plain).kind == "folder"
+    assert artbench.read_corpus(plain).kind == "folder"
     with pytest.raises(FileNotFoundError, match="no image files"):
-        artsearch.read_corpus(_empty(tmp_path))
+        artbench.read_corpus(_empty(tmp_path))
 
 
 def _empty(tmp_path):
@@ -249,6 +249,6 @@ def test_figures_draw(encoder, corpus):
     res = artsearch.exact_search(queries, corpus, k=3, encoder=encoder, num_workers=0, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig = artsearch.plot_nearest(res, queries, corpus, notes=["DEMO"])
-        strip = artsearch.plot_topk_strip(res, queries, corpus, k=3)
+        fig = artfigures.plot_nearest(res, queries, corpus, notes=["DEMO"])
+        strip = artfigures.plot_topk_strip(res, queries, corpus, k=3)
     assert len(fig.axes) == 4 and len(strip.axes) == 8
