@@ -1,8 +1,6 @@
 """Nearest-painting search: Gram definition, exact search, resume, bad images, index recall."""
 from __future__ import annotations
 
-import pickle
-import tarfile
 import warnings
 
 import numpy as np
@@ -191,54 +189,6 @@ def test_index_refuses_other_settings(encoder, corpus, tmp_path):
     artsearch.build_index(corpus, tmp_path / "i", **kw)
     with pytest.raises(ValueError, match="other settings"):
         artsearch.build_index(corpus, tmp_path / "i", **{**kw, "rank": 3})
-
-
-def test_read_corpus_layouts_and_metadata_join(tmp_path):
-    split = artbench.read_corpus(artbench.make_demo_corpus(tmp_path / "s", n=12, size=32, seed=0))
-    assert split.kind == "imagefolder-split" and len(split) == 12
-    row = split.items.iloc[0]
-    assert row["artist"].startswith("demo-artist") and row["style"] in artbench.STYLES and row["split"] in ("train", "test")
-    assert row["title"] and row["title"][0].isupper()
-    flat = artbench.read_corpus(artbench.make_demo_corpus(tmp_path / "f", n=12, size=32, seed=0, split=False))
-    assert flat.kind == "imagefolder" and flat.items["style"].notna().all()
-    (tmp_path / "f" / artbench.METADATA_FILE).unlink()
-    nometa = artbench.read_corpus(tmp_path / "f", metadata=None)
-    assert nometa.items["artist"].isna().all() and nometa.items["title"].notna().all()
-
-    # CIFAR-python: pickle batches with data (N x 3072), labels, filenames; meta with styles
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "artbench-10-batches-py"
-    folder.mkdir()
-    for name, n in (("data_batch_1", 5), ("test_batch", 3)):
-        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(range(n)),
-                 b"filenames": [f"{name}-img{i}.jpg".encode() for i in range(n)]}
-        (folder / name).write_bytes(pickle.dumps(batch))
-    (folder / "meta").write_bytes(pickle.dumps({b"styles": [s.encode() for s in artbench.STYLES]}))
-    pd.DataFrame({"name": ["data_batch_1-img2.jpg"], "artist": ["someone"], "label": ["expressionism"],
-                  "split": ["train"]}).to_csv(tmp_path / artbench.METADATA_FILE, index=False)
-    cif = artbench.read_corpus(folder)
-    assert cif.kind == "cifar-python" and len(cif) == 8 and cif.load(0).shape == (32, 32, 3)
-    assert (cif.items["artist"] == "someone").sum() == 1
-    with tarfile.open(tmp_path / "artbench-10-python.tar.gz", "w:gz") as tar:
-        tar.add(folder, arcname=folder.name)
-    cif2 = artbench.read_corpus(tmp_path / "artbench-10-python.tar.gz")
-    np.testing.assert_array_equal(cif2.load(7), cif.load(7))
-
-    plain = tmp_path / "plain"
-    (plain / "sub").mkdir(parents=True)
-    for i in range(3):
-        from helpers import io
-
-        io.save_image(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), plain / "sub" / f"x{i}.png")
-    assert artbench.read_corpus(plain).kind == "folder"
-    with pytest.raises(FileNotFoundError, match="no image files"):
-        artbench.read_corpus(_empty(tmp_path))
-
-
-def _empty(tmp_path):
-    d = tmp_path / "empty"
-    d.mkdir()
-    return d
 
 
 def test_figures_draw(encoder, corpus):
