@@ -58,14 +58,41 @@ DEMO_QUERIES_NOTE = "DEMO QUERIES: procedurally generated, not BigGAN images"
 
 # --- queries ------------------------------------------------------------------------------
 
-def read_queries(path, *, demo_fallback: bool = False, n_demo: int = 4, seed: int = 0) -> Corpus:
+# Sizes per profile; notebook 07 takes each one that its parameters leave at None from here.
+# paper: the paper's settings (all 60,000 ArtBench-10 artworks, 256x256 ImageFolder, 224 px input).
+# class: the smallest distribution (32x32 CIFAR-python), a fixed 1,000-artwork subset (the first 100 of
+# each style of the test split), 112 px input: minutes on a laptop CPU. smoke: the demo corpus at 64 px.
+PROFILE_SIZES = {
+    "paper": {"corpus_layout": "imagefolder-split", "n_per_style": None, "split": None, "image_size": 224},
+    "class": {"corpus_layout": "cifar-python", "n_per_style": 100, "split": "test", "image_size": 112},
+    "smoke": {"corpus_layout": "imagefolder-split", "n_per_style": None, "split": None, "image_size": 64},
+}
+
+
+def profile_sizes(profile: str, **overrides) -> dict:
+    """:data:`PROFILE_SIZES` of ``profile`` with every override that is not ``None`` applied.
+
+    Raises:
+        ValueError: unknown profile or size name.
+    """
+    from helpers import check_profile
+
+    sizes = dict(PROFILE_SIZES[check_profile(profile)])
+    unknown = set(overrides) - set(sizes)
+    if unknown:
+        raise ValueError(f"profile_sizes: unknown size(s) {sorted(unknown)}; known: {sorted(sizes)}")
+    sizes.update({k: v for k, v in overrides.items() if v is not None})
+    return sizes
+
+
+def read_queries(path, *, n: int | None = None, demo_fallback: bool = False, n_demo: int = 4, seed: int = 0) -> Corpus:
     """The query images: a folder (with notebook 05's ``manifest.csv`` when present) or a demo set.
 
     With ``manifest.csv`` (columns ``file, network, seed, class_id, class_name, stand_in``) the
     queries are its files in order, labelled ``"<network> · <class_name>"``; otherwise every
     image in the folder, labelled by file name. When the folder is missing and
     ``demo_fallback`` is set, ``n_demo`` procedurally generated images are used instead
-    (``Corpus.demo`` is True, labels say DEMO).
+    (``Corpus.demo`` is True, labels say DEMO). ``n`` keeps only the first ``n`` queries.
 
     Returns:
         :class:`Corpus` whose items carry ``label`` and ``stand_in`` columns.
@@ -98,11 +125,17 @@ def read_queries(path, *, demo_fallback: bool = False, n_demo: int = 4, seed: in
         cls = m["class_name"].astype(str) if "class_name" in m else pd.Series([""] * len(m))
         q.items["label"] = [f"{a} · {b}".strip(" ·") for a, b in zip(net, cls)]
         q.items["stand_in"] = m["stand_in"].astype(bool).tolist() if "stand_in" in m else False
-        return q
+        return _head(q, n)
     q = read_corpus(path, metadata=None)
     q.items["label"] = q.items["file"].map(lambda f: Path(f).stem)
     q.items["stand_in"] = False
-    return q
+    return _head(q, n)
+
+
+def _head(q: Corpus, n):
+    if n is None or n >= len(q):
+        return q
+    return Corpus(q.items.iloc[: int(n)].reset_index(drop=True), arrays=q.arrays, root=q.root, kind=q.kind, demo=q.demo)
 
 
 def figure_notes(encoder: "GramEncoder", corpus: Corpus, queries: Corpus) -> list[str]:
@@ -540,6 +573,59 @@ class Index:
                 raise ValueError(f"{self.path}: rerank='exact' needs the corpus; pass Index.load(..., corpus=...)")
             self._corpus = Corpus(self.items)
         return self._corpus
+
+
+def probe_queries(corpus: Corpus, *, n: int = 4, seed: int = 0) -> Corpus:
+    """``n`` corpus images (a seeded choice, one per style where possible) as queries for :func:`self_retrieval`.
+
+    Query ids are ``self:<item>``; column ``expected`` holds the corpus item each must find.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    items = corpus.items
+    order = rng.permutation(len(items))
+    styles = items["style"].to_numpy()
+    picked, seen = [], set()
+    for i in order:  # one per style first, then anything
+        if styles[i] not in seen:
+            picked.append(int(i))
+            seen.add(styles[i])
+        if len(picked) == n:
+            break
+    picked += [int(i) for i in order if int(i) not in picked][: n - len(picked)]
+    arrays = [corpus.load(i) for i in picked]
+    q = as_queries(arrays)
+    q.items["item"] = [f"self:{corpus.name(i)}" for i in picked]
+    q.items["expected"] = [corpus.name(i) for i in picked]
+    q.items["label"] = [f"corpus image {corpus.name(i)}" for i in picked]
+    q.items["stand_in"] = False
+    return Corpus(pd.DataFrame(q.items), arrays=q.arrays, kind="queries", demo=corpus.demo)
+
+
+def self_retrieval(results, probes: Corpus) -> "object":
+    """Did each probe (a corpus image used as a query) find itself at rank 1?
+
+    Args:
+        results: search results for ``probes`` (any k).
+        probes: from :func:`probe_queries`.
+
+    Returns:
+        DataFrame ``query, expected, found, similarity, self_rank`` (``NaN`` when not in the
+        results) and ``ok`` (found itself at rank 1).
+    """
+    import pandas as pd
+
+    rows = []
+    for q, expected in zip(probes.items["item"], probes.items["expected"]):
+        r = results[results["query"] == q].sort_values("rank")
+        hit = r[r["item"] == expected]
+        rows.append({"query": q, "expected": expected, "found": r["item"].iat[0] if len(r) else None,
+                     "similarity": float(r["similarity"].iat[0]) if len(r) else float("nan"),
+                     "self_rank": float(hit["rank"].iat[0]) if len(hit) else float("nan")})
+    out = pd.DataFrame(rows)
+    out["ok"] = out["self_rank"] == 1
+    return out
 
 
 def recall_at(found, truth, *, k: int) -> float:
