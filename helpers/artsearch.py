@@ -311,14 +311,26 @@ def _countsketch(dim_in: int, dim_out: int, seed: int):
     return bucket, sign
 
 
-def _sketch(vec, mean, bucket, sign, dim_out):
-    """Unit Gram vectors N x D -> N x (1 + dim_out): [<g,m>, CountSketch(g - <g,m> m)]."""
+def _countsketch_apply(x, bucket, sign, dim_out):
+    """CountSketch of the rows of ``x`` (N x D -> N x dim_out)."""
+    import torch
+
+    out = torch.zeros(x.shape[0], dim_out, dtype=x.dtype, device=x.device)
+    return out.index_add_(1, bucket, x * sign)
+
+
+def _sketch(vec, mean, bucket, sign, dim_out, mean_cs=None):
+    """Unit Gram vectors N x D -> N x (1 + dim_out): [<g,m>, CountSketch(g - <g,m> m)].
+
+    CountSketch is linear, so ``CS(g - c m) = CS(g) - c CS(m)``; ``mean_cs`` (1 x dim_out) is
+    ``CS(m)``, computed here when not given (queries pass a cached one).
+    """
     import torch
 
     c = vec @ mean
-    both = torch.zeros(vec.shape[0] + 1, dim_out, dtype=vec.dtype, device=vec.device)
-    both.index_add_(1, bucket, torch.cat([vec, mean[None]]) * sign)  # CountSketch is linear:
-    out = both[:-1] - c[:, None] * both[-1:]  # CS(g - c m) = CS(g) - c CS(m)
+    if mean_cs is None:
+        mean_cs = _countsketch_apply(mean[None], bucket, sign, dim_out)
+    out = _countsketch_apply(vec, bucket, sign, dim_out) - c[:, None] * mean_cs
     return torch.cat([c[:, None], out], dim=1)
 
 
@@ -535,9 +547,10 @@ class Index:
             raise ValueError(f"rerank must be 'lowrank', 'exact' or 'none', got {rerank!r}")
         if getattr(self, "_sketcher", None) is None or self._sketcher[0].device != qv.device:
             mean = torch.from_numpy(np.load(self.path / "mean.npy")).to(qv.device)
-            self._sketcher = (mean, *(t.to(qv.device) for t in _countsketch(qv.shape[1], self.meta["sketch_dim"],
-                                                                             self.meta["seed"])))
-        qs = _sketch(qv, *self._sketcher, self.meta["sketch_dim"]).cpu().numpy().astype(np.float32)
+            bucket, sign = (t.to(qv.device) for t in _countsketch(qv.shape[1], self.meta["sketch_dim"], self.meta["seed"]))
+            self._sketcher = (mean, bucket, sign, _countsketch_apply(mean[None], bucket, sign, self.meta["sketch_dim"]))
+        mean, bucket, sign, mean_cs = self._sketcher
+        qs = _sketch(qv, mean, bucket, sign, self.meta["sketch_dim"], mean_cs).cpu().numpy().astype(np.float32)
         c = min(len(self.rows), candidates or max(100, 20 * k))
         est, pos = self.faiss.search(qs, c)
         cand = self.rows[pos]  # nq x c corpus rows
