@@ -12,7 +12,7 @@ BigGAN's 256x256 images likewise; the 32x32 CIFAR images are scaled up.
 **Gram vectors.** ``G`` is symmetric, so :meth:`GramEncoder.encode` returns the upper triangle
 (``C(C+1)/2 = 524,800`` values) with off-diagonal entries multiplied by sqrt(2): dot products of
 these vectors equal the Frobenius products of the full Gram matrices exactly
-(``tests/test_gram.py`` checks it), at half the size. Vectors are unit-normalised, so a dot
+(``tests/test_artsearch.py`` checks it), at half the size. Vectors are unit-normalised, so a dot
 product *is* the cosine similarity of the flattened Grams.
 
 **Precision.** ``precision="fp32"`` (default) runs the network in float32. ``"bf16"`` runs the
