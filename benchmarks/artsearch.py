@@ -1,29 +1,34 @@
-"""Benchmark of the nearest-painting search (helpers.artsearch), all in one process.
+"""Benchmark of the nearest-painting search (helpers.gram, helpers.artsearch), all in one process.
 
-Rows of the printed table:
+Sections (``--only demo,synthetic,bf16``; all by default):
 
-* encoding throughput, images/s, at one batch size:
-  - baseline: the bare network (ResNet-152 to layer3) on a batch already in memory;
-  - ``iter_encoded``: 256x256 JPEG files decoded in DataLoader workers + network + Gram vectors
-    (what exact search does per image); ratio vs the bare forward (target >= 0.90);
-  - ``build_index``: the same + low-rank factor (SVD) + sketch + fp16 memmap writes;
-* query latency (p50 / p95, one query at a time) on a **60,000-item** index. Its rows are the
-  measured demo-corpus records repeated with small noise (values do not change the work
-  done: a faiss flat inner-product scan of all sketches + re-ranking of the candidates read
-  from the memory-mapped factors); the baseline is exact search, one full pass over 60,000
-  images, estimated from the measured ``iter_encoded`` throughput;
-* index bytes per artwork (on disk) vs a fp16 full Gram (2 MiB) and fp16 layer3 activations;
-* recall@1 and recall@10 of the index (sketch only, and re-ranked) against exact search on a
-  corpus of procedurally generated "paintings" (``artsearch.make_demo_corpus``, not ArtBench)
-  encoded by a BatchNorm-calibrated random ResNet-152 (no pretrained weights here); queries
-  are other generated images. Stated as such in the table.
+* ``bf16``: ResNet-152 to layer3 at 224 px, seconds per image in fp32 and under bf16 autocast
+  (median of repeats, same batch, same process), and the agreement: the Gram cosine between the
+  bf16 and fp32 vectors of the same image, the largest change of a pairwise cosine, and whether
+  the nearest neighbour within the batch stays the same. Random ResNet-152 whose BatchNorm
+  statistics are re-estimated on demo paintings (no pretrained weights here): its sensitivity to
+  bf16 may differ from the pretrained network's.
+* ``synthetic``: a real index (``build_index``, unchanged) over a synthetic corpus
+  (:class:`SynthActivations`: layer3-like activations ``relu(D (w * (style + artist + item)))``
+  with a power-law weighting ``w_k = k^-0.6`` of 96 latent directions and 60 items per artist;
+  parameters chosen so that the pairwise Gram cosines (median 0.88, 5-95% 0.82-0.92) and the
+  energy kept by rank 32 (0.9988) match what the calibrated stand-in gives on demo paintings:
+  cosines 0.8-0.99, 0.9987 at 224 px). The exact top-10 of the queries comes from the same
+  pass. Reports recall@1/@10 of the index against exact search for several candidate counts,
+  and the query latency (p50/p95) on that index and on a 60,000-item index of tiled records
+  (the work per query does not depend on the values), for 7x7 and 14x14 (224 px) queries.
+* ``demo`` (the original table): encoding throughput (bare forward vs ``iter_encoded`` vs
+  ``build_index``), query latency on a 60,000-item index of tiled demo records, index bytes per
+  artwork, recall on demo paintings through the calibrated stand-in ResNet-152.
 
-Usage: ``python benchmarks/artsearch.py [--quick] [--device cpu|cuda]``.
+Usage: ``python benchmarks/artsearch.py [--quick] [--device cpu|cuda] [--only ...] [--synthetic N]``.
+Timings on a shared machine are noisy: repeat, and compare ratios measured in one run.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import tempfile
 import time
@@ -32,11 +37,257 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers import artsearch, io, models
+from helpers import artbench, artsearch, gram, io, models
 
 
 def _med(ts):
     return float(np.median(ts))
+
+
+# --- synthetic 60,000-item corpus (recall and latency at full size) -------------------------
+
+class SynthActivations:
+    """Seeded synthetic layer3 activations with a hierarchical style/artist/item structure.
+
+    ``X_i = relu(D (w * (a S_style + b A_artist + c E_i)) + beta)``: ``D`` a fixed C x L Gaussian
+    "feature dictionary", ``w_k = k^-power`` a power-law weighting of the L latent directions (so
+    per-item Gram eigenvalues decay as a power law), ``S`` 10 style templates, ``A`` one template per
+    artist (``items_per_artist`` items each), ``E_i`` item noise, all L x HW standard normals.
+    Item ``i`` belongs to artist ``i // items_per_artist`` and style ``artist % 10``. Queries are new
+    items (fresh noise) of existing artists, so their true neighbours are near-duplicates in style
+    but not copies, as for generated images against paintings.
+    """
+
+    def __init__(self, *, channels=1024, hw=49, latent=96, items_per_artist=60, power=0.6, a=1.0, b=0.8, c=0.9,
+                 beta=0.0, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.C, self.hw, self.L, self.ipa = channels, hw, latent, items_per_artist
+        self.D = torch.randn(channels, latent, generator=g) / math.sqrt(latent)
+        self.w = torch.arange(1, latent + 1, dtype=torch.float32).pow(-power)
+        self.S = torch.randn(10, latent, hw, generator=g)
+        self.a, self.b, self.c, self.beta, self.seed = a, b, c, beta, seed
+        self._artists = {}
+
+    def artist(self, j):
+        if j not in self._artists:
+            self._artists[j] = torch.randn(self.L, self.hw, generator=torch.Generator().manual_seed(10_000 + j))
+        return self._artists[j]
+
+    def acts(self, ids, *, query=False):
+        """Activations N x C x HW for item ids (``query=True``: fresh noise for artist ``id``)."""
+        zs = []
+        for i in ids:
+            art = int(i) if query else int(i) // self.ipa
+            e = torch.randn(self.L, self.hw, generator=torch.Generator().manual_seed(
+                (2_000_000_000 if query else 1_000_000) + int(i) + 7919 * self.seed))
+            zs.append(self.w[:, None] * (self.a * self.S[art % 10] + self.b * self.artist(art) + self.c * e))
+        z = torch.stack(zs)
+        return torch.relu(self.D @ z + self.beta)
+
+
+class _IdImages:
+    """corpus.arrays stand-in: image ``r`` is an 8x8 constant image whose RGB bytes spell ``r``."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, r):
+        r = int(r)
+        return np.broadcast_to(np.array([r >> 16, (r >> 8) & 255, r & 255], np.uint8), (8, 8, 3)).copy()
+
+
+class SynthEncoder(gram.GramEncoder):
+    """A GramEncoder whose "network" maps an id image to :class:`SynthActivations` (the rest is the real code).
+
+    Also keeps the exact top-k of ``queries`` over every row it encodes once (the exact baseline
+    comes from the same pass that builds the index).
+    """
+
+    def __init__(self, synth, *, k=10):
+        self.synth, self.size, self.device, self.precision = synth, 16, torch.device("cpu"), "fp32"
+        self.channels = synth.C
+        self.dim = self.channels * (self.channels + 1) // 2
+        self.stand_in, self.description = True, "SYNTHETIC activations (benchmark)"
+        self.info = {"name": "synthetic", "source": "random", "seed": synth.seed}
+        self.k, self.qv, self.seen = k, None, set()
+        self.best_s = self.best_i = None
+
+    def ids(self, batch):
+        mean = torch.tensor(gram.IMAGENET_MEAN)[None, :]
+        std = torch.tensor(gram.IMAGENET_STD)[None, :]
+        v = ((batch[:, :, 0, 0] * std + mean) * 255).round().long()
+        return (v[:, 0] << 16 | v[:, 1] << 8 | v[:, 2]).tolist()
+
+    def encode_batch(self, batch):
+        ids = self.ids(batch)
+        xn = self.normalised(self.synth.acts(ids))
+        vec = gram.triangle(xn @ xn.transpose(1, 2))
+        if self.qv is not None:
+            new = [j for j, i in enumerate(ids) if i not in self.seen]
+            if new:
+                self.seen.update(ids[j] for j in new)
+                s = self.qv @ vec[new].T
+                idx = torch.tensor([ids[j] for j in new])[None].expand(s.shape[0], -1)
+                s = torch.cat([self.best_s, s], 1)
+                i = torch.cat([self.best_i, idx], 1)
+                top = torch.topk(s, min(self.k, s.shape[1]), dim=1)
+                self.best_s, self.best_i = top.values, torch.gather(i, 1, top.indices)
+        return vec, xn
+
+    def set_queries(self, qv):
+        self.qv = qv
+        self.best_s = torch.full((qv.shape[0], 0), -math.inf)
+        self.best_i = torch.zeros((qv.shape[0], 0), dtype=torch.long)
+
+
+def synthetic_corpus(n):
+    import pandas as pd
+
+    items = pd.DataFrame({"item": [f"synthetic-{i:05d}" for i in range(n)], "path": None, "row": np.arange(n),
+                          "artist": None, "title": None, "style": None, "split": None, "file": None})
+    return artbench.Corpus(items, arrays=_IdImages(n), kind="synthetic")
+
+
+def _tiled_index(index, n_big, out, rng):
+    """An ``n_big``-item index whose records repeat ``index``'s with 2% noise (same work per query, same format)."""
+    import pandas as pd
+
+    out.mkdir(parents=True)
+    n, d1 = index.sketch.shape
+    c, r = index.factors.shape[1:]
+    sk = np.memmap(out / "sketch.f16", dtype=np.float16, mode="w+", shape=(n_big, d1))
+    fa = np.memmap(out / "factors.f16", dtype=np.float16, mode="w+", shape=(n_big, c, r))
+    for s in range(0, n_big, 2000):
+        pick = rng.integers(0, n, min(2000, n_big - s))
+        sk[s:s + len(pick)] = np.asarray(index.sketch[np.sort(pick)], np.float32) * (
+            1 + 0.02 * rng.standard_normal((len(pick), d1), dtype=np.float32))
+        fa[s:s + len(pick)] = index.factors[np.sort(pick)]
+    sk.flush(), fa.flush()
+    del sk, fa
+    np.memmap(out / "ok.u8", dtype=np.uint8, mode="w+", shape=(n_big,))[:] = 1
+    np.memmap(out / "energy.f32", dtype=np.float32, mode="w+", shape=(n_big,))[:] = 1
+    shutil.copy(index.path / "mean.npy", out / "mean.npy")
+    io.save_table(pd.DataFrame({"item": [f"tiled-{i}" for i in range(n_big)], "path": None, "artist": None,
+                                "title": None, "style": None, "split": None}), out / "items.parquet")
+    io.save_json({**index.meta, "n": n_big, "corpus": "tiled"}, out / "meta.json")
+    return artsearch.Index.load(out, encoder=index.encoder)
+
+
+def synthetic_section(n, *, n_queries=20, k=10, candidates=(100, 200, 400), batch=64, rows=None, seed=0,
+                      n_latency=60_000):
+    """Build a real index over ``n`` synthetic items, exact top-k from the same pass; recall + latency."""
+    import pandas as pd
+
+    rows = [] if rows is None else rows
+    synth = SynthActivations(seed=seed)
+    enc = SynthEncoder(synth, k=k)
+    rng = np.random.default_rng(seed)
+    q_artists = rng.choice(n // synth.ipa, n_queries, replace=False)
+    qxn = enc.normalised(synth.acts(q_artists, query=True))
+    qv = gram.triangle(qxn @ qxn.transpose(1, 2))
+    enc.set_queries(qv)
+    corpus = synthetic_corpus(n)
+    tmp = Path(tempfile.mkdtemp(prefix="na-bench-synth-"))
+    try:
+        t0 = time.perf_counter()
+        index = artsearch.build_index(corpus, tmp / "index", encoder=enc, batch_size=batch, num_workers=0,
+                                      progress=True, flush_every=50)
+        t_build = time.perf_counter() - t0
+        names = [f"query-{j:03d}" for j in range(n_queries)]
+        truth = pd.DataFrame([{"query": names[q], "rank": r + 1, "item": corpus.name(int(enc.best_i[q, r]))}
+                              for q in range(n_queries) for r in range(k)])
+        ex = enc.best_s.numpy()
+        energy = float(index.energy[index.ok].mean())
+        sample = torch.stack([gram.triangle(x @ x.T) for x in enc.normalised(synth.acts(rng.choice(n, 200, replace=False)))])
+        cos = (sample @ sample.T).numpy()[np.triu_indices(200, 1)]
+        rows.append((f"synthetic {n:,}: build_index (real code, synthetic activations HW={synth.hw})", f"{t_build:.0f} s", ""))
+        rows.append((f"synthetic {n:,}: pairwise Gram cosine median [p5, p95]",
+                     f"{np.median(cos):.3f} [{np.percentile(cos, 5):.3f}, {np.percentile(cos, 95):.3f}]", ""))
+        rows.append((f"synthetic {n:,}: rank-32 energy kept (mean)", f"{energy:.4f}", ""))
+        rows.append((f"synthetic {n:,}: exact top-1 cosine, gap top1-top2, gap top1-top10 (medians)",
+                     f"{np.median(ex[:, 0]):.3f}, {np.median(ex[:, 0] - ex[:, 1]):.4f}, {np.median(ex[:, 0] - ex[:, -1]):.4f}", ""))
+        out = {}
+        for rr in ("none", "lowrank"):
+            for c in candidates:
+                found = index.search_encoded(qv, qxn, k=k, candidates=c, rerank=rr, names=names)
+                r1, rk = artsearch.recall_at(found, truth, k=1), artsearch.recall_at(found, truth, k=k)
+                lat = []
+                for q in range(n_queries):
+                    t0 = time.perf_counter()
+                    index.search_encoded(qv[q:q + 1], qxn[q:q + 1], k=k, candidates=c, rerank=rr)
+                    lat.append(time.perf_counter() - t0)
+                lat = np.array(lat[1:])
+                out[(rr, c)] = (r1, rk, float(np.median(lat)), float(np.percentile(lat, 95)))
+                rows.append((f"synthetic {n:,}: rerank={rr}, {c} candidates: recall@1 / @{k}, p50 / p95 latency",
+                             f"{r1:.3f} / {rk:.3f}, {1e3 * np.median(lat):.1f} / {1e3 * np.percentile(lat, 95):.1f} ms", ""))
+        if n_latency and n_latency > n:
+            big = _tiled_index(index, n_latency, tmp / "big", rng)
+            for hw in (synth.hw, 196):  # 196 = 14 x 14: a 224-px query (the work does not depend on values)
+                g = torch.Generator().manual_seed(1)
+                x = torch.relu(torch.randn(n_queries, synth.C, hw, generator=g))
+                xq = enc.normalised(x)
+                vq = gram.triangle(xq @ xq.transpose(1, 2))
+                for c in (100, 200):
+                    lat = []
+                    for q in range(n_queries):
+                        t0 = time.perf_counter()
+                        big.search_encoded(vq[q:q + 1], xq[q:q + 1], k=k, candidates=c, rerank="lowrank")
+                        lat.append(time.perf_counter() - t0)
+                    lat = np.array(lat[1:])
+                    out[("latency", hw, c)] = (float(np.median(lat)), float(np.percentile(lat, 95)))
+                    rows.append((f"latency, {n_latency:,}-item index (tiled records), query HW={hw}, {c} cand., lowrank: "
+                                 "p50 / p95", f"{1e3 * np.median(lat):.1f} / {1e3 * np.percentile(lat, 95):.1f} ms", ""))
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bf16_section(*, size=224, batch=8, reps=3, rows=None, device="cpu"):
+    """ResNet-152 -> layer3 Gram encoding, fp32 vs bf16 autocast: s/image (medians) and Gram cosine bf16 vs fp32."""
+    rows = [] if rows is None else rows
+    dev = torch.device(device)
+    model = models.load("resnet152", source="random", seed=0, device=dev)
+    rng = np.random.default_rng(3)
+    imgs = [artbench.demo_painting(rng, i % 10, 256) for i in range(max(batch, 16))]
+    fp = gram.GramEncoder(model, size=size, device=dev).calibrate_stand_in(imgs, batch_size=16)
+    bf = gram.GramEncoder(model, size=size, device=dev, precision="bf16")
+    x = torch.stack([fp.preprocess(im) for im in imgs[:batch]])
+    times = {}
+    for name, enc in (("fp32", fp), ("bf16", bf)):
+        enc.encode_batch(x[:2])  # warm-up (oneDNN primitive creation)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            enc.encode_batch(x)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            ts.append((time.perf_counter() - t0) / batch)
+        times[name] = _med(ts)
+    v32, _ = fp.encode_batch(x)
+    v16, _ = bf.encode_batch(x)
+    agree = (v32 * v16).sum(1)  # both unit vectors: the Gram cosine of bf16 vs fp32 for the same image
+    sims32, sims16 = (v32 @ v32.T).numpy(), (v16 @ v16.T).numpy()
+    iu = np.triu_indices(batch, 1)
+    rank_same = float(np.mean(np.argsort(-sims32, 1)[:, 1] == np.argsort(-sims16, 1)[:, 1]))
+    rows.append((f"encode {size} px, batch {batch}: fp32 s/image (median of {reps})", f"{times['fp32']:.3f}", "1.00"))
+    rows.append((f"encode {size} px, batch {batch}: bf16 autocast s/image", f"{times['bf16']:.3f}",
+                 f"{times['fp32'] / times['bf16']:.2f}x faster"))
+    rows.append(("bf16 vs fp32: Gram cosine of the same image, min / median", f"{agree.min():.6f} / {agree.median():.6f}", ""))
+    rows.append(("bf16 vs fp32: max |pairwise cosine difference| (vs spread of pairwise cosines)",
+                 f"{np.abs(sims32 - sims16)[iu].max():.5f} (spread {np.std(sims32[iu]):.4f})", ""))
+    rows.append(("bf16 vs fp32: same nearest neighbour within the batch", f"{rank_same:.2f}", ""))
+    return times, float(agree.min())
+
+
+def _print(rows, title):
+    w = max(len(r[0]) for r in rows)
+    print(f"\n{title} (torch threads {torch.get_num_threads()})")
+    print(f"{'measure':<{w}}  {'value':>40}  ratio")
+    for name, val, ratio in rows:
+        print(f"{name:<{w}}  {val:>40}  {ratio}", flush=True)
 
 
 def main(argv=None) -> int:
@@ -44,7 +295,25 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small corpus, 112 px, 10,000-item latency index")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: min(4, cpus-1))")
+    ap.add_argument("--only", default="demo,synthetic,bf16",
+                    help="comma-separated sections: demo (stand-in encoder on demo paintings), synthetic, bf16")
+    ap.add_argument("--synthetic", type=int, default=60_000, help="items of the synthetic corpus (default 60,000)")
+    ap.add_argument("--latency-items", type=int, default=60_000,
+                    help="when the synthetic corpus is smaller, also time queries on an index of this many tiled records")
     args = ap.parse_args(argv)
+    only = set(args.only.split(","))
+    extra_rows = []
+    if "bf16" in only:
+        bf16_section(size=112 if args.quick else 224, batch=4 if args.quick else 8, reps=2 if args.quick else 3,
+                     rows=extra_rows, device=args.device)
+        _print(extra_rows, "bf16 autocast vs fp32, calibrated STAND-IN ResNet-152 to layer3")
+    if "synthetic" in only:
+        n = 6_000 if args.quick and args.synthetic == 60_000 else args.synthetic
+        rows = []
+        synthetic_section(n, rows=rows, n_latency=args.latency_items)
+        _print(rows, f"index on a synthetic {n:,}-item corpus (see SynthActivations), exact top-10 from the same pass")
+    if "demo" not in only:
+        return 0
     size = 112 if args.quick else 224
     n_corpus, n_queries = (32, 8) if args.quick else (64, 12)
     batch = 8 if args.quick else 16
@@ -54,12 +323,12 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="na-bench-artsearch-"))
     rows = []
     try:
-        root = artsearch.make_demo_corpus(tmp / "corpus", n=n_corpus, size=256, seed=1)
-        corpus = artsearch.read_corpus(root)
-        qroot = artsearch.make_demo_corpus(tmp / "queries", n=n_queries, size=256, seed=2)
-        queries = [artsearch.read_corpus(qroot).load(i) for i in range(n_queries)]
+        root = artbench.make_demo_corpus(tmp / "corpus", n=n_corpus, size=256, seed=1)
+        corpus = artbench.read_corpus(root)
+        qroot = artbench.make_demo_corpus(tmp / "queries", n=n_queries, size=256, seed=2)
+        queries = [artbench.read_corpus(qroot).load(i) for i in range(n_queries)]
         model = models.load("resnet152", source="random", seed=0, device=dev)
-        enc = artsearch.GramEncoder(model, size=size, device=dev)
+        enc = gram.GramEncoder(model, size=size, device=dev)
         enc.calibrate_stand_in([corpus.load(i) for i in range(0, n_corpus, max(1, n_corpus // 32))])
 
         # --- throughput: bare forward vs streamed encoding vs index build ------------------
@@ -77,7 +346,7 @@ def main(argv=None) -> int:
         bare = 1.0 / (sum(t_bare) / len(t_bare))  # images/s over the whole corpus
         t0 = time.perf_counter()
         vecs = []
-        for _, v, _, _ in artsearch.iter_encoded(corpus, enc, batch_size=batch, num_workers=args.workers):
+        for _, v, _, _ in gram.iter_encoded(corpus, enc, batch_size=batch, num_workers=args.workers):
             vecs.append(v.cpu())
         stream = n_corpus / (time.perf_counter() - t0)
         vecs = torch.cat(vecs)
@@ -93,7 +362,7 @@ def main(argv=None) -> int:
                      f"{build / bare:.2f}"))
 
         # --- recall vs exact on the demo corpus ----------------------------------------------
-        qv, qxn, _ = artsearch._encode_corpus_rows(artsearch.as_queries(queries), enc, list(range(n_queries)))
+        qv, qxn, _ = gram._encode_corpus_rows(artsearch.as_queries(queries), enc, list(range(n_queries)))
         sims = (qv @ vecs.T).numpy()
         truth_rows = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         import pandas as pd
@@ -156,6 +425,7 @@ def main(argv=None) -> int:
         rows.append((f"mean Frobenius energy kept by rank {rank} (HW={hw})", f"{energy:.4f}", ""))
         rows.append(("median gap top-1 vs top-2 exact cosine", f"{gap:.4f}", ""))
 
+        _print(rows, "demo corpus")
         w = max(len(r[0]) for r in rows)
         print(f"\nartsearch benchmark ({'quick' if args.quick else 'full'}; device {dev}; {size} px; batch {batch}; "
               f"torch threads {torch.get_num_threads()}; corpus: {n_corpus} generated 256x256 JPEG 'paintings', "
