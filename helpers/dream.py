@@ -25,6 +25,28 @@ LAYERS: tuple[str, ...] = tuple(
 assert len(LAYERS) == 144 and len(set(LAYERS)) == 144
 
 
+def _passive_openmp():
+    """Let idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``), unless the user chose.
+
+    torch's OpenMP (GNU libgomp) spins at every barrier by default. When another process holds one of
+    two cores, a spinning thread steals the time slice its partner needs, and a 2-thread render took
+    5-10x as long as a 1-thread one (``benchmarks/dream.py --busy``); passive waiting removes that.
+    libgomp reads the variable once, when torch is first imported, so it is set here, before this
+    package imports torch, and inherited by spawned worker processes. Returns the policy in effect
+    for this process (``"spin (torch imported before helpers)"`` when it came too late).
+    """
+    import os
+    import sys
+
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        return os.environ["OMP_WAIT_POLICY"].upper()
+    return _OMP_POLICY if "_OMP_POLICY" in globals() else "spin (torch imported before helpers)"
+
+
+_OMP_POLICY = _passive_openmp()
+
+
 # =====================================================================================
 # Synthesis
 # =====================================================================================
@@ -154,11 +176,13 @@ class Dreamer:
             that; off by default, and at 800 px no two tiles have the same shape anyway).
     """
 
-    def __init__(self, model, layer: str, *, fast: bool = True, batch_tiles: bool = False):
+    def __init__(self, model, layer: str, *, fast: bool = True, batch_tiles: bool = False, precision: str = "fp32"):
         if hasattr(model, "check_layer"):
             model.check_layer(layer)
         self.model, self.layer = model, layer
         self.fast, self.batch_tiles = bool(fast), batch_tiles
+        dev = next(iter(model.parameters())).device if hasattr(model, "parameters") else None
+        self.precision = check_precision(precision, fast=fast, device=dev)
 
     def tile_grads(self, batch):
         """d mean(layer output) / d input for each image of ``batch`` (N, 3, h, w), [0, 255] scale."""
@@ -173,7 +197,12 @@ class Dreamer:
             x = x.contiguous(memory_format=torch.channels_last)
         x.requires_grad_(True)
         with torch.enable_grad(), inception.reference_ops(self.model, not self.fast), inception.input_grad_only(self.model):
-            out = self.model(x, self.layer)
+            # bf16: the forward under autocast (convolutions and matrix products in bfloat16 with float32
+            # accumulation, LRN in float32); the backward runs outside it on the saved dtypes; x, the
+            # score and the returned gradient stay float32
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                out = self.model(x, self.layer)
+            out = out.float()
             score = out.mean(dim=tuple(range(1, out.ndim))).sum()  # no flatten: a channels-last output would be copied
             (g,) = torch.autograd.grad(score, x)
         return g  # in x's memory format; callers copy it into place
@@ -219,6 +248,37 @@ class Dreamer:
         return img
 
 
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def bf16_supported(device="cpu") -> bool:
+    """Whether ``device`` computes bfloat16 convolutions natively (CPU: oneDNN with AVX512-BF16 or AMX
+    (``lscpu`` flags ``avx512_bf16`` / ``amx_bf16``); CUDA: compute capability 8.0 or newer)."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
+    if dev.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def check_precision(precision: str, *, fast: bool = True, device=None) -> str:
+    """Resolve ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``) to ``"fp32"`` or ``"bf16"``.
+
+    ``"auto"`` is bf16 where :func:`bf16_supported` says the device has it natively, else fp32.
+    ``fast=False`` (the reference's operations and bytes) is float32 only.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        precision = "bf16" if fast and bf16_supported(device or "cpu") else "fp32"
+    if precision == "bf16" and not fast:
+        raise ValueError("precision='bf16' needs fast=True (fast=False reproduces the float32 reference port)")
+    return precision
+
+
 def _step_scale(g, step):
     """``step / (np.abs(g).mean() + 1e-7)`` computed exactly as NumPy does it on the HWC float32 array.
 
@@ -233,13 +293,87 @@ def _step_scale(g, step):
     return torch.tensor(step / (np.abs(a).mean() + 1e-7), dtype=torch.float32, device=g.device)
 
 
+def _cpu_times():
+    """(seconds of non-idle CPU time of the whole machine, of this process, of the allowed cores), or None."""
+    import os
+
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    busy = sum(vals[:8]) - vals[3] - (vals[4] if len(vals) > 4 else 0)  # all but idle and iowait
+    t = os.times()
+    return busy / hz, t.user + t.system, time.monotonic()
+
+
+def free_cores(since=None, *, interval: float = 0.2) -> float:
+    """Cores not used by other processes, measured from ``/proc/stat`` minus this process's own CPU time.
+
+    Args:
+        since: a :func:`_cpu_times` sample to measure from (e.g. taken before the last render); ``None``
+            samples over ``interval`` seconds now.
+
+    Returns:
+        free cores of the machine, between 0 and ``os.cpu_count()`` (the cpu count where
+        ``/proc/stat`` is unavailable, e.g. macOS/Windows).
+    """
+    import os
+
+    n = os.cpu_count() or 1
+    a = since or _cpu_times()
+    if a is None:
+        return float(n)
+    if since is None:
+        time.sleep(interval)
+    b = _cpu_times()
+    wall = b[2] - a[2]
+    if wall <= 0:
+        return float(n)
+    others = max(0.0, (b[0] - a[0]) - (b[1] - a[1])) / wall
+    return float(min(n, max(0.0, n - others)))
+
+
+class AdaptiveThreads:
+    """``threads="auto"``: before each render, torch gets as many threads as there are free cores
+    (at least 1, at most the cores this process may use), measured over the previous render by
+    :func:`free_cores`. A CPU shared with a busy job then runs on 1 thread instead of fighting for
+    the busy core (OpenMP threads wait at every barrier for the slowest one)."""
+
+    def __init__(self):
+        import os
+
+        try:
+            self.max = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            self.max = os.cpu_count() or 1
+        self.sample = _cpu_times()
+        self.history: list[int] = []
+
+    def update(self) -> int:
+        import torch
+
+        free = free_cores(self.sample) if self.sample is not None else self.max
+        # our own threads' share is excluded; round half up so a lightly loaded core still counts
+        n = int(min(self.max, max(1, int(free + 0.5))))
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+        self.sample = _cpu_times()
+        self.history.append(n)
+        return n
+
+
 @contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run a block with ``n`` torch CPU threads (``None``: unchanged), restoring the old count."""
+def torch_threads(n):
+    """Run a block with ``n`` torch CPU threads (``None`` or ``"auto"``: unchanged here; ``"auto"`` is
+    applied per render by :func:`dream`), restoring the old count."""
     import torch
 
+    if n is not None and n != "auto" and (not isinstance(n, (int, np.integer)) or int(n) < 1):
+        raise ValueError(f"threads must be None, 'auto' or a positive integer, got {n!r}")
     old = torch.get_num_threads()
-    if n:
+    if n and n != "auto":
         torch.set_num_threads(int(n))
     try:
         yield
@@ -269,7 +403,8 @@ def to_uint8(img) -> np.ndarray:
 
 def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0, octave_n: int = 5,
           octave_scale: float = 1.4, tile_size: int = 512, seed: int = 0, device=None, return_info: bool = False,
-          callback=None, fast: bool = True, batch_tiles: bool = False, progress: bool = False):
+          callback=None, fast: bool = True, batch_tiles: bool = False, progress: bool = False,
+          precision: str = "fp32", threads=None):
     """DeepDream ``image`` towards the plain mean of ``layer``, as the study did.
 
     ``n_renders`` calls of the TF tutorial's ``render_deepdream`` in sequence (each rebuilds the
@@ -293,6 +428,13 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
             thread count does (``benchmarks/dream.py`` measures both). ``fast=False`` gives the
             reference's bytes.
         progress: show a tqdm bar over renders.
+        precision: ``"fp32"``; ``"bf16"``: the network's forward under bfloat16 autocast (the
+            backward follows; float32 accumulation, LRN, image, score and step in float32),
+            about 1.5-2x faster on CPUs with AVX512-BF16/AMX and on recent GPUs, at a per-step
+            gradient error of a few percent instead of ~1e-6 (``tests/test_dream_precision.py``,
+            ``benchmarks/dream.py``); ``"auto"``: bf16 where :func:`bf16_supported`.
+        threads: torch CPU threads: ``None`` (unchanged), a number, or ``"auto"`` (as many as
+            there are free cores, re-measured before every render: :class:`AdaptiveThreads`).
 
     Returns:
         uint8 array (H, W, 3), or ``(image, info)`` with ``return_info``.
@@ -305,20 +447,25 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image: expected (H, W, 3) RGB, got shape {image.shape}")
-    dreamer = Dreamer(model, layer, fast=fast, batch_tiles=batch_tiles)
+    dreamer = Dreamer(model, layer, fast=fast, batch_tiles=batch_tiles, precision=precision)
     before = objective(model, layer, image, device=dev) if return_info else None
     img = torch.as_tensor(image.astype(np.float32), device=dev).permute(2, 0, 1).contiguous()
     rng = np.random.RandomState(int(seed))
-    for r in tqdm(range(n_renders), desc=layer, disable=not progress, leave=False):
-        img = dreamer.render(img, rng, iter_n=iter_n, step=step, octave_n=octave_n, octave_scale=octave_scale,
-                             tile_size=tile_size)
-        if callback is not None:
-            callback(r, img)
+    adapt = AdaptiveThreads() if threads == "auto" and dev.type == "cpu" else None
+    with torch_threads(threads):
+        for r in tqdm(range(n_renders), desc=layer, disable=not progress, leave=False):
+            if adapt is not None:
+                adapt.update()
+            img = dreamer.render(img, rng, iter_n=iter_n, step=step, octave_n=octave_n, octave_scale=octave_scale,
+                                 tile_size=tile_size)
+            if callback is not None:
+                callback(r, img)
     out = to_uint8(img)
     if not return_info:
         return out
     info = {"objective_before": before, "objective_after": objective(model, layer, out, device=dev),
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "precision": dreamer.precision,
+            "threads": adapt.history if adapt is not None else torch.get_num_threads()}
     return out, info
 
 
@@ -344,8 +491,8 @@ def image_name(layer: str, seed: int) -> str:
 def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int = 50, iter_n: int = 1,
                step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
                start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
-               fast: bool = True, batch_tiles: bool = False, threads: int | None = None,
-               workers: int = 1, progress: bool = True):
+               fast: bool = True, batch_tiles: bool = False, threads=None,
+               workers: int = 1, progress: bool = True, precision: str = "fp32"):
     """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
 
     Resumable: each finished image gets a JSON record (``records/``) written after its PNG,
@@ -363,8 +510,11 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         device: torch device.
         shard, n_shards: process only jobs ``shard, shard + n_shards, ...`` (parallel machines).
         on_error: ``"warn"`` (log a warning, skip the image, continue) or ``"raise"``.
-        fast, batch_tiles: see :func:`dream`.
-        threads: torch CPU threads for the job (restored afterwards); ``None`` keeps torch's
+        fast, batch_tiles, precision: see :func:`dream`; the resolved precision is recorded per
+            image (a change of precision re-dreams the images).
+        threads: torch CPU threads for the job (restored afterwards); ``"auto"``: as many as
+            there are free cores, re-measured before every render (:class:`AdaptiveThreads`;
+            with ``workers``: 1 per worker); ``None`` keeps torch's
             setting (with ``workers``: torch's setting divided among the workers). On a CPU
             shared with other busy processes 1 thread per job is often much faster than several
             (OpenMP threads wait for each other).
@@ -404,6 +554,7 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
                "weights_sha256": info.get("sha256"), "weights_seed": info.get("seed")}
     params = dict(size=size, n_renders=n_renders, iter_n=iter_n, step=float(step), octave_n=octave_n,
                   octave_scale=float(octave_scale), tile_size=tile_size)
+    precision = check_precision(precision, fast=fast, device=device or next(model.parameters()).device)
     starts = start_images(start, seeds, size=size)
     jobs = [(layer, s) for layer in layers for s in seeds][shard::n_shards]
     todo = []
@@ -411,7 +562,8 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         rec = out_dir / "records" / (Path(image_name(layer, s)).stem + ".json")
         if rec.exists() and (out_dir / image_name(layer, s)).exists():
             old = io.load_json(rec)
-            if all(old.get(k) == v for k, v in {**params, **weights}.items()) and old.get("start_image") == starts[s][1]:
+            if all(old.get(k) == v for k, v in {**params, **weights}.items()) and old.get("start_image") == starts[s][1] \
+                    and old.get("precision", "fp32") == precision:
                 continue
         todo.append((layer, s, rec))
     workers = int(workers)
@@ -421,32 +573,39 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         raise ValueError("workers > 1 runs several CPU processes; on a GPU use workers=1 (one process per GPU, "
                          "or shard=/n_shards= across GPUs)")
     if workers > 1 and len(todo) > 1:
-        _run_jobs_parallel(model, todo, starts, params, weights, out_dir, workers=workers, threads=threads,
-                           device=device, on_error=on_error, fast=fast, batch_tiles=batch_tiles, progress=progress)
+        _run_jobs_parallel(model, todo, starts, params, weights, out_dir, workers=workers,
+                           threads=None if threads == "auto" else threads, device=device, on_error=on_error,
+                           fast=fast, batch_tiles=batch_tiles, progress=progress, precision=precision)
     else:
         with torch_threads(threads):
             _run_jobs(model, todo, starts, params, weights, out_dir, device=device, on_error=on_error,
-                      fast=fast, batch_tiles=batch_tiles, progress=progress)
+                      fast=fast, batch_tiles=batch_tiles, progress=progress, precision=precision,
+                      threads="auto" if threads == "auto" else None)
     wanted = {(layer, s) for layer in layers for s in seeds}
     return write_manifest(out_dir, keep=lambda r: (r["layer"], r["seed"]) in wanted and r.get("start_image") == starts[r["seed"]][1]
-                          and all(r.get(k) == v for k, v in {**params, **weights}.items()))
+                          and all(r.get(k) == v for k, v in {**params, **weights}.items())
+                          and r.get("precision", "fp32") == precision)
 
 
-def _one_image(model, layer, s, rec, start, params, weights, out_dir, *, device, fast, batch_tiles):
+def _one_image(model, layer, s, rec, start, params, weights, out_dir, *, device, fast, batch_tiles, precision="fp32",
+               threads=None):
     """Dream one (layer, seed), then write its PNG and (after it) its JSON record, both atomically."""
     from helpers import io
 
     img, run = dream(model, layer, start[0], seed=s, device=device, return_info=True, fast=fast,
-                     batch_tiles=batch_tiles, **{k: v for k, v in params.items() if k != "size"})
+                     batch_tiles=batch_tiles, precision=precision, threads=threads,
+                     **{k: v for k, v in params.items() if k != "size"})
     io.save_image(img, Path(out_dir) / image_name(layer, s))
     row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
            **weights, **params, "start_image": start[1], "device": str(device or "model"), "fast": bool(fast),
+           "precision": run["precision"],
            "objective_before": run["objective_before"], "objective_after": run["objective_after"],
            "seconds": round(run["seconds"], 3)}
     io.save_json(row, rec)
 
 
-def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error, fast, batch_tiles, progress):
+def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error, fast, batch_tiles, progress,
+              precision="fp32", threads=None):
     from tqdm.auto import tqdm
 
     bar = tqdm(todo, desc="dream", unit="img", disable=not progress)
@@ -454,7 +613,7 @@ def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error
         bar.set_postfix_str(f"{layer} seed {s}")
         try:
             _one_image(model, layer, s, rec, starts[s], params, weights, out_dir, device=device, fast=fast,
-                       batch_tiles=batch_tiles)
+                       batch_tiles=batch_tiles, precision=precision, threads=threads)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop a 720-image job
             if on_error == "raise":
                 raise
@@ -472,30 +631,34 @@ def _worker_init(model, threads):
     _WORKER["model"] = model.eval()
 
 
-def _worker_job(layer, s, rec, start, params, weights, out_dir, device, fast, batch_tiles):
+def _worker_job(layer, s, rec, start, params, weights, out_dir, device, fast, batch_tiles, precision="fp32"):
     try:
         _one_image(_WORKER["model"], layer, s, rec, start, params, weights, out_dir, device=device, fast=fast,
-                   batch_tiles=batch_tiles)
+                   batch_tiles=batch_tiles, precision=precision)
     except Exception as exc:  # re-raised in the parent as a plain, always picklable error
         raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _run_jobs_parallel(model, todo, starts, params, weights, out_dir, *, workers, threads, device, on_error, fast,
-                       batch_tiles, progress):
+                       batch_tiles, progress, precision="fp32"):
     """:func:`_run_jobs` over ``workers`` spawned processes; records and PNGs are per image, so an
     interrupted run resumes like a sequential one."""
     import concurrent.futures as cf
     import multiprocessing as mp
+    import os
 
     import torch
     from tqdm.auto import tqdm
 
     threads = int(threads) if threads else max(1, torch.get_num_threads() // workers)
     workers = min(workers, len(todo))
+    # spawned workers inherit the environment: passive OpenMP waiting unless the user chose (see
+    # _passive_openmp; it must be in place before the worker imports torch)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
                                 initargs=(model, threads)) as ex:
         futures = {ex.submit(_worker_job, layer, s, rec, starts[s], params, weights, out_dir, device, fast,
-                             batch_tiles): (layer, s) for layer, s, rec in todo}
+                             batch_tiles, precision): (layer, s) for layer, s, rec in todo}
         try:
             for fut in tqdm(cf.as_completed(futures), total=len(futures), desc=f"dream ({workers} workers)",
                             unit="img", disable=not progress):
