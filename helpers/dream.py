@@ -1,29 +1,11 @@
 """DeepDream synthesis of the emotion study's stimuli (Paper 1).
 
-``LAYERS`` are the 144 InceptionV1 layers of the study in the study's order.
+``LAYERS`` (defined with the network in :mod:`helpers.inception`) are the 144 InceptionV1 layers of the
+study in the study's order.
 """
 from __future__ import annotations
 
-_BRANCHES = ("1x1_pre_relu", "1x1", "3x3_bottleneck_pre_relu", "3x3_bottleneck", "3x3_pre_relu", "3x3",
-             "5x5_bottleneck_pre_relu", "5x5_bottleneck", "5x5_pre_relu", "5x5", "pool", "pool_reduce_pre_relu",
-             "pool_reduce", "")
-
-
-def _mixed(block: str) -> list[str]:
-    return [f"{block}_{b}" if b else block for b in _BRANCHES]
-
-
-LAYERS: tuple[str, ...] = tuple(
-    ["conv2d0_pre_relu", "conv2d0", "maxpool0", "localresponsenorm0", "conv2d1_pre_relu", "conv2d1",
-     "conv2d2_pre_relu", "conv2d2", "localresponsenorm1", "maxpool1"]
-    + _mixed("mixed3a") + _mixed("mixed3b") + ["maxpool4"]
-    + [n for b in ("mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e") for n in _mixed(b)] + ["maxpool10"]
-    + _mixed("mixed5a") + _mixed("mixed5b")
-    + ["head0_pool", "head0_bottleneck_pre_relu", "head0_bottleneck", "head1_pool", "head1_bottleneck_pre_relu",
-       "head1_bottleneck"]
-)
-assert len(LAYERS) == 144 and len(set(LAYERS)) == 144
-
+from helpers.inception import LAYERS  # noqa: E402,F401 - the network's layer list, re-exported as dream.LAYERS
 
 def _passive_openmp():
     """Let idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``), unless the user chose.
@@ -92,21 +74,116 @@ def load_start_image(path, *, size: int | None = None) -> np.ndarray:
     return img
 
 
-def start_images(source, seeds, *, size: int = 800) -> dict:
+# The study's five start images: public repository CVRL/human-reactions-to-deepdream-samples, branch
+# main (the study's Image_Generation.py opens gaussianNoise800x800_{i+1}.png for its i-th image set);
+# sha256 pinned in the issue "Real artifacts" (checked against the files of the fetched repository).
+STUDY_START_URL = "https://raw.githubusercontent.com/CVRL/human-reactions-to-deepdream-samples/main/{name}"
+STUDY_START_IMAGES = {
+    "gaussianNoise800x800_1.png": "b40adb18962da35acd5f6d627d47dc9bf785a1459f7a1f5477e4aac65a438f3b",
+    "gaussianNoise800x800_2.png": "bf000a19555bf5ebcb99b33912e91aa9e4c152e84e2c1ccbd84431cb940ac081",
+    "gaussianNoise800x800_3.png": "05168016d6230b587b7647e4d75cc05cb6109c6b09d72d2ca07216e86c36372e",
+    "gaussianNoise800x800_4.png": "4c9100125eb473ea1678ff9579183154403da2a730bafec8228fa4c32c8f1c86",
+    "gaussianNoise800x800_5.png": "2b0fcdbcc1ef76d25497b09021ae0a45e466415fb3980f58d952a16a4741bb50",
+}
+STUDY_START_SIZE = 800
+
+
+class StartImagesUnavailable(RuntimeError):
+    """A study start image is neither cached nor downloadable (the message says where to put it)."""
+
+
+def study_start_folder() -> Path:
+    """Folder the study's start PNGs are cached in (``<NA_DATA_DIR>/deepdream-start-images``)."""
+    from helpers import paths
+
+    return paths.data() / "deepdream-start-images"
+
+
+def study_start_file(seed: int, *, download_missing: bool = True, progress: bool = True, url: str = STUDY_START_URL,
+                     pins: dict | None = None) -> Path:
+    """The study's start PNG of ``seed`` (file ``seed + 1``), cached and sha256-checked; downloaded if missing.
+
+    Args:
+        seed: 0-4.
+        download_missing: download into :func:`study_start_folder` when not cached.
+        progress: download progress bar.
+        url: URL template with ``{name}`` (tests serve a local copy through the same code).
+        pins: ``{file name: sha256}`` (default :data:`STUDY_START_IMAGES`).
+
+    Raises:
+        StartImagesUnavailable: offline and not cached: the URL, file, sha256 and where to put it.
+        helpers.download.ChecksumError: a cached or downloaded file does not match its pin.
+    """
+    from helpers import download
+
+    pins = STUDY_START_IMAGES if pins is None else pins
+    names = list(pins)
+    if not 0 <= int(seed) < len(names):
+        raise ValueError(f"the study has {len(names)} start images (seeds 0-{len(names) - 1}), not seed {seed}")
+    name = names[int(seed)]
+    dest = study_start_folder() / name
+    if dest.exists():
+        download.verify(dest, sha256=pins[name])
+        return dest
+    src = url.format(name=name)
+    if download_missing:
+        try:
+            return download.download(src, dest, sha256=pins[name], progress=progress)
+        except download.DownloadError as exc:
+            reason = str(exc)
+    else:
+        reason = "downloading was switched off"
+    raise StartImagesUnavailable(
+        f"The study's start image {name} (seed {seed}) is not available: {reason}.\n"
+        f"  URL:       {src}\n"
+        f"  file name: {name}\n"
+        f"  sha256:    {pins[name]}\n"
+        f"  put it at: {dest}  (data folder; set NA_DATA_DIR to move it)\n"
+        f"  or pass:   START_IMAGES='/folder/with/the/five/pngs' (seed k takes the k-th file by name)\n"
+        f"  or use seeded noise of the same statistics: START_IMAGES=None (dream.noise_image)")
+
+
+def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` pixels of a uint8 HxWx3 image (noise keeps its per-pixel statistics,
+    which a resize would smooth away)."""
+    h, w = img.shape[:2]
+    if size > min(h, w):
+        raise ValueError(f"start image is {w}x{h} px, smaller than SIZE={size}")
+    y, x = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(img[y:y + size, x:x + size])
+
+
+def start_images(source, seeds, *, size: int = 800, download_missing: bool = True, progress: bool = False,
+                 url: str = STUDY_START_URL, pins: dict | None = None) -> dict:
     """Start image per seed: ``{seed: (uint8 image, label)}``.
 
     Args:
-        source: ``None`` (seeded noise, :func:`noise_image`), a folder of PNG/JPEG files
-            (sorted by name; seed k takes the k-th file), or a list of files (same rule).
+        source: ``"study"``: the study's five PNGs (:func:`study_start_file`: file k for seed k-1,
+            downloaded and sha256-checked; centre-cropped when ``size`` < 800), seeded noise for other
+            seeds; ``None``: seeded noise (:func:`noise_image`) for every seed; a folder of PNG/JPEG
+            files (sorted by name; seed k takes the k-th file), or a list of files (same rule).
         seeds: integer seeds.
-        size: image side for noise / expected side for files.
+        size: image side for noise / crops; files from a folder must have exactly this size.
+        download_missing, progress, url, pins: see :func:`study_start_file`.
     """
     if source is None:
         return {s: (noise_image(s, size), f"noise:{s}") for s in seeds}
+    if isinstance(source, str) and source == "study":
+        out = {}
+        n = len(STUDY_START_IMAGES if pins is None else pins)
+        for s in seeds:
+            if not 0 <= s < n:
+                out[s] = (noise_image(s, size), f"noise:{s}")
+                continue
+            f = study_start_file(s, download_missing=download_missing, progress=progress, url=url, pins=pins)
+            img = load_start_image(f)
+            label = f.name if img.shape[:2] == (size, size) else f"{f.name}[centre {size}x{size}]"
+            out[s] = (centre_crop(img, size), label)
+        return out
     src = Path(source) if not isinstance(source, (list, tuple)) else None
-    files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if src else [Path(p) for p in source]
     if src is not None and not src.is_dir():
-        raise NotADirectoryError(f"START_IMAGES {source} is not a folder")
+        raise NotADirectoryError(f"START_IMAGES {source} is not a folder (nor 'study' or None)")
+    files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) if src else [Path(p) for p in source]
     out = {}
     for s in seeds:
         if not 0 <= s < len(files):
@@ -280,7 +357,7 @@ def check_precision(precision: str, *, fast: bool = True, device=None) -> str:
 
 
 def _step_scale(g, step):
-    """``step / (np.abs(g).mean() + 1e-7)`` computed exactly as NumPy does it on the HWC float32 array.
+    """``step / (np.abs(g).mean() + 1e-7)`` computed exactly as NumPy does it on the contiguous HWC float32 array.
 
     DeepDream amplifies rounding: a torch mean (different summation order) instead of NumPy's
     pairwise float32 sum changes the uint8 result by up to tens of levels after a few renders,
@@ -289,7 +366,10 @@ def _step_scale(g, step):
     """
     import torch
 
-    a = g.detach().cpu().numpy().transpose(1, 2, 0)  # HWC view; NumPy then sums exactly as on the HWC array
+    # A contiguous HWC copy, as the reference's gradient array is: NumPy's pairwise sum follows the
+    # memory order, so a mere HWC *view* of CHW memory sums in another order (1 ulp in ~20% of steps,
+    # amplified to several grey levels after a few renders).
+    a = np.ascontiguousarray(g.detach().cpu().numpy().transpose(1, 2, 0))
     return torch.tensor(step / (np.abs(a).mean() + 1e-7), dtype=torch.float32, device=g.device)
 
 
@@ -392,13 +472,16 @@ def objective(model, layer: str, image, *, device=None) -> float:
 
 
 def to_uint8(img) -> np.ndarray:
-    """Float image (3, H, W) torch or (H, W, 3) array in [0, 255] -> uint8 HxWx3, clipped then truncated
-    (``np.uint8(np.clip(a, 0, 255))`` as in the TF tutorial's image saving)."""
+    """Float image (3, H, W) torch or (H, W, 3) array in [0, 255] -> uint8 HxWx3 exactly as the study saved it:
+    ``np.uint8(np.clip(img / 255, 0, 1) * 255)`` in float32 (Image_Generation.py, like the TF tutorial's
+    ``showarray``). It agreed with ``np.uint8(np.clip(img, 0, 255))`` on every integer and on 10^6 random
+    float32 values tried; the study's form is kept so no rounding case can differ."""
     import torch
 
     if isinstance(img, torch.Tensor):
         img = img.detach().permute(1, 2, 0).cpu().numpy()
-    return np.clip(np.asarray(img, dtype=np.float32), 0, 255).astype(np.uint8)
+    a = np.asarray(img, dtype=np.float32)
+    return np.uint8(np.clip(a / np.float32(255), 0, 1) * np.float32(255))
 
 
 def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0, octave_n: int = 5,
@@ -768,8 +851,11 @@ def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: i
     dev = next(model.parameters()).device
 
     def resize(a, hw):
+        # a C-contiguous HWC array, as sess.run returns it: a mere HWC view of CHW memory would make
+        # NumPy propagate that layout (zeros_like, roll) into the gradient array and change the
+        # order in which np.abs(g).mean() sums it from octave to octave
         t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).to(dev)
-        return resize_bilinear(t, hw).permute(1, 2, 0).cpu().numpy()
+        return np.ascontiguousarray(resize_bilinear(t, hw).permute(1, 2, 0).cpu().numpy())
 
     def t_grad(sub):
         x = torch.from_numpy(np.ascontiguousarray(sub.transpose(2, 0, 1)))[None].to(dev).requires_grad_(True)
@@ -814,4 +900,4 @@ def _reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: i
     with inception.reference_ops(model):  # LRN as torch's F.local_response_norm / torch-lucent compute it
         for _ in range(n_renders):
             img = render_deepdream(img, rng)
-    return np.uint8(np.clip(img, 0, 255))
+    return np.uint8(np.clip(img / 255, 0, 1) * 255)  # as Image_Generation.py saves it

@@ -1,6 +1,6 @@
 """GoogLeNet / InceptionV1 exactly as Google's 2015 DeepDream graph ("inception5h"), in PyTorch.
 
-All 144 layers of the emotion study (:data:`helpers.dream.LAYERS`) are nodes of one small
+All 144 layers of the emotion study (:data:`LAYERS`) are nodes of one small
 graph that :class:`InceptionV1` evaluates, including the two local-response-norm layers and
 the six auxiliary-head layers (``head0_*`` from ``mixed4a``, ``head1_*`` from ``mixed4d``).
 
@@ -45,14 +45,41 @@ from torch import nn
 MEAN = 117.0
 FORMAT = "na-inception5h-v1"
 
-# LRN settings of the stand-in (and of torch-lucent's file), in TF semantics. Source: the
-# torch-lucent / ProGamerGov port (lucent/modelzoo/inceptionv1/InceptionV1.py) computes
-# F.local_response_norm(size=9, alpha=1e-4, beta=0.5, k=1), i.e. torch's alpha / size
-# convention; in TF terms depth_radius=4, bias=1, alpha=1e-4/9, beta=0.5. Another port
-# (a Keras "InceptionV1 from lucid" model) states depth_radius=5, bias=2, alpha=1e-4,
-# beta=0.5 "read from the pb"; the sources disagree, so converted graphs always take the
-# values from the graph's own LRN attributes instead.
-LUCENT_LRN = {"depth_radius": 4, "bias": 1.0, "alpha": 1e-4 / 9, "beta": 0.5}
+# LRN attributes of inception5h's two LRN nodes (localresponsenorm0/1), in TF semantics
+# (``x / (bias + alpha * sum_{|c'-c| <= depth_radius} x_c'^2) ** beta``). Source: the node dump of
+# lucid's InceptionV1.pb (the same graph) in greentfrapp/lucent pull request #51: depth_radius 5,
+# bias 2.0, alpha 9.999999747378752e-05 (float32 1e-4), beta 0.5. torch-lucent's module computes
+# F.local_response_norm(size=9, alpha=1e-4, beta=0.5, k=1), the output of an MMdnn 0.2.5
+# conversion bug (fixed upstream in ProGamerGov/neural-dream), not the graph's values. Converted
+# graphs take the values from their own LRN attributes; lucent's .pth (the same weights) and the
+# stand-in use these.
+GRAPH_LRN = {"depth_radius": 5, "bias": 2.0, "alpha": 9.999999747378752e-05, "beta": 0.5}
+# TF's defaults for an LRN node that omits an attribute. Source: tensorflow/core/ops/nn_ops.cc,
+# REGISTER_OP("LRN") .Attr("depth_radius: int = 5") .Attr("bias: float = 1.0")
+# .Attr("alpha: float = 1.0") .Attr("beta: float = 0.5").
+TF_LRN_DEFAULTS = {"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5}
+
+# The 144 layers of the emotion study, in the study's order (they belong with the network;
+# helpers.dream re-exports them as dream.LAYERS).
+_BRANCHES = ("1x1_pre_relu", "1x1", "3x3_bottleneck_pre_relu", "3x3_bottleneck", "3x3_pre_relu", "3x3",
+             "5x5_bottleneck_pre_relu", "5x5_bottleneck", "5x5_pre_relu", "5x5", "pool", "pool_reduce_pre_relu",
+             "pool_reduce", "")
+
+
+def _mixed_layers(block: str) -> list[str]:
+    return [f"{block}_{b}" if b else block for b in _BRANCHES]
+
+
+LAYERS: tuple[str, ...] = tuple(
+    ["conv2d0_pre_relu", "conv2d0", "maxpool0", "localresponsenorm0", "conv2d1_pre_relu", "conv2d1",
+     "conv2d2_pre_relu", "conv2d2", "localresponsenorm1", "maxpool1"]
+    + _mixed_layers("mixed3a") + _mixed_layers("mixed3b") + ["maxpool4"]
+    + [n for b in ("mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e") for n in _mixed_layers(b)] + ["maxpool10"]
+    + _mixed_layers("mixed5a") + _mixed_layers("mixed5b")
+    + ["head0_pool", "head0_bottleneck_pre_relu", "head0_bottleneck", "head1_pool", "head1_bottleneck_pre_relu",
+       "head1_bottleneck"]
+)
+assert len(LAYERS) == 144 and len(set(LAYERS)) == 144
 
 _MIXED = {  # block: (in, 1x1, 3x3 bottleneck, 3x3, 5x5 bottleneck, 5x5, pool reduce)
     "mixed3a": (192, 64, 96, 128, 16, 32, 32),
@@ -83,10 +110,10 @@ def _build_graph():
 
     conv("conv2d0", "input", 3, 64, 7, 2)
     pool("maxpool0", "maxpool", "conv2d0", 3, 2, "SAME")
-    nodes["localresponsenorm0"] = ("lrn", ("maxpool0",), dict(LUCENT_LRN))
+    nodes["localresponsenorm0"] = ("lrn", ("maxpool0",), dict(GRAPH_LRN))
     conv("conv2d1", "localresponsenorm0", 64, 64, 1)
     conv("conv2d2", "conv2d1", 64, 192, 3)
-    nodes["localresponsenorm1"] = ("lrn", ("conv2d2",), dict(LUCENT_LRN))
+    nodes["localresponsenorm1"] = ("lrn", ("conv2d2",), dict(GRAPH_LRN))
     pool("maxpool1", "maxpool", "localresponsenorm1", 3, 2, "SAME")
     src = "maxpool1"
     for b, (cin, c1, c3b, c3, c5b, c5, cp) in _MIXED.items():
@@ -103,7 +130,8 @@ def _build_graph():
         conv(f"{b}_5x5", f"{b}_5x5_bottleneck", c5b, c5, 5)
         pool(f"{b}_pool", "maxpool", src, 3, 1, "SAME")
         conv(f"{b}_pool_reduce", f"{b}_pool", cin, cp, 1)
-        nodes[b] = ("concat", (f"{b}_1x1", f"{b}_3x3", f"{b}_5x5", f"{b}_pool_reduce"), {})
+        towers = (f"{b}_1x1", f"{b}_3x3", f"{b}_5x5", f"{b}_pool_reduce")
+        nodes[b] = ("concat", towers, {"order": list(towers)})  # order: as the graph's Concat lists them
         assert c1 + c3 + c5 + cp == (_MIXED[_next(b)][0] if _next(b) else 1024)
         src = b
     for head, base in (("head0", "mixed4a"), ("head1", "mixed4d")):
@@ -371,7 +399,7 @@ class InceptionV1(nn.Module):
         if name not in NODES:
             close = difflib.get_close_matches(str(name), list(NODES), n=5, cutoff=0.5)
             raise KeyError(f"unknown InceptionV1 layer {name!r}; closest matches: {close or 'none'} "
-                           f"(see helpers.dream.LAYERS for all 144)")
+                           f"(see helpers.inception.LAYERS for all 144)")
         needed = set(self._plan((name,)))
         missing = sorted(needed & self.unavailable)
         if missing:
@@ -408,7 +436,8 @@ class InceptionV1(nn.Module):
             return lrn(args[0], cfg["depth_radius"], cfg["bias"], cfg["alpha"], cfg["beta"],
                        impl="fast" if self.ops == "fast" else "pool")
         if op == "concat":
-            return torch.cat(args, dim=1)
+            order = cfg.get("order", inputs)
+            return torch.cat(args if list(order) == list(inputs) else [vals[i] for i in order], dim=1)
         raise AssertionError(op)
 
     def forward(self, x, layers=None):
@@ -483,7 +512,7 @@ def random_model(*, seed: int = 0) -> InceptionV1:
     """InceptionV1 with seeded He-normal conv weights and small random biases (a stand-in).
 
     Activations stay finite and non-constant at every layer (He init keeps the scale through
-    the ReLUs); LRN uses :data:`LUCENT_LRN`. Same seed -> same weights.
+    the ReLUs); LRN uses the graph's :data:`GRAPH_LRN`. Same seed -> same weights.
     """
     model = InceptionV1()
     g = torch.Generator().manual_seed(int(seed))
@@ -548,12 +577,9 @@ def convert_graphdef(graph) -> dict:
         ValueError: a node has an unexpected op, shape, stride or padding (names the node).
     """
     import numpy as np
-    from tensorboard.compat.proto import graph_pb2
 
     if isinstance(graph, (bytes, bytearray)):
-        msg = graph_pb2.GraphDef()
-        msg.ParseFromString(bytes(graph))
-        graph = msg
+        graph = _parse_graphdef(graph, "graph bytes")
     nodes = {n.name: n for n in graph.node}
     state, config, unavailable, used = {}, {}, set(), set()
     for name, (cin, cout, k, s) in CONVS.items():
@@ -567,8 +593,11 @@ def convert_graphdef(graph) -> dict:
             raise ValueError(f"graph node {conv.name!r} is {conv.op} / {badd.name!r} is {badd.op}; expected Conv2D / BiasAdd")
         strides = list(conv.attr["strides"].list.i)
         padding = conv.attr["padding"].s.decode()
-        if strides[1:3] != [s, s] or padding != "SAME":
-            raise ValueError(f"{conv.name}: strides {strides} padding {padding}; expected stride {s}, SAME")
+        fmt = conv.attr["data_format"].s.decode() if "data_format" in conv.attr else "NHWC"
+        # VALID on a 1x1 stride-1 kernel pads nothing either: the same convolution as SAME
+        if strides[1:3] != [s, s] or fmt != "NHWC" or not (padding == "SAME" or (padding == "VALID" and k == 1)):
+            raise ValueError(f"{conv.name}: strides {strides} padding {padding} data_format {fmt}; expected stride {s}, "
+                             f"SAME{' (or VALID)' if k == 1 else ''}, NHWC")
         w_node, b_node = nodes[_clean(conv.input[1])], nodes[_clean(badd.input[1])]
         w, b = _tensor(w_node, nodes), _tensor(b_node, nodes)
         if w.shape != (k, k, cin, cout) or b.shape != (cout,):
@@ -588,15 +617,19 @@ def convert_graphdef(graph) -> dict:
         want = {"maxpool": "MaxPool", "avgpool": "AvgPool", "lrn": "LRN"}[op]
         if node.op != want:
             raise ValueError(f"graph node {name!r} is {node.op}, expected {want}")
-        if op == "lrn":
+        if op == "lrn":  # an attribute the node omits takes TF's op default (never protobuf's 0)
             a = node.attr
-            config[name] = {"depth_radius": int(a["depth_radius"].i), "bias": float(a["bias"].f),
-                            "alpha": float(a["alpha"].f), "beta": float(a["beta"].f)}
+            config[name] = {k: (type(d)(a[k].i if isinstance(d, int) else a[k].f) if k in a else d)
+                            for k, d in TF_LRN_DEFAULTS.items()}
         else:
             ks, st = list(node.attr["ksize"].list.i), list(node.attr["strides"].list.i)
             if ks[1] != ks[2] or st[1] != st[2]:
                 raise ValueError(f"{name}: non-square ksize {ks} / strides {st} not supported")
             config[name] = {"ksize": int(ks[1]), "stride": int(st[1]), "padding": node.attr["padding"].s.decode()}
+    for name, (op, towers, _) in NODES.items():
+        if op == "concat":
+            config[name] = {"order": _concat_order(nodes, name, towers)}
+            used.add(f"{name}/concat_dim")
     unused = sorted(n.name for n in graph.node if n.op == "Const" and n.name not in used)
     extra = {}
     for n in unused:
@@ -608,14 +641,79 @@ def convert_graphdef(graph) -> dict:
             "unused": unused, "extra": extra}
 
 
-def _read_graph_bytes(path: Path) -> bytes:
-    if path.suffix == ".zip":
+def _concat_order(nodes, name, towers) -> list:
+    """The towers of mixed block ``name`` in the order its graph node concatenates them.
+
+    inception5h uses the old-style ``Concat`` (inputs: the ``<block>/concat_dim`` axis Const first,
+    then the towers; lucid's ``_populate_inception_bottlenecks`` reads ``op.inputs[1:]`` likewise);
+    ``ConcatV2`` has the axis last. The axis must be 3 (channels of NHWC).
+    """
+    node = nodes.get(name)
+    if node is None:
+        raise ValueError(f"graph has no node {name!r}")
+    inputs = [_clean(i) for i in node.input if not i.startswith("^")]
+    if node.op == "Concat":
+        axis_name, parts = inputs[0], inputs[1:]
+    elif node.op == "ConcatV2":
+        axis_name, parts = inputs[-1], inputs[:-1]
+    else:
+        raise ValueError(f"graph node {name!r} is {node.op}, expected Concat (or ConcatV2)")
+    axis = _tensor(nodes[axis_name], nodes) if axis_name in nodes else None
+    if axis is None or int(axis) not in (3, -1):
+        raise ValueError(f"graph node {name!r}: concat axis {axis_name!r} = {axis}, expected 3 (channels)")
+    if sorted(parts) != sorted(towers):
+        raise ValueError(f"graph node {name!r} concatenates {parts}, expected the towers {sorted(towers)}")
+    return parts
+
+
+# Google's inception5h.zip holds tensorflow_inception_graph.pb, imagenet_comp_graph_label_strings.txt
+# and LICENSE (see helpers.rehearsal.INCEPTION5H_ZIP_MEMBERS for the sources).
+GRAPH_MEMBER = "tensorflow_inception_graph.pb"
+
+
+def _found(data: bytes) -> str:
+    """A short description of what a file's first bytes look like (for error messages)."""
+    head = data[:16]
+    kinds = [(b"PK\x03\x04", "a zip archive"), (b"\x80", "a pickle"), (b"\x89PNG", "a PNG image"),
+             (b"<", "text/HTML"), (b"\x1f\x8b", "a gzip file")]
+    kind = next((k for magic, k in kinds if head.startswith(magic)), "unrecognised bytes")
+    return f"{kind}, first bytes {head!r}"
+
+
+def _parse_graphdef(data: bytes, where: str):
+    """``data`` as a GraphDef, or ValueError("<where>: not a TensorFlow GraphDef: ...")."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto import graph_pb2
+
+    msg = graph_pb2.GraphDef()
+    try:
+        msg.ParseFromString(bytes(data))
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise ValueError(f"{where}: not a TensorFlow GraphDef: protobuf parsing failed ({exc}); "
+                         f"found {len(data):,} bytes of {_found(data)}") from None
+    if not any(n.op == "Conv2D" for n in msg.node):
+        ops = sorted({n.op for n in msg.node})
+        raise ValueError(f"{where}: not a TensorFlow GraphDef of inception5h: {len(msg.node)} nodes, no Conv2D "
+                         f"(ops found: {ops[:8] or 'none'}); found {len(data):,} bytes of {_found(data)}")
+    return msg
+
+
+def _read_graph_bytes(path: Path) -> tuple[bytes, str]:
+    """(GraphDef bytes, description) from a .pb file or an inception5h zip."""
+    head = path.open("rb").read(4)
+    if path.suffix != ".zip" and head != b"PK\x03\x04":
+        return path.read_bytes(), str(path)
+    try:
         with zipfile.ZipFile(path) as z:
-            names = [n for n in z.namelist() if n.endswith(".pb")]
-            if not names:
-                raise ValueError(f"{path}: no .pb file inside (expected tensorflow_inception_graph.pb)")
-            return z.read(names[0])
-    return path.read_bytes()
+            names = z.namelist()
+            pbs = [n for n in names if Path(n).name == GRAPH_MEMBER] or [n for n in names if n.endswith(".pb")]
+            if not pbs:
+                raise ValueError(f"{path}: not an inception5h zip: no {GRAPH_MEMBER} inside; members found: "
+                                 f"{names[:8]}{' ...' if len(names) > 8 else ''}")
+            return z.read(pbs[0]), f"{path}:{pbs[0]}"
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: not an inception5h zip: {exc}; found {path.stat().st_size:,} bytes of "
+                         f"{_found(path.read_bytes()[:16])}") from None
 
 
 def converted_path(source_sha256: str) -> Path:
@@ -625,6 +723,31 @@ def converted_path(source_sha256: str) -> Path:
     return paths.cache() / f"inception5h-converted-{source_sha256[:16]}.pt"
 
 
+def _is_torch_zip(path: Path) -> bool:
+    """True for torch.save's zip format (an ``<archive>/data.pkl`` member)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("/data.pkl") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def _torch_load(path: Path):
+    """``torch.load(weights_only=True)``, or ValueError naming what the file holds instead.
+
+    Torch's own message on failure suggests ``weights_only=False`` (unsafe: it executes the
+    file's code), so only its first line, without that advice, is quoted.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file name and what was found
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip() and "weights_only" not in ln), "")
+        raise ValueError(f"{path}: not a lucent state dict (torch-lucent's inception5h.pth) nor a converted "
+                         f"inception5h file: torch.load(weights_only=True) failed ({type(exc).__name__}: "
+                         f"{first[:200]}); found {path.stat().st_size:,} bytes of "
+                         f"{_found(path.open('rb').read(16))}") from None
+
+
 def from_file(path) -> InceptionV1:
     """Load InceptionV1 weights from ``inception5h.zip``, the ``.pb``, lucent's ``.pth`` or a converted file.
 
@@ -632,20 +755,25 @@ def from_file(path) -> InceptionV1:
     :func:`helpers.download.verify` and checked on later loads).
 
     Raises:
-        FileNotFoundError, ValueError: unreadable or unrecognised file (named in the message).
+        FileNotFoundError: no such file.
+        ValueError: unreadable or unrecognised file: ``"<file>: not a TensorFlow GraphDef: ..."``,
+            ``"<file>: not an inception5h zip: ..."`` or ``"<file>: not a lucent state dict ..."``,
+            with what was found instead (never a raw protobuf/pickle traceback).
     """
     from helpers import download
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"InceptionV1 weights file {path} does not exist")
-    if path.suffix in (".zip", ".pb"):
+    is_graph = path.suffix in (".zip", ".pb") and not _is_torch_zip(path)
+    if is_graph:
         src_sha = download.sha256sum(path)
         cached = converted_path(src_sha)
         if cached.exists():
             download.verify(cached)
             return from_file(cached)
-        data = convert_graphdef(_read_graph_bytes(path))
+        raw, where = _read_graph_bytes(path)
+        data = convert_graphdef(_parse_graphdef(raw, where))
         data["source_sha256"], data["source_file"] = src_sha, path.name
         from helpers import io
 
@@ -653,19 +781,22 @@ def from_file(path) -> InceptionV1:
             torch.save(data, tmp)
         download.verify(cached)  # records the converted file's sha256
         return _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
-        raise ValueError(f"{path}: not a torch file ({exc})") from exc
+    data = _torch_load(path)
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
     if isinstance(data, dict) and "conv2d0_pre_relu_conv.weight" in data:  # torch-lucent / ProGamerGov port
         missing = {n for n in CONVS if f"{n}_conv.weight" not in data}
         unavailable = {n for n in NODES if any(m in _ancestors(n) for m in missing)}
-        config = {"localresponsenorm0": dict(LUCENT_LRN), "localresponsenorm1": dict(LUCENT_LRN)}
-        return _model_from_state(data, config=config, unavailable=unavailable)
-    raise ValueError(f"{path}: not an inception5h weights file (no '{FORMAT}' format tag and no "
-                     "'conv2d0_pre_relu_conv.weight' key)")
+        # the same graph's weights: its LRN attributes, not lucent's MMdnn-converted constants
+        config = {"localresponsenorm0": dict(GRAPH_LRN), "localresponsenorm1": dict(GRAPH_LRN)}
+        try:
+            return _model_from_state(data, config=config, unavailable=unavailable)
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: not a lucent state dict of inception5h: {exc}") from None
+    found = (f"a dict of {len(data)} keys such as {sorted(map(str, data))[:5]}" if isinstance(data, dict)
+             else f"a {type(data).__name__}")
+    raise ValueError(f"{path}: not a lucent state dict (no 'conv2d0_pre_relu_conv.weight' key) nor a converted "
+                     f"inception5h file (no '{FORMAT}' format tag): found {found}")
 
 
 def _ancestors(name: str) -> set:

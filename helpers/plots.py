@@ -280,7 +280,7 @@ def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figs
     """
     import matplotlib.pyplot as plt
 
-    from helpers import dream
+    from helpers import inception as dream  # LAYERS lives with the network (no dream <-> plots circle)
 
     if order not in ("median", "position"):
         raise ValueError(f"order must be 'median' or 'position', got {order!r}")

@@ -85,7 +85,7 @@ def _is_id(v) -> bool:
 def _ratings_schema():
     import pandera.pandas as pa
 
-    from helpers import dream
+    from helpers import inception as dream  # LAYERS lives with the network (no ratings -> dream import)
 
     layers = set(dream.LAYERS)
     col = lambda check, expected: pa.Column(checks=pa.Check(check, element_wise=True, error=expected), nullable=False)  # noqa: E731
@@ -260,7 +260,7 @@ GROUP_PATTERNS = {
 
 def layers_matching(pattern: str, layers=None) -> list[str]:
     """Layers (in study order) whose name fully matches a ``GROUP_PATTERNS`` key or a regex."""
-    from helpers import dream
+    from helpers import inception as dream  # LAYERS lives with the network (no ratings -> dream import)
 
     regex = re.compile(GROUP_PATTERNS.get(pattern, pattern))
     return [name for name in (layers or dream.LAYERS) if regex.fullmatch(name)]
@@ -345,7 +345,7 @@ def simulate(features, *, n_participants: int = 150, seed: int = 0, coefficients
     """
     import pandas as pd
 
-    from helpers import dream
+    from helpers import inception as dream  # LAYERS lives with the network (no ratings -> dream import)
 
     coefficients = DEFAULT_COEFFICIENTS if coefficients is None else coefficients
     layer_effects = DEFAULT_LAYER_EFFECTS if layer_effects is None else layer_effects

@@ -12,9 +12,234 @@ Used by the ``rehearsal`` test tier, the ``class`` profile in CI, and the benchm
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 # === inception5h (GraphDef zip, lucent .pth) ==================================================
-# (helpers.rehearsal: inception5h writers go here)
+# Layout sources (facts, not code, carried over):
+# * node names, op types and order: a public listing of ``graph.get_operations()`` after
+#   ``tf.import_graph_def`` of tensorflow_inception_graph.pb (a TF deepdream-tutorial adaptation found
+#   by code search): Placeholder ``input``; all Consts first (``<layer>_w``/``<layer>_b`` in layer order,
+#   then ``nn0_w``, ``softmax0_w``, ...); ``<layer>_pre_relu/conv`` Conv2D -> ``<layer>_pre_relu``
+#   BiasAdd -> ``<layer>`` Relu; ``mixedXX/concat_dim`` Const then ``mixedXX`` Concat; ``avgpool0``
+#   AvgPool; per head ``headN_pool`` AvgPool, ``headN_bottleneck/reshape`` Reshape (2048 features),
+#   ``nnN_pre_relu/matmul`` MatMul -> BiasAdd -> ``nnN`` Relu (1024), ``nnN/reshape``,
+#   ``softmaxN_pre_activation/matmul`` -> BiasAdd -> ``softmaxN`` Softmax (1008 classes); then
+#   ``avgpool0/reshape``, ``softmax2*``, and Identity ``output``, ``output1``, ``output2``.
+# * old-style Concat (axis Const first): lucid ``modelzoo/other_models/InceptionV1.py`` reads the towers
+#   as ``op.inputs[1:]``; input name ``'input'`` (lucid ``input_name``, TF deepdream tutorial's
+#   ``tf.import_graph_def(graph_def, {'input': t_preprocessed})``), RGB in [0, 255] minus 117.
+# * LRN attributes: :data:`helpers.inception.GRAPH_LRN` (lucent PR #51's node dump).
+# * head pools 5x5 stride 3 VALID; ``avgpool0`` 7x7 stride 1 VALID (GoogLeNet's global pool at 224 px).
+# * zip members: ``unzip inception5h.zip`` transcripts in public READMEs (e.g. TensorFlow Go/Java
+#   hello-world examples): imagenet_comp_graph_label_strings.txt, tensorflow_inception_graph.pb,
+#   LICENSE, in that order; the real zip is 49,937,555 bytes.
+# * lucent's inception5h.pth: the parameter names of greentfrapp/lucent
+#   ``lucent/modelzoo/inceptionv1/InceptionV1.py`` (``<layer>_pre_relu_conv`` Conv2d modules, per block
+#   1x1, 3x3_bottleneck, 5x5_bottleneck, pool_reduce, 3x3, 5x5; ``softmax2_pre_activation_matmul``
+#   Linear 1024 -> 1008; no head0/head1 modules).
+INCEPTION5H_ZIP_MEMBERS = ("imagenet_comp_graph_label_strings.txt", "tensorflow_inception_graph.pb", "LICENSE")
+_N_CLASSES, _NN_IN, _NN_OUT = 1008, 2048, 1024
+_STAND_IN_LICENSE = ("STAND-IN rehearsal file written by helpers.rehearsal: seeded random weights in the layout of "
+                     "Google's inception5h.zip, not Google's trained network.\n")
+
+
+def _inception_heads(seed: int) -> dict:
+    """Seeded stand-in weights of the classifier heads (nn0/nn1 2048 -> 1024, softmax0/1/2 1024 -> 1008)."""
+    import numpy as np
+
+    rng = np.random.default_rng([int(seed), 5])
+    out = {}
+    for name, (i, o) in {"nn0": (_NN_IN, _NN_OUT), "softmax0": (_NN_OUT, _N_CLASSES), "nn1": (_NN_IN, _NN_OUT),
+                         "softmax1": (_NN_OUT, _N_CLASSES), "softmax2": (_NN_OUT, _N_CLASSES)}.items():
+        out[f"{name}_w"] = (rng.standard_normal((i, o), dtype=np.float32) * np.float32(np.sqrt(2.0 / i)))
+        out[f"{name}_b"] = np.zeros(o, np.float32)
+    return out
+
+
+def inception5h_graphdef(*, seed: int = 0, conv1x1_padding: str = "SAME", lrn: dict | None = None,
+                         concat_order: dict | None = None):
+    """The stand-in inception5h network (:func:`helpers.inception.random_model`) as a TF1 ``GraphDef``
+    message with the real graph's node names, op types, attributes and order (sources above).
+
+    Args:
+        seed: stand-in seed (same weights as ``random_model(seed=seed)``).
+        conv1x1_padding: padding attribute written on the 1x1 convolutions ("SAME" or "VALID").
+        lrn: LRN attributes to write (default :data:`helpers.inception.GRAPH_LRN`); keys left out
+            are omitted from the node (TF then uses its op defaults).
+        concat_order: ``{block: [tower, ...]}`` to write a mixed block's Concat inputs in another
+            order (the stand-in's weights are then read in that channel order too, so the graph
+            stays self-consistent only if the next layer's weights are permuted; for tests).
+    """
+    import numpy as np
+    from tensorboard.compat.proto import graph_pb2, types_pb2
+    from tensorboard.util import tensor_util
+
+    from helpers import inception
+
+    model = inception.random_model(seed=seed)
+    heads = _inception_heads(seed)
+    lrn = dict(inception.GRAPH_LRN) if lrn is None else dict(lrn)
+    g = graph_pb2.GraphDef()
+    g.versions.producer = 9  # an old (2015-era) producer version; the converter does not read it
+
+    def node(name, op, inputs=(), **attrs):
+        n = g.node.add(name=name, op=op)
+        n.input.extend(inputs)
+        for k, v in attrs.items():
+            a = n.attr[k]
+            if k in ("T", "dtype"):
+                a.type = v
+            elif isinstance(v, bytes):
+                a.s = v
+            elif isinstance(v, bool):
+                a.b = v
+            elif isinstance(v, float):
+                a.f = v
+            elif isinstance(v, int):
+                a.i = v
+            elif isinstance(v, list):
+                a.list.i.extend(v)
+            else:
+                a.tensor.CopyFrom(v)
+        return n
+
+    f32 = types_pb2.DT_FLOAT
+
+    def const(name, arr):
+        arr = np.asarray(arr)
+        node(name, "Const", dtype=types_pb2.DT_INT32 if arr.dtype == np.int32 else f32,
+             value=tensor_util.make_tensor_proto(arr))
+
+    node("input", "Placeholder", dtype=f32)
+    for name in inception.CONVS:  # every Const first, as in the real graph
+        base = name[:-len("_pre_relu")]
+        m = getattr(model, f"{name}_conv")
+        const(f"{base}_w", m.weight.detach().numpy().transpose(2, 3, 1, 0))  # OIHW -> HWIO
+        const(f"{base}_b", m.bias.detach().numpy())
+        if base.endswith("_bottleneck") and base.startswith("head"):
+            k = base[len("head")]
+            for h in (f"nn{k}", f"softmax{k}"):
+                const(f"{h}_w", heads[f"{h}_w"])
+                const(f"{h}_b", heads[f"{h}_b"])
+    const("softmax2_w", heads["softmax2_w"])
+    const("softmax2_b", heads["softmax2_b"])
+
+    def dense(src, features, layer, act):
+        const(f"{src}/reshape/shape", np.array([-1, features], np.int32))
+        node(f"{src}/reshape", "Reshape", [src, f"{src}/reshape/shape"], T=f32)
+        suffix = "pre_relu" if act == "Relu" else "pre_activation"
+        node(f"{layer}_{suffix}/matmul", "MatMul", [f"{src}/reshape", f"{layer}_w"], T=f32, transpose_a=False,
+             transpose_b=False)
+        node(f"{layer}_{suffix}", "BiasAdd", [f"{layer}_{suffix}/matmul", f"{layer}_b"], T=f32)
+        node(layer, act, [f"{layer}_{suffix}"], T=f32)
+
+    for name, (op, inputs, attrs) in inception.NODES.items():
+        cfg = model.config.get(name, {})
+        if op == "conv":
+            base = name[:-len("_pre_relu")]
+            m = getattr(model, f"{name}_conv")
+            s, k = m.stride[0], m.kernel_size[0]
+            pad = conv1x1_padding.encode() if k == 1 else b"SAME"
+            node(f"{name}/conv", "Conv2D", [inputs[0], f"{base}_w"], T=f32, strides=[1, s, s, 1], padding=pad,
+                 use_cudnn_on_gpu=True)
+            node(name, "BiasAdd", [f"{name}/conv", f"{base}_b"], T=f32)
+        elif op == "relu":
+            node(name, "Relu", list(inputs), T=f32)
+            if name == "head0_bottleneck" or name == "head1_bottleneck":
+                k = name[len("head")]
+                dense(name, _NN_IN, f"nn{k}", "Relu")
+                dense(f"nn{k}", _NN_OUT, f"softmax{k}", "Softmax")
+        elif op in ("maxpool", "avgpool"):
+            if name == "head0_pool":  # avgpool0 (the global pool) follows mixed5b, before the heads
+                node("avgpool0", "AvgPool", ["mixed5b"], T=f32, ksize=[1, 7, 7, 1], strides=[1, 1, 1, 1],
+                     padding=b"VALID")
+            k, s = cfg["ksize"], cfg["stride"]
+            node(name, "MaxPool" if op == "maxpool" else "AvgPool", list(inputs), T=f32, ksize=[1, k, k, 1],
+                 strides=[1, s, s, 1], padding=cfg["padding"].encode())
+        elif op == "lrn":
+            node(name, "LRN", list(inputs), T=f32, **{k: (int(v) if k == "depth_radius" else float(v))
+                                                       for k, v in lrn.items()})
+        elif op == "concat":
+            towers = list((concat_order or {}).get(name, inputs))
+            const(f"{name}/concat_dim", np.array(3, np.int32))
+            node(name, "Concat", [f"{name}/concat_dim", *towers], N=len(towers), T=f32)
+    dense("avgpool0", _NN_OUT, "softmax2", "Softmax")
+    for out, src in (("output", "softmax0"), ("output1", "softmax1"), ("output2", "softmax2")):
+        node(out, "Identity", [src], T=f32)
+    return g
+
+
+def write_inception5h_graph(path, *, seed: int = 0, **kwargs):
+    """Write ``tensorflow_inception_graph.pb`` (a serialized GraphDef, see :func:`inception5h_graphdef`).
+
+    Returns:
+        Path: ``path``.
+    """
+    from helpers import io
+
+    return io.write_bytes(path, inception5h_graphdef(seed=seed, **kwargs).SerializeToString())
+
+
+def write_inception5h_zip(path, *, seed: int = 0, **kwargs):
+    """Write ``inception5h.zip`` as Google ships it: label strings, the graph and LICENSE (deflated).
+
+    The 1008 label lines and the LICENSE text say STAND-IN. ``kwargs`` go to :func:`inception5h_graphdef`.
+
+    Returns:
+        Path: ``path``.
+    """
+    import zipfile
+
+    from helpers import io
+
+    graph = inception5h_graphdef(seed=seed, **kwargs).SerializeToString()
+    labels = "".join(f"stand-in class {i}\n" for i in range(_N_CLASSES))
+    with io.atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+            for member, data in zip(INCEPTION5H_ZIP_MEMBERS, (labels.encode(), graph, _STAND_IN_LICENSE.encode())):
+                z.writestr(member, data)
+    return Path(path)
+
+
+# torch-lucent's InceptionV1 module order within a mixed block (lucent/modelzoo/inceptionv1/InceptionV1.py)
+_LUCENT_BLOCK_ORDER = ("1x1", "3x3_bottleneck", "5x5_bottleneck", "pool_reduce", "3x3", "5x5")
+
+
+def lucent_state_dict(*, seed: int = 0) -> dict:
+    """The stand-in's weights under torch-lucent's ``inception5h.pth`` keys, in lucent's order."""
+    import collections
+
+    import torch
+
+    from helpers import inception
+
+    model = inception.random_model(seed=seed)
+    names = ["conv2d0", "conv2d1", "conv2d2"] + [f"{b}_{t}" for b in inception._MIXED for t in _LUCENT_BLOCK_ORDER]
+    sd = collections.OrderedDict()
+    for n in names:
+        m = getattr(model, f"{n}_pre_relu_conv")
+        sd[f"{n}_pre_relu_conv.weight"] = m.weight.detach().clone()
+        sd[f"{n}_pre_relu_conv.bias"] = m.bias.detach().clone()
+    heads = _inception_heads(seed)
+    sd["softmax2_pre_activation_matmul.weight"] = torch.from_numpy(heads["softmax2_w"].T.copy())  # Linear: out x in
+    sd["softmax2_pre_activation_matmul.bias"] = torch.from_numpy(heads["softmax2_b"].copy())
+    return sd
+
+
+def write_lucent_pth(path, *, seed: int = 0):
+    """Write torch-lucent's ``inception5h.pth`` layout (``torch.save`` of a state dict; no head0/head1).
+
+    Returns:
+        Path: ``path``.
+    """
+    import torch
+
+    from helpers import io
+
+    with io.atomic_path(path) as tmp:
+        torch.save(lucent_state_dict(seed=seed), tmp)
+    return Path(path)
 
 
 

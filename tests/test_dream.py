@@ -82,6 +82,16 @@ def test_exact_mode_reproduces_the_reference_port_bytes(model, layer):
     np.testing.assert_array_equal(ours, ref)  # incl. NumPy's float32 mean for the step size
 
 
+@pytest.mark.parametrize("layer", ["mixed3a", "maxpool4"])
+def test_exact_mode_bytes_in_the_configurations_that_differed(model, layer, one_torch_thread):
+    """96 px, one 512-px tile, 3 octaves, 3 renders: summing |g| over an HWC *view* of CHW memory (or
+    a reference whose resize returns such views) differed here by 1-6 grey levels."""
+    img = dream.noise_image(0, 96)
+    kw = dict(n_renders=3, octave_n=3, tile_size=512, seed=0)
+    np.testing.assert_array_equal(dream.dream(model, layer, img, fast=False, **kw),
+                                  dream._reference_dream(model, layer, img, **kw))
+
+
 @pytest.mark.parametrize("layer", ["localresponsenorm1", "mixed4a", "mixed5b"])
 def test_fast_mode_gradient_is_as_accurate_as_the_reference(model, layer):
     """One tiled gradient step, fast (channels-last, closed-form LRN) and reference operations, each
@@ -203,3 +213,92 @@ def test_start_images_from_a_folder(tmp_path):
         dream.start_images(tmp_path, [0], size=50)
     with pytest.raises(ValueError, match="seed 2"):
         dream.start_images(tmp_path, [2], size=40)
+
+
+# --- the study's start images, served over HTTP through the same download code ----------------
+
+@pytest.fixture
+def serve(tmp_path):
+    """``serve(folder)`` -> URL template ``http://127.0.0.1:<port>/{name}`` of a localhost server of ``folder``."""
+    import functools
+    import http.server
+    import threading
+
+    servers = []
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    def start(folder):
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_address[1]}/{{name}}", srv
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _fake_study(folder, n=5, size=64):
+    from helpers import download
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = {}
+    for k in range(n):
+        name = f"gaussianNoise800x800_{k + 1}.png"
+        io.save_image(dream.noise_image(100 + k, size), folder / name)
+        pins[name] = download.sha256sum(folder / name)
+    return pins
+
+
+def test_study_start_images_download_check_cache_and_fall_back_to_noise(tmp_path, serve, monkeypatch):
+    from helpers import download
+
+    monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
+    assert dream.STUDY_START_URL.format(name="gaussianNoise800x800_1.png") == \
+        "https://raw.githubusercontent.com/CVRL/human-reactions-to-deepdream-samples/main/gaussianNoise800x800_1.png"
+    pins = _fake_study(tmp_path / "site")
+    url, srv = serve(tmp_path / "site")
+    starts = dream.start_images("study", [0, 4, 7], size=48, url=url, pins=pins)
+    assert starts[4][1] == "gaussianNoise800x800_5.png[centre 48x48]"  # file k for seed k-1
+    assert np.array_equal(starts[4][0], dream.noise_image(104, 64)[8:56, 8:56])
+    assert starts[7][1] == "noise:7" and np.array_equal(starts[7][0], dream.noise_image(7, 48))  # beyond the five
+    cached = dream.study_start_folder() / "gaussianNoise800x800_1.png"
+    assert cached.exists() and download.record_path(cached).exists()
+    srv.shutdown()  # offline now: the cache serves
+    again = dream.start_images("study", [0], size=64, url=url, pins=pins)
+    assert again[0][1] == "gaussianNoise800x800_1.png" and np.array_equal(again[0][0], dream.noise_image(100, 64))
+    with pytest.raises(dream.StartImagesUnavailable) as info:  # not cached and offline: where to put it
+        dream.start_images("study", [1], size=64, url=url, pins=pins)
+    msg = str(info.value)
+    for part in ("gaussianNoise800x800_2.png", url.format(name="gaussianNoise800x800_2.png"), pins["gaussianNoise800x800_2.png"],
+                 str(dream.study_start_folder()), "NA_DATA_DIR"):
+        assert part in msg, part
+
+
+def test_study_start_image_with_a_wrong_hash_is_refused(tmp_path, serve, monkeypatch):
+    from helpers import download
+
+    monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
+    pins = _fake_study(tmp_path / "site", n=1)
+    url, _ = serve(tmp_path / "site")
+    bad = {k: "0" * 64 for k in pins}
+    with pytest.raises(download.ChecksumError, match="is pinned"):
+        dream.start_images("study", [0], size=64, url=url, pins=bad)
+    assert not (dream.study_start_folder() / "gaussianNoise800x800_1.png").exists()  # nothing half-written kept
+
+
+STUDY_FILES = __import__("pathlib").Path("/work/studyfiles")
+
+
+@pytest.mark.skipif(not (STUDY_FILES / "gaussianNoise800x800_5.png").exists(), reason="the study's real PNGs are not on this machine")
+def test_the_real_study_pngs_match_the_pinned_hashes(tmp_path, serve, monkeypatch):
+    monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
+    url, _ = serve(STUDY_FILES)
+    starts = dream.start_images("study", range(5), size=800, url=url)  # the pinned sha256, checked by the download
+    for k, (img, label) in starts.items():
+        assert label == f"gaussianNoise800x800_{k + 1}.png" and img.shape == (800, 800, 3) and img.dtype == np.uint8
+        assert abs(img.mean() - dream.NOISE_MEAN) < 0.5 and abs(img.std() - dream.NOISE_SD) < 0.5

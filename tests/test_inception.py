@@ -358,7 +358,7 @@ def test_lucent_state_dict_loads_without_heads(model, tmp_path):
     sd["softmax2_pre_activation_matmul.weight"] = torch.zeros(1008, 1024)
     torch.save(sd, tmp_path / "inception5h.pth")
     m = inception.from_file(tmp_path / "inception5h.pth")
-    assert m.config["localresponsenorm0"] == inception.LUCENT_LRN
+    assert m.config["localresponsenorm0"] == inception.GRAPH_LRN  # the graph's values, not lucent's MMdnn ones
     x = torch.full((1, 3, 96, 96), 128.0)
     with torch.no_grad():
         torch.testing.assert_close(m(x, "mixed5b"), model(x, "mixed5b"))
@@ -366,6 +366,113 @@ def test_lucent_state_dict_loads_without_heads(model, tmp_path):
     for name in inception.HEAD_WEIGHT_LAYERS:
         with pytest.raises(inception.LayerUnavailable):
             m.check_layer(name)
-    with pytest.raises(ValueError, match="not an inception5h"):
+    with pytest.raises(ValueError, match=r"other.pth: not a lucent state dict .*found a dict of 1 keys such as \['foo'\]"):
         torch.save({"foo": torch.zeros(1)}, tmp_path / "other.pth")
         inception.from_file(tmp_path / "other.pth")
+
+
+# --- real-format files (helpers.rehearsal) and the graph's own constants -----------------------
+
+def test_lrn_constants_are_the_graphs_in_every_route(model):
+    # lucent PR #51's node dump of the graph: depth_radius 5, bias 2.0, alpha float32(1e-4), beta 0.5
+    assert inception.GRAPH_LRN == {"depth_radius": 5, "bias": 2.0, "alpha": float(np.float32(1e-4)), "beta": 0.5}
+    assert inception.TF_LRN_DEFAULTS == {"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5}
+    for name in ("localresponsenorm0", "localresponsenorm1"):
+        assert model.config[name] == inception.GRAPH_LRN
+    x = t(np.random.default_rng(2).uniform(0, 255, (1, 3, 40, 40)))
+    with torch.no_grad():
+        want = ref_lrn(model(x, "maxpool0")[0].double().numpy(), 5, 2.0, 1e-4, 0.5)
+        np.testing.assert_allclose(model(x, "localresponsenorm0")[0].numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def _graph(**kw):
+    from helpers import rehearsal
+
+    return rehearsal.inception5h_graphdef(seed=0, **kw)
+
+
+@pytest.fixture(scope="module")
+def real_graph():
+    return _graph()
+
+
+def test_rehearsal_graph_has_the_real_node_names_and_ops(real_graph):
+    ops = {n.name: n for n in real_graph.node}
+    assert ops["input"].op == "Placeholder" and real_graph.node[0].name == "input"
+    assert ops["conv2d0_w"].op == ops["conv2d0_b"].op == "Const"
+    assert (ops["conv2d0_pre_relu/conv"].op, ops["conv2d0_pre_relu"].op, ops["conv2d0"].op) == ("Conv2D", "BiasAdd", "Relu")
+    assert ops["mixed4c"].op == "Concat" and ops["mixed4c"].input[0] == "mixed4c/concat_dim"
+    assert ops["localresponsenorm1"].op == "LRN" and ops["localresponsenorm1"].attr["bias"].f == 2.0
+    assert list(ops["head1_pool"].attr["ksize"].list.i) == [1, 5, 5, 1] and ops["head1_pool"].attr["padding"].s == b"VALID"
+    assert ops["avgpool0"].op == "AvgPool" and ops["nn0_pre_relu/matmul"].op == "MatMul"
+    assert ops["softmax2"].op == "Softmax" and [ops[o].op for o in ("output", "output1", "output2")] == ["Identity"] * 3
+    assert sum(n.op == "Conv2D" for n in real_graph.node) == 59  # the TF deepdream tutorial's count
+    consts = [i for i, n in enumerate(real_graph.node) if n.op == "Const" and n.name.endswith(("_w", "_b"))]
+    assert consts == list(range(1, len(consts) + 1))  # every weight Const before the first op, as in the real graph
+
+
+def test_converter_reads_the_rehearsal_graph_exactly(model, real_graph):
+    data = inception.convert_graphdef(real_graph.SerializeToString())
+    assert data["unavailable"] == [] and data["config"]["localresponsenorm0"] == inception.GRAPH_LRN
+    assert {"nn0_w", "softmax2_w", "mixed3a/concat_dim"} & set(data["unused"]) == {"nn0_w", "softmax2_w"}
+    for k, v in model.state_dict().items():
+        assert torch.equal(data["state_dict"][k], v), k
+
+
+def test_lrn_attributes_a_graph_omits_take_tf_defaults():
+    data = inception.convert_graphdef(_graph(lrn={}))
+    assert data["config"]["localresponsenorm0"] == inception.TF_LRN_DEFAULTS  # never protobuf's 0
+    data = inception.convert_graphdef(_graph(lrn={"bias": 2.0, "alpha": 1e-4}))
+    assert data["config"]["localresponsenorm1"] == pytest.approx({"depth_radius": 5, "bias": 2.0, "alpha": 1e-4, "beta": 0.5})
+
+
+def test_valid_padding_is_accepted_on_1x1_convolutions_only(model):
+    data = inception.convert_graphdef(_graph(conv1x1_padding="VALID"))
+    assert torch.equal(data["state_dict"]["mixed4a_1x1_pre_relu_conv.weight"], model.mixed4a_1x1_pre_relu_conv.weight)
+    g = _graph()
+    next(n for n in g.node if n.name == "mixed4a_3x3_pre_relu/conv").attr["padding"].s = b"VALID"
+    with pytest.raises(ValueError, match="mixed4a_3x3_pre_relu/conv: .*padding VALID"):
+        inception.convert_graphdef(g)
+
+
+def test_concat_order_comes_from_the_graph(model):
+    order = ["mixed3b_pool_reduce", "mixed3b_1x1", "mixed3b_5x5", "mixed3b_3x3"]
+    data = inception.convert_graphdef(_graph(concat_order={"mixed3b": order}))
+    assert data["config"]["mixed3b"] == {"order": order} and data["config"]["mixed3a"]["order"][0] == "mixed3a_1x1"
+    m = inception._model_from_state(data["state_dict"], config=data["config"])
+    x = t(np.random.default_rng(3).uniform(0, 255, (1, 3, 48, 48)))
+    with torch.no_grad():
+        parts = model(x, order)
+        torch.testing.assert_close(m(x, "mixed3b"), torch.cat([parts[k] for k in order], dim=1))
+    g = _graph()
+    bad = next(n for n in g.node if n.name == "mixed4e")
+    bad.input[2] = "mixed4d_3x3"
+    with pytest.raises(ValueError, match="mixed4e.*concatenates"):
+        inception.convert_graphdef(g)
+
+
+@pytest.mark.parametrize("name", ["tensorflow_inception_graph.pb", "inception5h.zip", "inception5h.pth", "weights.bin"])
+def test_unreadable_files_give_one_clear_message(tmp_path, name):
+    f = tmp_path / name
+    f.write_bytes(np.random.default_rng(0).bytes(100_000))
+    expected = {".pb": "not a TensorFlow GraphDef", ".zip": "not an inception5h zip"}.get(f.suffix, "not a lucent state dict")
+    with pytest.raises(ValueError) as info:
+        inception.from_file(f)
+    msg = str(info.value)
+    assert msg.startswith(f"{f}: {expected}") and "found 100,000 bytes of unrecognised bytes" in msg, msg
+    assert "weights_only=False" not in msg and info.value.__cause__ is None
+
+
+def test_zip_without_the_graph_and_graph_without_convolutions(tmp_path):
+    from tensorboard.compat.proto import graph_pb2
+
+    z = tmp_path / "inception5h.zip"
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("LICENSE", "x")
+    with pytest.raises(ValueError, match=r"not an inception5h zip: no tensorflow_inception_graph.pb inside; members found: \['LICENSE'\]"):
+        inception.from_file(z)
+    g = graph_pb2.GraphDef()
+    g.node.add(name="a", op="Placeholder")
+    (tmp_path / "g.pb").write_bytes(g.SerializeToString())
+    with pytest.raises(ValueError, match=r"g.pb: not a TensorFlow GraphDef of inception5h: 1 nodes, no Conv2D \(ops found: \['Placeholder'\]\)"):
+        inception.from_file(tmp_path / "g.pb")
