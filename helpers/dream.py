@@ -6,27 +6,8 @@ study in the study's order.
 from __future__ import annotations
 
 from helpers.inception import LAYERS  # noqa: E402,F401 - the network's layer list, re-exported as dream.LAYERS
-
-def _passive_openmp():
-    """Let idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``), unless the user chose.
-
-    torch's OpenMP (GNU libgomp) spins at every barrier by default. When another process holds one of
-    two cores, a spinning thread steals the time slice its partner needs, and a 2-thread render took
-    5-10x as long as a 1-thread one (``benchmarks/dream.py --busy``); passive waiting removes that.
-    libgomp reads the variable once, when torch is first imported, so it is set here, before this
-    package imports torch, and inherited by spawned worker processes. Returns the policy in effect
-    for this process (``"spin (torch imported before helpers)"`` when it came too late).
-    """
-    import os
-    import sys
-
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        return os.environ["OMP_WAIT_POLICY"].upper()
-    return _OMP_POLICY if "_OMP_POLICY" in globals() else "spin (torch imported before helpers)"
-
-
-_OMP_POLICY = _passive_openmp()
+# OpenMP waits passively (set in helpers.inception before torch is imported; see inception._passive_openmp)
+from helpers.inception import _OMP_POLICY  # noqa: E402,F401
 
 
 # =====================================================================================
@@ -324,6 +305,39 @@ class Dreamer:
                 img = img + g * (step / (g.abs().mean() + 1e-7) if self.fast else _step_scale(g, step))
         return img
 
+    def grad_tiled_batch(self, imgs, rngs, tile_size: int = 512):
+        """:meth:`grad_tiled` of several images (N, 3, H, W) at once: each image is rolled by its own
+        offsets (from its own ``rngs[i]``, as alone), and the N tiles at each tile position, all of
+        one shape, go through the network as one batch."""
+        import torch
+
+        sz = tile_size
+        h, w = imgs.shape[-2:]
+        offsets = [tuple(int(v) for v in rng.randint(sz, size=2)) for rng in rngs]  # (sx, sy) per image
+        shifted = torch.stack([torch.roll(im, shifts=(sy, sx), dims=(-2, -1)) for im, (sx, sy) in zip(imgs, offsets)])
+        grad = torch.zeros_like(shifted)
+        for y, x in _tiles(h, w, sz):
+            sub = shifted[:, :, y:y + sz, x:x + sz]
+            grad[:, :, y:y + sub.shape[2], x:x + sub.shape[3]] = self.tile_grads(sub)
+        return torch.stack([torch.roll(g, shifts=(-sy, -sx), dims=(-2, -1)) for g, (sx, sy) in zip(grad, offsets)])
+
+    def render_batch(self, imgs, rngs, *, iter_n=1, step=2.0, octave_n=5, octave_scale=1.4, tile_size=512):
+        """:meth:`render` of several images (N, 3, H, W) at once; the step size is per image."""
+        octaves = []
+        for _ in range(octave_n - 1):
+            hw = imgs.shape[-2:]
+            lo = resize_bilinear(imgs, np.int32(np.float32(hw) / octave_scale))
+            octaves.append(imgs - resize_bilinear(lo, hw))
+            imgs = lo
+        for octave in range(octave_n):
+            if octave > 0:
+                hi = octaves[-octave]
+                imgs = resize_bilinear(imgs, hi.shape[-2:]) + hi
+            for _ in range(iter_n):
+                g = self.grad_tiled_batch(imgs, rngs, tile_size)
+                imgs = imgs + g * (step / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-7))
+        return imgs
+
 
 PRECISIONS = ("fp32", "bf16", "auto")
 
@@ -552,6 +566,48 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
     return out, info
 
 
+def dream_batch(model, layer: str, images, *, seeds, n_renders: int = 50, iter_n: int = 1, step: float = 2.0,
+                octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512, device=None,
+                precision: str = "fp32", progress: bool = False):
+    """:func:`dream` of several equal-sized images of one layer at once (e.g. the five seeds), for GPUs.
+
+    Each image keeps its own roll offsets (``np.random.RandomState(seeds[i])``) and step size, so the
+    result is image for image what :func:`dream` computes, up to the rounding of a batched
+    convolution (DeepDream amplifies rounding over renders; tested equal per step on CPU). The N
+    tiles at each tile position (same shape for every image) form one batch on the device; images
+    stay on the device between renders, channels-last inside the network. On a GPU this batching
+    replaces :func:`synthesize`'s worker processes (``workers > 1`` is CPU only). On a CPU it is no
+    faster than one image at a time (a 512-px tile already fills the cores). ``torch.compile`` and
+    CUDA graphs are not used: they could not be measured here (no GPU).
+
+    Args:
+        images: sequence of uint8/float arrays (H, W, 3), all the same shape.
+        seeds: one roll-offset seed per image.
+        precision: as :func:`dream` (``"bf16"``: autocast; on a GPU TF32 matrix products are left
+            to torch's global setting, ``torch.backends.cuda.matmul.allow_tf32``).
+        other arguments: as :func:`dream`.
+
+    Returns:
+        list of uint8 arrays (H, W, 3), one per image.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    arrs = [np.asarray(im) for im in images]
+    if not arrs or len(seeds) != len(arrs):
+        raise ValueError(f"dream_batch: {len(arrs)} images but {len(seeds)} seeds (one seed per image)")
+    if any(a.ndim != 3 or a.shape[2] != 3 or a.shape != arrs[0].shape for a in arrs):
+        raise ValueError(f"dream_batch: images must all be (H, W, 3) of one shape, got {[a.shape for a in arrs]}")
+    dreamer = Dreamer(model, layer, precision=precision)
+    imgs = torch.as_tensor(np.stack(arrs).astype(np.float32), device=dev).permute(0, 3, 1, 2).contiguous()
+    rngs = [np.random.RandomState(int(s)) for s in seeds]
+    for _ in tqdm(range(n_renders), desc=f"{layer} x{len(arrs)}", disable=not progress, leave=False):
+        imgs = dreamer.render_batch(imgs, rngs, iter_n=iter_n, step=step, octave_n=octave_n,
+                                    octave_scale=octave_scale, tile_size=tile_size)
+    return [to_uint8(im) for im in imgs]
+
+
 def octave_stack(image, *, octave_n: int = 5, octave_scale: float = 1.4) -> list:
     """The low-pass octaves of ``image`` (H, W, 3) as uint8 images, largest first."""
     import torch
@@ -575,7 +631,7 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
                step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
                start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
                fast: bool = True, batch_tiles: bool = False, threads=None,
-               workers: int = 1, progress: bool = True, precision: str = "fp32"):
+               workers: int = 1, progress: bool = True, precision: str = "fp32", batch_images: bool | None = None):
     """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
 
     Resumable: each finished image gets a JSON record (``records/``) written after its PNG,
@@ -606,12 +662,17 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
             late-octave tiles parallelise poorly); ``benchmarks/dream.py --job`` measures it.
             Each image is still computed exactly as with ``workers=1`` on one thread.
         progress: tqdm bar with ETA.
+        batch_images: dream the seeds of each layer as one batch (:func:`dream_batch`) in one
+            process; ``None``: on for CUDA devices, off on a CPU (where it gains nothing). ``fast``
+            and ``batch_tiles`` do not apply (the batched path is the fast one).
 
     Returns:
         pandas.DataFrame: the manifest (columns ``layer``, ``layer_index``, ``seed``, ``path``,
         weights provenance, every parameter, ``objective_before``, ``objective_after``,
         ``seconds``), sorted by layer index then seed.
     """
+    import torch
+
     from helpers import io
 
     if model is None:
@@ -653,9 +714,19 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers > 1 and str(device or next(model.parameters()).device).startswith("cuda"):
-        raise ValueError("workers > 1 runs several CPU processes; on a GPU use workers=1 (one process per GPU, "
-                         "or shard=/n_shards= across GPUs)")
-    if workers > 1 and len(todo) > 1:
+        raise ValueError("workers > 1 runs several CPU processes; on a GPU use workers=1: the seeds of a layer are "
+                         "then dreamed as one batch (batch_images, on by default on CUDA), which replaces the "
+                         "workers; shard=/n_shards= split the job across GPUs")
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    if batch_images is None:
+        batch_images = dev.type == "cuda"
+    if batch_images and (workers > 1 or not fast):
+        raise ValueError("batch_images=True runs the fast path in one process: use workers=1 and fast=True")
+    if batch_images:
+        with torch_threads(None if threads == "auto" else threads):
+            _run_jobs_batched(model, todo, starts, params, weights, out_dir, device=dev, on_error=on_error,
+                              progress=progress, precision=precision)
+    elif workers > 1 and len(todo) > 1:
         _run_jobs_parallel(model, todo, starts, params, weights, out_dir, workers=workers,
                            threads=None if threads == "auto" else threads, device=device, on_error=on_error,
                            fast=fast, batch_tiles=batch_tiles, progress=progress, precision=precision)
@@ -685,6 +756,42 @@ def _one_image(model, layer, s, rec, start, params, weights, out_dir, *, device,
            "objective_before": run["objective_before"], "objective_after": run["objective_after"],
            "seconds": round(run["seconds"], 3)}
     io.save_json(row, rec)
+
+
+def _run_jobs_batched(model, todo, starts, params, weights, out_dir, *, device, on_error, progress, precision):
+    """:func:`_run_jobs` with the pending seeds of each layer dreamed together (:func:`dream_batch`)."""
+    from tqdm.auto import tqdm
+
+    from helpers import io
+
+    by_layer: dict = {}
+    for layer, s, rec in todo:
+        by_layer.setdefault(layer, []).append((s, rec))
+    kw = {k: v for k, v in params.items() if k != "size"}
+    bar = tqdm(total=len(todo), desc="dream (batched)", unit="img", disable=not progress)
+    for layer, items in by_layer.items():
+        bar.set_postfix_str(f"{layer} x{len(items)}")
+        try:
+            t0 = time.perf_counter()
+            seeds = [s for s, _ in items]
+            befores = [objective(model, layer, starts[s][0], device=device) for s in seeds]
+            outs = dream_batch(model, layer, [starts[s][0] for s in seeds], seeds=seeds, device=device,
+                               precision=precision, **kw)
+            dt = (time.perf_counter() - t0) / len(items)
+            for (s, rec), img, before in zip(items, outs, befores):
+                io.save_image(img, Path(out_dir) / image_name(layer, s))
+                row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
+                       **weights, **params, "start_image": starts[s][1], "device": str(device), "fast": True,
+                       "precision": precision, "batched": len(items), "objective_before": before,
+                       "objective_after": objective(model, layer, img, device=device), "seconds": round(dt, 3)}
+                io.save_json(row, rec)
+        except Exception as exc:  # noqa: BLE001 - one bad layer must not stop a 720-image job
+            if on_error == "raise":
+                raise
+            warnings.warn(f"dream: {layer} seeds {[s for s, _ in items]} failed ({type(exc).__name__}: {exc}); "
+                          "skipped", stacklevel=3)
+        bar.update(len(items))
+    bar.close()
 
 
 def _run_jobs(model, todo, starts, params, weights, out_dir, *, device, on_error, fast, batch_tiles, progress,

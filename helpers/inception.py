@@ -38,9 +38,31 @@ import math
 import zipfile
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+def _passive_openmp():
+    """Let idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``), unless the user chose.
+
+    torch's OpenMP (GNU libgomp) spins at every barrier by default. When another process holds one of
+    two cores, a spinning thread steals the time slice its partner needs, and a 2-thread render took
+    5-10x as long as a 1-thread one (``benchmarks/dream.py --busy``); passive waiting removes that.
+    libgomp reads the variable once, when torch is first imported, so it is set here, before this
+    module imports torch, and inherited by spawned worker processes. Returns the policy in effect
+    for this process (``"spin (torch imported before helpers)"`` when it came too late).
+    """
+    import os
+    import sys
+
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        return os.environ["OMP_WAIT_POLICY"].upper()
+    return _OMP_POLICY if "_OMP_POLICY" in globals() else "spin (torch imported before helpers)"
+
+
+_OMP_POLICY = _passive_openmp()  # noqa: E305
+
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 MEAN = 117.0
 FORMAT = "na-inception5h-v1"
