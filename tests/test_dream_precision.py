@@ -112,15 +112,16 @@ def test_adaptive_threads_follow_the_free_cores(monkeypatch):
     ticks = [(0.0, 0.0, 0.0),
              (2.0, 1.0, 1.0), (2.0, 1.0, 1.0),  # machine 2, ours 1 -> others 1 -> 1 free
              (3.0, 2.0, 2.0), (3.0, 2.0, 2.0),  # machine 1, ours 1 -> others 0 -> 2 free
-             (4.6, 2.5, 3.0), (4.6, 2.5, 3.0)]  # machine 1.6, ours 0.5 -> others 1.1 -> 0.9 free -> 1
+             (4.6, 2.5, 3.0), (4.6, 2.5, 3.0),  # machine 1.6, ours 0.5 -> others 1.1 -> 0.9 free -> 1
+             (6.0, 3.5, 4.0), (6.0, 3.5, 4.0)]  # machine 1.4, ours 1.0 -> others 0.4 -> 1.6 free -> 2
     it = iter(ticks)
     monkeypatch.setattr(dream, "_cpu_times", lambda: next(it))
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     with dream.torch_threads(1):
         a = dream.AdaptiveThreads()
-        assert [a.update(), a.update(), a.update()] == [1, 2, 1]
-        assert torch.get_num_threads() == 1
+        assert [a.update(), a.update(), a.update(), a.update()] == [1, 2, 1, 2]
+        assert torch.get_num_threads() == 2
     monkeypatch.undo()
     assert 0.0 <= dream.free_cores(interval=0.05) <= (os.cpu_count() or 1)
 
