@@ -15,6 +15,7 @@ from helpers.inception import _OMP_POLICY  # noqa: E402,F401
 # =====================================================================================
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -24,6 +25,33 @@ import numpy as np  # noqa: E402
 PARAMS = ("size", "n_renders", "iter_n", "step", "octave_n", "octave_scale", "tile_size")
 DEFAULTS = dict(size=800, n_renders=50, iter_n=1, step=2.0, octave_n=5, octave_scale=1.4, tile_size=512)
 NOISE_MEAN, NOISE_SD = 126.5, 12.75
+
+# 20 layers spanning the network, one or two per stage, for the class profile (first conv to aux head)
+CLASS_LAYERS = ("conv2d0", "localresponsenorm0", "conv2d2", "maxpool1", "mixed3a_3x3_bottleneck_pre_relu", "mixed3a",
+                "mixed3b_5x5", "mixed3b", "mixed4a_1x1", "mixed4a", "mixed4b_3x3", "mixed4c", "mixed4c_pool_reduce",
+                "mixed4d_3x3_bottleneck_pre_relu", "mixed4d", "mixed4e_5x5", "mixed5a", "mixed5b_3x3", "mixed5b",
+                "head1_bottleneck")
+# Settings per profile (notebook 01 fills in every parameter left at None from here):
+# paper = the study (Methods "Image generation" and Image_Generation.py); class = pretrained weights,
+# 20 layers x 1 seed at 256 px, 10 renders; smoke = stand-in weights, tiny, bigger steps so changes show.
+PROFILE_SETTINGS = {
+    "paper": dict(layers="all", seeds=[0, 1, 2, 3, 4], size=800, n_renders=50, iter_n=1, step=2.0, octave_n=5,
+                  octave_scale=1.4, tile_size=512, start="study", source="pretrained", threads=None, workers="auto"),
+    "class": dict(layers=list(CLASS_LAYERS), seeds=[0], size=256, n_renders=10, iter_n=1, step=2.0, octave_n=5,
+                  octave_scale=1.4, tile_size=512, start="study", source="pretrained", threads=None, workers="auto"),
+    "smoke": dict(layers="all", seeds=[0], size=96, n_renders=2, iter_n=1, step=12.0, octave_n=2, octave_scale=1.4,
+                  tile_size=512, start=None, source="random", threads=1, workers=1),
+}
+
+
+def profile_settings(profile: str, **overrides) -> dict:
+    """The settings of ``profile`` (:data:`PROFILE_SETTINGS`) with every override that is not ``None`` applied."""
+    if profile not in PROFILE_SETTINGS:
+        raise ValueError(f"PROFILE must be one of {list(PROFILE_SETTINGS)}, got {profile!r}")
+    unknown = set(overrides) - set(PROFILE_SETTINGS[profile])
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(PROFILE_SETTINGS[profile])}")
+    return {**PROFILE_SETTINGS[profile], **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def noise_image(seed: int, size: int = 800) -> np.ndarray:
@@ -80,7 +108,7 @@ def study_start_folder() -> Path:
     return paths.data() / "deepdream-start-images"
 
 
-def study_start_file(seed: int, *, download_missing: bool = True, progress: bool = True, url: str = STUDY_START_URL,
+def study_start_file(seed: int, *, download_missing: bool = True, progress: bool = True, url: str | None = None,
                      pins: dict | None = None) -> Path:
     """The study's start PNG of ``seed`` (file ``seed + 1``), cached and sha256-checked; downloaded if missing.
 
@@ -88,7 +116,9 @@ def study_start_file(seed: int, *, download_missing: bool = True, progress: bool
         seed: 0-4.
         download_missing: download into :func:`study_start_folder` when not cached.
         progress: download progress bar.
-        url: URL template with ``{name}`` (tests serve a local copy through the same code).
+        url: URL template with ``{name}``; default ``$NA_STUDY_START_URL`` (a mirror of the study's
+            repository, e.g. a local copy served over HTTP) or :data:`STUDY_START_URL`. The pinned
+            sha256 is checked whatever the URL.
         pins: ``{file name: sha256}`` (default :data:`STUDY_START_IMAGES`).
 
     Raises:
@@ -102,6 +132,7 @@ def study_start_file(seed: int, *, download_missing: bool = True, progress: bool
     if not 0 <= int(seed) < len(names):
         raise ValueError(f"the study has {len(names)} start images (seeds 0-{len(names) - 1}), not seed {seed}")
     name = names[int(seed)]
+    url = url or os.environ.get("NA_STUDY_START_URL") or STUDY_START_URL
     dest = study_start_folder() / name
     if dest.exists():
         download.verify(dest, sha256=pins[name])
@@ -135,19 +166,19 @@ def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def start_images(source, seeds, *, size: int = 800, download_missing: bool = True, progress: bool = False,
-                 url: str = STUDY_START_URL, pins: dict | None = None) -> dict:
+                 url: str | None = None, pins: dict | None = None) -> dict:
     """Start image per seed: ``{seed: (uint8 image, label)}``.
 
     Args:
         source: ``"study"``: the study's five PNGs (:func:`study_start_file`: file k for seed k-1,
             downloaded and sha256-checked; centre-cropped when ``size`` < 800), seeded noise for other
-            seeds; ``None``: seeded noise (:func:`noise_image`) for every seed; a folder of PNG/JPEG
+            seeds; ``None`` or ``"noise"``: seeded noise (:func:`noise_image`) for every seed; a folder of PNG/JPEG
             files (sorted by name; seed k takes the k-th file), or a list of files (same rule).
         seeds: integer seeds.
         size: image side for noise / crops; files from a folder must have exactly this size.
         download_missing, progress, url, pins: see :func:`study_start_file`.
     """
-    if source is None:
+    if source is None or (isinstance(source, str) and source == "noise"):
         return {s: (noise_image(s, size), f"noise:{s}") for s in seeds}
     if isinstance(source, str) and source == "study":
         out = {}
@@ -892,11 +923,19 @@ def write_manifest(out_dir, *, keep=None):
     return df
 
 
-def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(), cell_size: float = 1.0,
-                  thumb: int = 200):
+def _two_lines(name: str) -> str:
+    """``mixed4d_3x3_bottleneck_pre_relu`` -> ``mixed4d`` / ``3x3_bottleneck_pre_relu`` (block, then branch)."""
+    block, _, rest = name.partition("_")
+    return f"{block}\n{rest}" if rest else name
+
+
+def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(), cell_size: float = 1.25,
+                  thumb: int = 200, fontsize: float = 5.5):
     """All layers of one seed in layer order as an image grid (``plots.image_grid``); returns the Figure.
 
-    Images are shrunk to ``thumb`` px (Lanczos) first, so the PDF stays small at 800 px.
+    Each tile's layer name sits under the tile on two lines (block, branch) at ``fontsize`` pt, with
+    room left between the rows so no name touches another tile. Images are shrunk to ``thumb`` px
+    (Lanczos) first, so the PDF stays small at 800 px.
     """
     from PIL import Image
 
@@ -912,15 +951,52 @@ def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(
             im = im.resize((thumb, round(thumb * im.size[1] / im.size[0])), Image.LANCZOS)
         imgs.append(np.asarray(im))
     names = list(df["layer"])
+    n_cols = min(n_cols, len(imgs))
     rows = [imgs[i:i + n_cols] for i in range(0, len(imgs), n_cols)]
-    fig = plots.image_grid(rows, title=f"DeepDream of every layer, seed {seed} (layer order, left to right)",
-                           notes=notes, cell_size=cell_size, fontsize=4)
-    for ax, name in zip([a for a in fig.axes], names):
-        ax.set_title(name, fontsize=3.2, pad=1)
+    fig = plots.image_grid(rows, title=f"DeepDream of each layer, seed {seed} ({len(imgs)} layers in layer order, left to right)",
+                           notes=notes, cell_size=cell_size, fontsize=7)
+    label_in = 3.0 * fontsize / 72  # two text lines plus padding and a clear gap to the next row, inches
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h + len(rows) * label_in + 0.3)
+    for ax, name in zip(fig.axes, names):
+        ax.set_xlabel(_two_lines(name), fontsize=fontsize, labelpad=1.5, linespacing=1.0)
         for im in ax.get_images():  # thumbnails are already Lanczos-filtered; nearest renders 2x faster
             im.set_interpolation("nearest")
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.2)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.45 / fig.get_size_inches()[1], bottom=0.02,
+                        wspace=0.04, hspace=label_in / cell_size + 0.04)
     return fig
+
+
+def preview(path, *, max_px: int = 1000, quality: int = 85):
+    """A downsampled inline preview of a saved figure, with a link to the full-size file.
+
+    Executed notebooks then carry a ~100 kB JPEG instead of the full figure (the paper's contact
+    sheet is several MB). Returns an ``IPython.display.HTML`` object (display it as a cell's value).
+    """
+    import base64
+    import io as _io
+    import os
+
+    from IPython.display import HTML
+    from PIL import Image
+
+    from helpers import paths
+
+    path = Path(path)
+    im = Image.open(path).convert("RGB")
+    full = im.size
+    im.thumbnail((max_px, max_px), Image.LANCZOS)
+    buf = _io.BytesIO()
+    im.save(buf, format="JPEG", quality=quality)
+    data = base64.b64encode(buf.getvalue()).decode()
+    try:
+        shown = path.resolve().relative_to(paths.root().resolve())
+    except ValueError:
+        shown = path
+    href = os.path.relpath(path, os.getcwd())
+    return HTML(f'<img src="data:image/jpeg;base64,{data}" style="max-width:100%" '
+                f'alt="preview of {shown.name}"/><br/><a href="{href}">{shown}</a> '
+                f'(full size {full[0]}x{full[1]} px, {path.stat().st_size / 1e6:.1f} MB; preview {im.size[0]}x{im.size[1]} px)')
 
 
 def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50), notes=(), threads=None, **kwargs):
@@ -942,8 +1018,11 @@ def progress_figure(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 50)
                            title=f"{layer}: start, after renders {sorted(kept)}; octave stack of the result")
     for ax, lab in zip(fig.axes[:len(renders)], ["start"] + [f"render {k}" for k in sorted(kept)]):
         ax.set_title(lab, fontsize=7)
-    for ax, o in zip(fig.axes[len(renders):], octs):
-        ax.set_title(f"{o.shape[1]}x{o.shape[0]} px", fontsize=7)
+    for ax, o in zip(fig.axes[len(renders):], octs):  # under the tile: nothing of the row above is covered
+        ax.set_xlabel(f"{o.shape[1]}x{o.shape[0]} px", fontsize=7, labelpad=2)
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h + 0.5)
+    fig.subplots_adjust(hspace=0.25, bottom=0.08)
     return fig
 
 

@@ -28,7 +28,9 @@ Weights:
 * :func:`from_file`: ``inception5h.zip`` or ``tensorflow_inception_graph.pb`` (converted
   without TensorFlow by :func:`convert_graphdef`, cached as a state dict in
   :func:`helpers.paths.cache` with its sha256 recorded), torch-lucent's ``inception5h.pth``
-  (no auxiliary-head weights: ``head*_bottleneck*`` stay unavailable), or a converted file.
+  (no auxiliary-head weights: ``head*_bottleneck*`` stay unavailable; LRN with the graph's constants
+  :data:`GRAPH_LRN`, not those of lucent's module), or a converted file. An unreadable file raises a
+  ValueError saying what the file is not and what was found instead.
 """
 from __future__ import annotations
 
@@ -691,6 +693,12 @@ def _concat_order(nodes, name, towers) -> list:
 # Google's inception5h.zip holds tensorflow_inception_graph.pb, imagenet_comp_graph_label_strings.txt
 # and LICENSE (see helpers.rehearsal.INCEPTION5H_ZIP_MEMBERS for the sources).
 GRAPH_MEMBER = "tensorflow_inception_graph.pb"
+REHEARSAL_MARK = "rehearsal/stand_in"  # string Const of helpers.rehearsal's files (not in Google's graph)
+
+
+def holds_stand_in(model) -> bool:
+    """True when ``model`` was loaded from a rehearsal file (real layout, seeded stand-in weights)."""
+    return bool(getattr(model, "rehearsal_stand_in", False))
 
 
 def _found(data: bytes) -> str:
@@ -802,10 +810,14 @@ def from_file(path) -> InceptionV1:
         with io.atomic_path(cached) as tmp:
             torch.save(data, tmp)
         download.verify(cached)  # records the converted file's sha256
-        return _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
+        model = _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
+        model.rehearsal_stand_in = REHEARSAL_MARK in data["unused"]
+        return model
     data = _torch_load(path)
     if isinstance(data, dict) and data.get("format") == FORMAT:
-        return _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
+        model = _model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
+        model.rehearsal_stand_in = REHEARSAL_MARK in data.get("unused", ())
+        return model
     if isinstance(data, dict) and "conv2d0_pre_relu_conv.weight" in data:  # torch-lucent / ProGamerGov port
         missing = {n for n in CONVS if f"{n}_conv.weight" not in data}
         unavailable = {n for n in NODES if any(m in _ancestors(n) for m in missing)}

@@ -302,3 +302,48 @@ def test_the_real_study_pngs_match_the_pinned_hashes(tmp_path, serve, monkeypatc
     for k, (img, label) in starts.items():
         assert label == f"gaussianNoise800x800_{k + 1}.png" and img.shape == (800, 800, 3) and img.dtype == np.uint8
         assert abs(img.mean() - dream.NOISE_MEAN) < 0.5 and abs(img.std() - dream.NOISE_SD) < 0.5
+
+
+def _overlaps(fig, texts):
+    """(text, axes index) pairs where a text's box meets another image axes (or comes within 3 pt of it vertically)."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [ax.get_window_extent(r) if ax.get_images() else None for ax in fig.axes]  # blank cells draw nothing
+    bad = []
+    for txt, own in texts:
+        tb = txt.get_window_extent(r)
+        pad = 3 * fig.dpi / 72  # at least 3 pt clear of the tiles above and below
+        tb = type(tb).from_extents(tb.x0, tb.y0 - pad, tb.x1, tb.y1 + pad)
+        bad += [(txt.get_text(), i) for i, b in enumerate(boxes) if b is not None and i != own and txt.get_text() and tb.overlaps(b)]
+    return bad
+
+
+def test_contact_sheet_names_sit_under_their_own_tile_at_a_readable_size(tmp_path):
+    import matplotlib.pyplot as plt
+
+    names = list(dream.LAYERS[:26])
+    for i, n in enumerate(names):
+        io.save_image(dream.noise_image(i, 40), tmp_path / f"{n}.png")
+    manifest = pd.DataFrame({"layer": names, "layer_index": range(26), "seed": 0, "path": [f"{n}.png" for n in names]})
+    fig = dream.contact_sheet(manifest, tmp_path)
+    texts = [(ax.xaxis.label, i) for i, ax in enumerate(fig.axes)] + [(ax.title, i) for i, ax in enumerate(fig.axes)]
+    assert _overlaps(fig, texts) == []
+    assert fig.axes[4].xaxis.label.get_text() == "conv2d1\npre_relu" and fig.axes[4].xaxis.label.get_fontsize() >= 5
+    plt.close(fig)
+
+
+def test_octave_size_labels_do_not_cover_the_images(model):
+    import matplotlib.pyplot as plt
+
+    fig = dream.progress_figure(model, "conv2d0", dream.noise_image(0, 72), snapshots=(1, 2), n_renders=2, octave_n=3)
+    texts = [(ax.xaxis.label, i) for i, ax in enumerate(fig.axes)] + [(ax.title, i) for i, ax in enumerate(fig.axes)]
+    assert _overlaps(fig, texts) == [] and fig.axes[-3].xaxis.label.get_text() == "72x72 px"
+    plt.close(fig)
+
+
+def test_preview_is_small_and_links_the_full_figure(tmp_path):
+    big = tmp_path / "sheet.png"
+    io.save_image(np.random.default_rng(0).integers(0, 255, (2400, 2000, 3), dtype=np.uint8), big)
+    html = dream.preview(big, max_px=600).data
+    assert html.startswith('<img src="data:image/jpeg;base64,') and "sheet.png" in html and "2000x2400 px" in html
+    assert len(html) < 0.1 * big.stat().st_size and "preview 500x600 px" in html
