@@ -31,22 +31,40 @@ vs ``dream.synthesize`` in one process (torch's threads) and with ``workers=2`` 
 processes, one thread each), over the same images (``--layers`` x seeds 0 and 1, ``--job-renders``
 renders each, process start-up and warm-up included).
 
-Usage: ``python benchmarks/dream.py [--quick] [--job] [--layers conv2d2 mixed4c ...] [--repeats 3]``
+``--tf``: the peer tool. The study's own TensorFlow loop (``benchmarks/dream_tf.py``, a re-statement of
+``Image_Generation.py`` with the same TF ops; see its docstring for what had to be fixed to run it) on
+the real-format stand-in ``tensorflow_inception_graph.pb`` (:func:`helpers.rehearsal.write_inception5h_graph`),
+against ours on the *same graph* (``inception.from_file`` of that .pb), side by side, interleaved
+(TF published loop, TF gradient built once, ours fp32, ours bf16, per repeat), seconds per render
+(the loop only: graph import and a warm-up excluded for both). TensorFlow runs in its own venv that
+this script creates on demand under ``benchmarks/out/tf-venv`` (``pip install tensorflow-cpu``); it is
+never a project dependency. Agreement: PSNR (dB) of each uint8 result against ours fp32 at the same
+thread count (the "fp32 reference"), beside that reference against itself on 1 thread ("spread",
+what a thread-count change alone does). ``--busy``: the same with a CPU-burning process beside it
+(one core held; killed afterwards).
+
+``--gpu-estimate``: a CUDA-event-timed estimate of the 720-image job on a GPU (:func:`gpu_estimate`):
+run it on a machine with CUDA; no GPU figure was measured for this project.
+
+Usage: ``python benchmarks/dream.py [--quick] [--job] [--layers conv2d2 mixed4c ...] [--repeats 3]``,
+``python benchmarks/dream.py --tf [--busy] [--renders 3] [--threads 2]``
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# helpers before torch: it sets OMP_WAIT_POLICY=PASSIVE, which libgomp reads once, when torch loads
 from helpers import dream, inception  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 
 def psnr(a, b):
@@ -128,6 +146,150 @@ def run_job(model, layers, *, renders, seeds=(0, 1)):
     return t_ref, times
 
 
+# --- the peer tool: the study's TensorFlow loop -------------------------------------------------
+
+OUT = Path(__file__).resolve().parent / "out"
+TF_REQUIREMENT = "tensorflow-cpu>=2.15,<2.21"
+
+
+def tf_python(venv=OUT / "tf-venv"):
+    """Python of the TensorFlow venv, created on demand (``tensorflow-cpu`` from PyPI, never a project
+    dependency)."""
+    import subprocess
+
+    py = Path(venv) / "bin" / "python"
+    if py.exists() and subprocess.run([str(py), "-c", "import tensorflow"], capture_output=True).returncode == 0:
+        return py
+    print(f"creating {venv} with {TF_REQUIREMENT} (one time, ~600 MB)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", TF_REQUIREMENT], check=True)
+    return py
+
+
+@contextlib.contextmanager
+def busy_core(on=True, *, seconds=3600):
+    """A CPU-burning process beside the benchmark (one core held), bounded in time and killed after."""
+    import subprocess
+
+    if not on:
+        yield None
+        return
+    proc = subprocess.Popen([sys.executable, "-c", f"import time\nt = time.time() + {seconds}\nwhile time.time() < t: pass"])
+    try:
+        time.sleep(0.5)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def run_tf(py, graph, start, layers, *, renders, octave_n, threads, variant, seed=0):
+    """Run ``dream_tf.py`` in the TF venv; returns {layer: (seconds, uint8 image)}."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=OUT) as d:
+        cmd = [str(py), str(Path(__file__).with_name("dream_tf.py")), "--graph", str(graph), "--start", str(start),
+               "--layers", *layers, "--renders", str(renders), "--octave-n", str(octave_n), "--seed", str(seed),
+               "--threads", str(threads), "--variant", variant, "--out", d]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode:
+            raise RuntimeError(f"dream_tf.py failed:\n{res.stderr[-3000:]}")
+        out = {}
+        for line in res.stdout.splitlines():
+            if line.startswith("{"):
+                r = json.loads(line)
+                out[r["layer"]] = (r["seconds"], dream.to_uint8(np.load(Path(d) / f"{r['layer']}.npy")))
+        return out
+
+
+def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, threads=2, busy=False, bf16=True):
+    """TF (published loop, gradient built once) vs ours (fp32, bf16) on the same graph; prints the table."""
+    from helpers import rehearsal
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    py = tf_python()
+    graph = rehearsal.write_inception5h_graph(OUT / "tensorflow_inception_graph.pb", seed=0)
+    model = inception.from_file(graph)
+    img = dream.noise_image(0, size)
+    start = OUT / f"start-{size}.npy"
+    np.save(start, img)
+    kw = dict(n_renders=renders, octave_n=octave_n, seed=0)
+    torch.set_num_threads(threads)
+    with dream.torch_threads(threads):  # warm-up, as dream_tf.py does: one render of a tile-sized crop per layer
+        for layer in layers:
+            for m in ("fp32", "bf16") if bf16 else ("fp32",):
+                dream.dream(model, layer, img[:512, :512], n_renders=1, octave_n=octave_n, precision=m)
+    methods = ["tf_published", "tf_once", "fp32"] + (["bf16"] if bf16 else [])
+    times = {(m, l): [] for m in methods for l in layers}
+    outs = {}
+    with busy_core(busy):
+        for rep in range(repeats):
+            for m in methods:
+                if m.startswith("tf"):
+                    for layer, (sec, im) in run_tf(py, graph, start, layers, renders=renders, octave_n=octave_n,
+                                                   threads=threads, variant=m[3:]).items():
+                        times[m, layer].append(sec / renders)
+                        outs[m, layer] = im
+                else:
+                    for layer in layers:
+                        with dream.torch_threads(threads):
+                            im, dt = timed(lambda: dream.dream(model, layer, img, precision=m, **kw))
+                        times[m, layer].append(dt / renders)
+                        outs[m, layer] = im
+            print(f"repeat {rep + 1}/{repeats} done", flush=True)
+        with dream.torch_threads(1):
+            spread = {layer: psnr(outs["fp32", layer], dream.dream(model, layer, img, **kw)) for layer in layers}
+    print(f"\nTF (study's loop) vs ours on the same graph, {size} px, {octave_n} octaves, {renders} renders, "
+          f"{threads} threads{', ONE CORE BUSY' if busy else ''}; s/render median (min) of {repeats} interleaved; "
+          f"PSNR dB vs ours fp32 ({threads} thr); spread = ours fp32 {threads} thr vs 1 thr")
+    head = f"{'layer':12s}" + "".join(f"{m:>22s}" for m in methods) + f"{'spread':>8s}" + f"{'fp32/TF1':>9s}" \
+        + (f"{'bf16/TF1':>9s}" if bf16 else "")
+    print(head)
+    rows = []
+    for layer in layers:
+        med = {m: statistics.median(times[m, layer]) for m in methods}
+        cells = "".join(f"{med[m]:8.2f} ({min(times[m, layer]):5.2f}) "
+                        f"{(psnr(outs[m, layer], outs['fp32', layer]) if m != 'fp32' else float('inf')):5.1f}"
+                        for m in methods)
+        ratio = f"{med['tf_once'] / med['fp32']:8.2f}x" + (f"{med['tf_once'] / med['bf16']:8.2f}x" if bf16 else "")
+        print(f"{layer:12s}{cells}{spread[layer]:8.1f} {ratio}", flush=True)
+        rows.append(dict(layer=layer, size=size, renders=renders, spread=spread[layer], busy=busy, threads=threads,
+                         **{f"{m}_s": med[m] for m in methods}, **{f"{m}_min": min(times[m, layer]) for m in methods},
+                         **{f"{m}_psnr": psnr(outs[m, layer], outs["fp32", layer]) for m in methods if m != "fp32"}))
+    return rows
+
+
+# --- GPU: an estimate method for users with CUDA -----------------------------------------------
+
+def gpu_estimate(*, layers=("conv2d2", "mixed4c", "mixed5b"), size=800, renders=2, seeds=(0, 1, 2, 3, 4),
+                 precision="bf16", device="cuda"):
+    """CUDA-event-timed seconds per render of :func:`helpers.dream.dream_batch` (the five seeds of a
+    layer in one batch) on ``device``, and the 720-image job estimated from them (fit on MACs as
+    :func:`estimate_720`). Needs a CUDA GPU; nothing here was run on one for this project."""
+    if not torch.cuda.is_available():
+        raise RuntimeError("gpu_estimate needs a CUDA device (torch.cuda.is_available() is False)")
+    model = inception.random_model(seed=0).to(device)
+    imgs = [dream.noise_image(s, size) for s in seeds]
+    rows = []
+    for layer in layers:
+        dream.dream_batch(model, layer, imgs, seeds=list(seeds), n_renders=1, octave_n=5, precision=precision,
+                          device=device)  # warm-up
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        dream.dream_batch(model, layer, imgs, seeds=list(seeds), n_renders=renders, octave_n=5, precision=precision,
+                          device=device)
+        b.record()
+        torch.cuda.synchronize()
+        per_render = a.elapsed_time(b) / 1000 / renders / len(seeds)  # seconds per image-render
+        rows.append(dict(layer=layer, size=size, renders=1, ours_s=per_render, ref_s=float("nan")))
+        print(f"gpu {layer:12s} {per_render * 1000:8.1f} ms per image-render ({len(seeds)} seeds batched, {precision})")
+    _, total = estimate_720(rows, n_seeds=len(seeds))
+    print(f"estimated 720-image job on {torch.cuda.get_device_name(device)}: {total / 60:.1f} min")
+    return rows, total
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="paper size with 1 render; reduced config at 128 px / 3 renders")
@@ -138,7 +300,23 @@ def main(argv=None):
     p.add_argument("--job", action="store_true", help="also time whole-job throughput (workers=1 vs 2)")
     p.add_argument("--job-only", action="store_true", help="only the whole-job throughput")
     p.add_argument("--job-renders", type=int, default=6)
+    p.add_argument("--tf", action="store_true", help="the study's TensorFlow loop vs ours fp32/bf16 (creates a TF venv)")
+    p.add_argument("--busy", action="store_true", help="with --tf: a CPU-burning process beside it")
+    p.add_argument("--renders", type=int, default=3, help="with --tf: renders per image (800 px, 5 octaves)")
+    p.add_argument("--size", type=int, default=800, help="with --tf: image side")
+    p.add_argument("--gpu-estimate", action="store_true", help="CUDA-event-timed 720-image estimate (needs CUDA)")
     args = p.parse_args(argv)
+    if args.gpu_estimate:
+        gpu_estimate()
+        return
+    if args.tf:
+        layers = args.layers if args.layers != p.get_default("layers") else ["conv2d2", "mixed4c", "mixed5b"]
+        rows = run_tf_compare(layers, size=args.size, renders=args.renders, repeats=args.repeats or 3,
+                              threads=args.threads or 2, busy=args.busy)
+        for key in ("fp32_s", "bf16_s", "tf_once_s"):
+            _, est = estimate_720([{**r, "ref_s": r["tf_once_s"], "renders": 1} for r in rows], key=key)
+            print(f"720-image estimate (800 px, 50 renders) from {key[:-2]}: {est / 3600:.1f} h")
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     model = inception.random_model(seed=0)

@@ -40,9 +40,31 @@ import math
 import zipfile
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+def _passive_openmp():
+    """Let idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``), unless the user chose.
+
+    torch's OpenMP (GNU libgomp) spins at every barrier by default. When another process holds one of
+    two cores, a spinning thread steals the time slice its partner needs, and a 2-thread render took
+    5-10x as long as a 1-thread one (``benchmarks/dream.py --busy``); passive waiting removes that.
+    libgomp reads the variable once, when torch is first imported, so it is set here, before this
+    module imports torch, and inherited by spawned worker processes. Returns the policy in effect
+    for this process (``"spin (torch imported before helpers)"`` when it came too late).
+    """
+    import os
+    import sys
+
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        return os.environ["OMP_WAIT_POLICY"].upper()
+    return _OMP_POLICY if "_OMP_POLICY" in globals() else "spin (torch imported before helpers)"
+
+
+_OMP_POLICY = _passive_openmp()  # noqa: E305
+
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 MEAN = 117.0
 FORMAT = "na-inception5h-v1"
@@ -216,6 +238,11 @@ def lrn(x, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: f
     of ``torch.nn.functional.local_response_norm`` and torch-lucent (a 3-D average pool over a
     channel window, differentiated by autograd), which agrees to float32 rounding (tested).
     """
+    if _autocast_on(x):
+        # under (bf16) autocast the window sum would be rounded to 8 bits before ``bias + alpha * S``,
+        # losing alpha * S next to bias: LRN always computes in float32 (the cast is differentiable)
+        with torch.autocast(x.device.type, enabled=False):
+            return lrn(x.float(), depth_radius, bias, alpha, beta, impl=impl)
     if impl == "pool":
         sq = (x * x).unsqueeze(1)  # N,1,C,H,W
         win = 2 * int(depth_radius) + 1
@@ -225,6 +252,11 @@ def lrn(x, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: f
     if impl != "fast":
         raise ValueError(f"lrn impl={impl!r}: expected 'fast' or 'pool'")
     return _LRN.apply(x, int(depth_radius), float(bias), float(alpha), float(beta))
+
+
+def _autocast_on(t) -> bool:
+    """Whether autocast is active for ``t``'s device type (e.g. ``precision="bf16"`` in :mod:`helpers.dream`)."""
+    return torch.is_autocast_enabled(t.device.type)
 
 
 def _channels_last(t) -> bool:
@@ -269,15 +301,17 @@ class _StridedConvInputGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride):
         ctx.save_for_backward(weight)
-        ctx.stride, ctx.in_hw = stride, tuple(x.shape[-2:])
-        return F.conv2d(x, weight, bias, stride=stride)
+        ctx.stride, ctx.in_hw, ctx.in_dtype = stride, tuple(x.shape[-2:]), x.dtype
+        return F.conv2d(x, weight, bias, stride=stride)  # under autocast: in its lower precision
 
     @staticmethod
     def backward(ctx, g):
+        # the backward may run outside the forward's autocast (helpers.dream leaves autocast before
+        # autograd.grad): the kernel follows the incoming gradient's dtype, the result the input's
         (weight,) = ctx.saved_tensors
-        wk, k = _subpixel_weight(weight, ctx.stride)
+        wk, k = _subpixel_weight(weight.to(g.dtype), ctx.stride)
         dx = F.pixel_shuffle(F.conv2d(g, wk, padding=k - 1), ctx.stride)
-        return dx[..., :ctx.in_hw[0], :ctx.in_hw[1]], None, None, None
+        return dx[..., :ctx.in_hw[0], :ctx.in_hw[1]].to(ctx.in_dtype), None, None, None
 
 
 def conv2d_same_input_grad(x, weight, bias=None, stride: int = 1):
