@@ -381,4 +381,59 @@ def _n(plan, split):
 
 
 # === all at once ==============================================================================
-# (helpers.rehearsal: write_all goes here)
+def write_all(folder, *, seed: int = 0, artbench_layouts=("cifar-python", "imagefolder-split"), n_per_style: int = 12,
+              set_env: bool = False) -> dict:
+    """Write every rehearsal file under ``folder``: all three networks and ArtBench-10 layouts.
+
+    Args:
+        folder: output folder (created); networks go to ``folder/weights``, ArtBench to ``folder/data``.
+        seed: seed of every stand-in.
+        artbench_layouts: ArtBench-10 layouts to write (:func:`write_artbench`).
+        n_per_style: ArtBench images per style.
+        set_env: also point ``NA_WEIGHTS_*`` and ``NA_DATA_DIR`` of this process at the files.
+
+    Returns:
+        dict: ``env`` (variable -> path, what a shell would export) and ``files`` (name -> path).
+    """
+    import os
+    from pathlib import Path
+
+    folder = Path(folder)
+    weights, data = folder / "weights", folder / "data"
+    weights.mkdir(parents=True, exist_ok=True)
+    files = {
+        "inception5h": write_inception5h_zip(weights / "inception5h.zip", seed=seed),
+        "inception5h-lucent": write_lucent_pth(weights / "inception5h.pth", seed=seed),
+        "biggan-deep-256": write_biggan_deep_256(weights / "biggan-deep-256", seed=seed),
+        "resnet152": write_resnet152(weights, seed=seed),
+    }
+    from helpers import models
+
+    biggan = files["biggan-deep-256"].with_name(models.SPECS["biggan-deep-256"].filename)
+    for layout in artbench_layouts:
+        files[f"artbench-{layout}"] = write_artbench(data, layout=layout, n_per_style=n_per_style, seed=seed)
+    env = {"NA_WEIGHTS_INCEPTION5H": str(files["inception5h"]), "NA_WEIGHTS_BIGGAN_DEEP_256": str(biggan),
+           "NA_WEIGHTS_RESNET152": str(files["resnet152"]), "NA_DATA_DIR": str(data)}
+    if set_env:
+        os.environ.update(env)
+    return {"env": env, "files": files}
+
+
+def main(argv=None) -> int:
+    """``python -m helpers.rehearsal FOLDER``: write every rehearsal file, print the exports that use them."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m helpers.rehearsal", description=main.__doc__)
+    ap.add_argument("folder", help="output folder")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-per-style", type=int, default=12, help="ArtBench-10 stand-in images per style")
+    args = ap.parse_args(argv)
+    out = write_all(args.folder, seed=args.seed, n_per_style=args.n_per_style)
+    print("# rehearsal files (STAND-IN weights in the real formats); to use them:")
+    for k, v in out["env"].items():
+        print(f"export {k}={v}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
