@@ -246,11 +246,11 @@ def _group_edges(rgb, *, edge_sigmas=EDGE_SIGMAS, **_):
     return {"edge_density" if s == 2.0 else f"edge_density_sigma{s:g}": edge_density(rgb, sigma=s) for s in edge_sigmas}
 
 
-def _group_aesthetics(rgb, *, which=None, **_):
-    """The Aesthetics Toolbox measures: ``helpers.aesthetics.measure(rgb, which=which)``."""
-    from helpers import aesthetics
+def _call_lazy(module: str, attr: str, rgb, *, jpeg_quality=None, edge_sigmas=None, **opts):
+    """Import ``module`` and call its ``attr(rgb, **opts)`` (a lazy group's measure; no table settings)."""
+    import importlib
 
-    return aesthetics.measure(rgb, which=which)
+    return getattr(importlib.import_module(module), attr)(rgb, **opts)
 
 
 GROUPS = {"color": _group_color, "compression": _group_compression, "clutter": _group_clutter,
@@ -258,16 +258,31 @@ GROUPS = {"color": _group_color, "compression": _group_compression, "clutter": _
 """Built-in measure groups: name -> function ``(rgb uint8 HxWx3, **settings) -> {column: value}``."""
 ALIASES = {"paper1": ("color", "compression", "clutter")}
 """Names standing for several groups: ``paper1`` = Paper 1's features (HSV, JPEG/PNG size, FC, SE)."""
-LAZY_GROUPS = {"aesthetics": ("helpers.aesthetics", _group_aesthetics)}
-"""Groups whose module is imported only when asked for: name -> (module, function)."""
+LAZY_GROUPS = {"aesthetics": ("helpers.aesthetics", "measure")}
+"""Groups whose module is imported only when asked for: name -> (module, function name).
+``aesthetics``: ``helpers.aesthetics.measure(rgb, *, which=None) -> dict`` (the Aesthetics
+Toolbox measures); the group's options (e.g. ``which``) go to it, the table settings do not."""
 DEFAULT_MEASURES = ("paper1", "spectrum", "edges")
+
+
+def _find_spec(module: str):
+    """importlib's spec of ``module`` or None (also when its parent package is missing)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+
+
+def _call_user(fn, rgb, *, jpeg_quality=None, edge_sigmas=None, **opts):
+    """A user's group function gets the image and its own options, not the table settings."""
+    return fn(rgb, **opts)
 
 
 def available_measures() -> list:
     """Names accepted by ``measures=``: aliases, built-in groups, and lazy groups whose module imports."""
-    import importlib.util
-
-    lazy = [n for n, (mod, _) in LAZY_GROUPS.items() if importlib.util.find_spec(mod) is not None]
+    lazy = [n for n, (mod, _) in LAZY_GROUPS.items() if _find_spec(mod) is not None]
     return list(ALIASES) + list(GROUPS) + lazy
 
 
@@ -278,7 +293,7 @@ def _resolve(measures) -> list:
     function, e.g. ``("aesthetics", {"which": ["fourier"]})``) or a module-level function
     ``f(rgb, **settings) -> dict`` (picklable, so the worker processes can run it).
     """
-    import importlib.util
+    import functools
 
     if isinstance(measures, str) or callable(measures):
         measures = [measures]
@@ -287,6 +302,7 @@ def _resolve(measures) -> list:
         name, opts = (entry if isinstance(entry, tuple) else (entry, {}))
         if callable(name):
             fn, name = name, f"{name.__module__}.{name.__qualname__}"
+            fn = functools.partial(_call_user, fn)
         elif name in ALIASES:
             for g in ALIASES[name]:
                 if g not in seen:
@@ -296,8 +312,9 @@ def _resolve(measures) -> list:
         elif name in GROUPS:
             fn = GROUPS[name]
         elif name in LAZY_GROUPS:
-            mod, fn = LAZY_GROUPS[name]
-            if importlib.util.find_spec(mod) is None:
+            mod, attr = LAZY_GROUPS[name]
+            fn = functools.partial(_call_lazy, mod, attr)
+            if _find_spec(mod) is None:
                 raise ValueError(f"features: measure group {name!r} needs the module {mod}, which is not "
                                  f"importable here; available: {', '.join(available_measures())}")
         else:
@@ -389,7 +406,7 @@ def _source_note(path) -> str:
     if mode == "RGB" and not (fmt == "PNG" and _png_bit_depth(path) == 16):
         return ""
     if mode == "RGB":
-        return "converted from 16-bit RGB (PIL reads it as 8-bit RGB)"
+        return "converted from 16-bit RGB PNG (read as 8-bit RGB, high byte)"
     return f"converted from PIL mode {mode}" + (f" ({bits} bits)" if bits else "")
 
 
@@ -530,9 +547,7 @@ def table(paths_or_folder, *, measures=DEFAULT_MEASURES, root=None, cache=None, 
     from tqdm.auto import tqdm
 
     groups = _resolve(measures)  # unknown names fail here, before any work
-    named = set(GROUPS) | set(LAZY_GROUPS)
-    settings = {"measures": [((name if name in named else fn), opts) if opts else (name if name in named else fn)
-                             for name, fn, opts in groups],
+    settings = {"measures": [measures] if isinstance(measures, str) or callable(measures) else list(measures),
                 "jpeg_quality": int(jpeg_quality), "edge_sigmas": tuple(float(s) for s in edge_sigmas),
                 "max_pixels": max_pixels}
     key_settings = {**settings, "measures": [[name, opts, _group_version(name)] for name, _, opts in groups]}

@@ -104,9 +104,24 @@ def _objects(n, size=128, seed=0):
 
 
 # --- measure() and table() ---------------------------------------------------------------
+def _png16_rgb(path, a):
+    """Write uint16 HxWx3 ``a`` as a 16-bit RGB PNG (PIL cannot write one)."""
+    import struct
+    import zlib
+
+    h, w, _ = a.shape
+    raw = b"".join(b"\x00" + a[i].astype(">u2").tobytes() for i in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 @pytest.fixture()
 def image_folder(tmp_path):
-    """Folder with good, grayscale, RGBA, 16-bit, tiny, unreadable and truncated files."""
+    """Folder with good, grayscale, RGBA, 16-bit, palette, tiny, huge, unreadable and truncated files."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -115,6 +130,12 @@ def image_folder(tmp_path):
     Image.fromarray(rng.integers(0, 256, (48, 40), dtype=np.uint8)).save(d / "gray.png")
     Image.fromarray(rng.integers(0, 256, (40, 40, 4), dtype=np.uint8)).save(d / "rgba.png")
     Image.fromarray(rng.integers(0, 65536, (40, 40), dtype=np.uint16)).save(d / "deep16.png")
+    _png16_rgb(d / "rgb16.png", rng.integers(0, 65536, (40, 48, 3), dtype=np.uint16))
+    Image.fromarray(_objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(d / "palette.png")
+    pt = Image.fromarray(_objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    pt.info["transparency"] = 0
+    pt.save(d / "palette_transparent.png", transparency=0)
+    Image.new("L", (4600, 4600)).save(d / "huge.png")  # 21.2 MP; compresses to a few kB
     io.save_image(_noise(12, 12), d / "tiny.png")
     (d / "broken.png").write_bytes(b"this is not an image")
     good = (d / "sub" / "good.png").read_bytes()
@@ -140,23 +161,105 @@ def test_measure_row():
 
 
 def test_table_bad_files_and_conversions(image_folder):
+    from PIL import Image
+
     with pytest.warns(UserWarning) as rec:
         df = features.table(image_folder, n_jobs=1, progress=False)
     assert set(CONTRACT) <= set(df.columns)
     assert list(df["path"]) == sorted(df["path"]) and "notes.txt" not in set(df["path"])
     st = dict(zip(df["path"], df["status"]))
-    assert st == {"broken.png": "failed", "deep16.png": "ok", "gray.png": "ok", "rgba.png": "ok",
+    assert st == {"broken.png": "failed", "deep16.png": "ok", "gray.png": "ok", "huge.png": "failed",
+                  "palette.png": "ok", "palette_transparent.png": "ok", "rgb16.png": "ok", "rgba.png": "ok",
                   "sub/good.png": "ok", "tiny.png": "failed", "truncated.png": "failed"}
-    messages = " ".join(str(w.message) for w in rec)
-    for name in ("broken.png", "tiny.png", "truncated.png"):
-        assert name in messages
-    bad = df[df["status"] == "failed"]
+    messages = [str(w.message) for w in rec]
+    for name in ("broken.png", "tiny.png", "truncated.png", "huge.png"):  # one warning per bad file, naming it
+        assert sum(name in m for m in messages) == 1
+    bad = df[df["status"] == "failed"].set_index("path")
     assert bad["feature_congestion"].isna().all() and (bad["error"].str.len() > 0).all()
+    assert "max_pixels" in bad.loc["huge.png", "error"] and "21.2 MP" in bad.loc["huge.png", "error"]
+    assert "smaller than 32 px" in bad.loc["tiny.png", "error"]
+    assert "cannot be read" in bad.loc["broken.png", "error"] and "cannot be read" in bad.loc["truncated.png", "error"]
     ok = df[df["status"] == "ok"].set_index("path")
     assert ok[["feature_congestion", "subband_entropy", "edge_density"]].notna().all().all()
     assert "mode L" in ok.loc["gray.png", "note"] and "RGBA" in ok.loc["rgba.png", "note"]
     assert "16" in ok.loc["deep16.png", "note"] and ok.loc["sub/good.png", "note"] == ""
+    assert "16-bit RGB" in ok.loc["rgb16.png", "note"] and "mode P" in ok.loc["palette.png", "note"]
     assert ok.loc["gray.png", "saturation"] == 0.0
+    # the defined conversions: palette -> its colours; transparent palette entries -> white;
+    # 16-bit RGB -> high byte; 16-bit gray -> scaled by 255/65535
+    pal = np.asarray(Image.open(image_folder / "palette.png").convert("RGB"))
+    assert ok.loc["palette.png", "jpeg_bytes"] == features.jpeg_size(pal)
+    pt = Image.open(image_folder / "palette_transparent.png")
+    white = np.asarray(pt.convert("RGB")).copy()
+    white[np.asarray(pt) == 0] = 255
+    assert ok.loc["palette_transparent.png", "jpeg_bytes"] == features.jpeg_size(white)
+    a16 = np.asarray(Image.open(image_folder / "deep16.png"), dtype=np.float64)
+    gray8 = np.repeat(np.round(a16 / 65535 * 255).astype(np.uint8)[..., None], 3, axis=2)
+    assert ok.loc["deep16.png", "feature_congestion"] == pytest.approx(features.feature_congestion(gray8), rel=1e-12)
+    # raising the pixel limit measures the huge image (in its own call, to keep the test fast)
+    assert features.measure(image_folder / "huge.png", measures="color", max_pixels=None)["width"] == 4600
+    with pytest.raises(io.ImageReadError, match="huge.png.*max_pixels"):
+        features.measure(image_folder / "huge.png", measures="color")
+
+
+def test_table_missing_file_in_list(tmp_path):
+    good = io.save_image(_objects(4, size=48), tmp_path / "a.png")
+    with pytest.warns(UserWarning, match="nowhere.png"):
+        df = features.table([good, tmp_path / "nowhere.png"], n_jobs=1, progress=False, measures="color")
+    assert list(df["status"]) == ["ok", "failed"]
+
+
+def _two_columns(rgb):
+    """A user's measure group (module level, so worker processes can pickle it)."""
+    return {"red_mean": float(rgb[..., 0].mean()), "edge_density": -1.0}
+
+
+def test_measures_groups_pluggable(tmp_path, monkeypatch):
+    img = _objects(6, size=48)
+    assert list(features.measure(img, measures="clutter")) == ["width", "height", "feature_congestion",
+                                                                 "subband_entropy"]
+    row = features.measure(img, measures=["edges", _two_columns])
+    assert row["red_mean"] == pytest.approx(img[..., 0].mean())
+    assert row["edge_density"] == features.edge_density(img) and row[f"{__name__}._two_columns_edge_density"] == -1.0
+    assert set(features.measure(img, measures="paper1")) == set(features.measure(img, measures=["color", "compression",
+                                                                                                  "clutter"]))
+    with pytest.raises(ValueError, match="unknown measure group 'nope'.*available: paper1, color"):
+        features.table([tmp_path / "x.png"], measures=["paper1", "nope"])
+    # a lazy group whose module is missing: a clear error naming it and what is available
+    monkeypatch.setitem(features.LAZY_GROUPS, "aesthetics", ("helpers.no_such_module", "measure"))
+    with pytest.raises(ValueError, match="'aesthetics' needs the module helpers.no_such_module.*available"):
+        features.measure(img, measures=["aesthetics"])
+    assert "aesthetics" not in features.available_measures()
+    # ... and one that exists: imported on first use, its options passed on, table settings not
+    (tmp_path / "fake_aesthetics.py").write_text(
+        "CACHE_VERSION = 7\n"
+        "def measure(img, *, which=None):\n"
+        "    return {'image_size': float(img.shape[0] * img.shape[1]), 'which': str(which)}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(features.LAZY_GROUPS, "aesthetics", ("fake_aesthetics", "measure"))
+    assert "aesthetics" in features.available_measures()
+    row = features.measure(img, measures=[("aesthetics", {"which": ["size"]})])
+    assert row["image_size"] == 48 * 48 and row["which"] == "['size']"
+
+
+def test_table_cache_keys_on_measures(tmp_path, monkeypatch):
+    import warnings
+
+    for i in range(2):
+        io.save_image(_objects(3 + i, size=48, seed=i), tmp_path / "imgs" / f"{i}.png")
+    cache = tmp_path / "cache.parquet"
+    calls = []
+    real = features._measure_file
+    monkeypatch.setattr(features, "_measure_file", lambda p, s: calls.append(s["measures"]) or real(p, s))
+    warnings.simplefilter("ignore")
+    a = features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures="color")
+    assert len(calls) == 2 and "feature_congestion" not in a.columns
+    features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures="color")
+    assert len(calls) == 2  # same measures: from the cache
+    b = features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures=["color", "clutter"])
+    assert len(calls) == 4 and b["feature_congestion"].notna().all()
+    features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures="color")
+    assert len(calls) == 4  # both entries live side by side in the cache
 
 
 def test_table_cache_recomputes_only_changed(image_folder, tmp_path, monkeypatch):
