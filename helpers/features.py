@@ -736,3 +736,233 @@ def plot_clutter_maps(images, *, notes=(), cell: float = 2.2):
             ax[5].legend(fontsize=6, frameon=False)
     axes[0][0].set_title("image", fontsize=8)
     return plots.label(fig, *notes)
+
+
+# ----------------------------------------------------------------------------------------
+# Structure of the measures: correlations, and which measures separate groups of images
+# ----------------------------------------------------------------------------------------
+NON_MEASURES = ("width", "height", "layer_index", "seed", "status", "error", "note")
+"""Numeric table columns that are not image measures (left out of the analyses below)."""
+
+
+def layer_type(layer: str) -> str:
+    """Coarse type of an InceptionV1 (inception5h) layer name, for grouping the dream stimuli.
+
+    From the layer naming scheme of ``dream.LAYERS``: the stem's ``conv2d*`` -> "conv",
+    ``maxpool*`` -> "maxpool", ``localresponsenorm*`` -> "lrn"; a mixed block's branches
+    ``*_1x1`` -> "1x1", ``*_3x3`` -> "3x3", ``*_5x5`` -> "5x5", their 1x1 reductions
+    ``*_bottleneck``/``*_pool_reduce`` -> "reduce", ``*_pool`` -> "pool branch", the block
+    output ``mixedNx`` -> "mixed output"; the auxiliary ``head*`` layers -> "head".
+    ``_pre_relu`` variants get the type of their layer.
+    """
+    import re
+
+    name = str(layer).removesuffix("_pre_relu")
+    if name.startswith("head"):
+        return "head"
+    if re.fullmatch(r"conv2d\d+", name):
+        return "conv"
+    if re.fullmatch(r"maxpool\d+", name):
+        return "maxpool"
+    if re.fullmatch(r"localresponsenorm\d+", name):
+        return "lrn"
+    m = re.fullmatch(r"mixed\d[a-e](?:_(.*))?", name)
+    if not m:
+        return "other"
+    branch = m.group(1)
+    if branch is None:
+        return "mixed output"
+    if branch.endswith("bottleneck") or branch == "pool_reduce":
+        return "reduce"
+    return {"1x1": "1x1", "3x3": "3x3", "5x5": "5x5", "pool": "pool branch"}.get(branch, "other")
+
+
+def measure_columns(df) -> list:
+    """The numeric measure columns of a :func:`table` output (not ids, sizes or status)."""
+    import pandas as pd
+
+    return [c for c in df.columns if c not in NON_MEASURES and not c.startswith("_")
+            and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+
+
+def _ok_numeric(df, columns):
+    """Rows with status ok, the given columns as float, constant or all-NaN columns dropped."""
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    x = ok[list(columns)].astype(float)
+    keep = [c for c in x.columns if x[c].notna().sum() > 2 and x[c].std(skipna=True) > 0]
+    return ok, x[keep]
+
+
+def separation(df, by: str, *, columns=None):
+    """Which measures differ between groups of images (e.g. layer types).
+
+    Per measure: the Kruskal-Wallis H test across the groups of ``by``
+    (``scipy.stats.kruskal``, rank-based, so the scales of the measures do not matter), its
+    effect size epsilon^2 = (H - k + 1) / (n - k) (share of rank variance explained by the
+    groups; 0 none, 1 complete separation; Tomczak & Tomczak 2014), and Benjamini-Hochberg
+    adjusted p-values over all measures (``statsmodels.stats.multitest.multipletests``).
+
+    Args:
+        df: a :func:`table` output (rows with ``status == "ok"`` are used).
+        by: column holding the group of each image (at least 2 groups with 2+ images).
+        columns: measures to test (default :func:`measure_columns`; constant ones are skipped).
+
+    Returns:
+        DataFrame sorted by epsilon^2 (largest first): ``measure``, ``H``, ``p``, ``p_bh``,
+        ``epsilon2``, ``n``, ``k`` (groups), and ``top_group`` / ``bottom_group`` (the groups
+        with the highest and lowest median).
+    """
+    import pandas as pd
+    from scipy.stats import kruskal
+    from statsmodels.stats.multitest import multipletests
+
+    if by not in df.columns:
+        raise ValueError(f"features.separation: no column {by!r} (columns: {list(df.columns)})")
+    ok, x = _ok_numeric(df, columns or measure_columns(df))
+    rows = []
+    for c in x.columns:
+        d = pd.DataFrame({"v": x[c], "g": ok[by]}).dropna()
+        groups = [g["v"].to_numpy() for _, g in d.groupby("g") if len(g) >= 2]
+        if len(groups) < 2:
+            continue
+        n, k = sum(len(g) for g in groups), len(groups)
+        if len(np.unique(d["v"])) < 2:
+            continue
+        H, p = kruskal(*groups)
+        med = d.groupby("g")["v"].median()
+        rows.append({"measure": c, "H": float(H), "p": float(p), "epsilon2": float((H - k + 1) / (n - k)) if n > k else np.nan,
+                     "n": n, "k": k, "top_group": str(med.idxmax()), "bottom_group": str(med.idxmin())})
+    if not rows:
+        raise ValueError(f"features.separation: no measure could be tested across the groups of {by!r} "
+                         "(need 2+ groups with 2+ images each)")
+    out = pd.DataFrame(rows)
+    out["p_bh"] = multipletests(out["p"], method="fdr_bh")[1]
+    out = out.sort_values("epsilon2", ascending=False, ignore_index=True)
+    return out[["measure", "H", "p", "p_bh", "epsilon2", "n", "k", "top_group", "bottom_group"]]
+
+
+def plot_correlations(df, *, columns=None, method: str = "spearman", notes=(), ax=None):
+    """Clustered heat map of the correlations between measures.
+
+    Correlations (``method``: "spearman" or "pearson", pairwise complete) are ordered by
+    average-linkage hierarchical clustering on the distance 1 - |r| (``scipy.cluster``), so
+    measures that carry the same information sit together whatever the sign.
+
+    Args:
+        df: a :func:`table` output.
+        columns: measures (default :func:`measure_columns`; constant ones are dropped).
+        method: correlation coefficient.
+        notes: lines stamped above the figure.
+        ax: axes to draw into (default: a new figure sized to the number of measures).
+
+    Returns:
+        matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    from helpers import plots
+
+    _, x = _ok_numeric(df, columns or measure_columns(df))
+    r = x.corr(method=method).fillna(0.0)
+    names = list(r.columns)
+    if len(names) >= 3:
+        d = np.clip(1 - np.abs(r.to_numpy()), 0, None)
+        np.fill_diagonal(d, 0.0)
+        order = leaves_list(linkage(squareform((d + d.T) / 2, checks=False), method="average"))
+        r = r.iloc[order, order]
+        names = list(r.columns)
+    n = len(names)
+    if ax is None:
+        side = max(4.0, 0.18 * n + 2.0)
+        fig, ax = plt.subplots(figsize=(side + 1.0, side), constrained_layout=True)
+    else:
+        fig = ax.figure
+    im = ax.imshow(r.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    fs = 7 if n <= 30 else 5
+    ax.set_xticks(range(n), names, rotation=90, fontsize=fs)
+    ax.set_yticks(range(n), names, fontsize=fs)
+    if n <= 16:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{r.iat[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                        color="white" if abs(r.iat[i, j]) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label=f"{method.capitalize()} r")
+    ax.set_title(f"Correlations between {n} measures ({len(x)} images), clustered on 1 - |r|", fontsize=9)
+    return plots.label(fig, *notes)
+
+
+def plot_separation(sep, *, top: int = 25, alpha: float = 0.05, notes=(), ax=None):
+    """Bar chart of :func:`separation`: epsilon^2 per measure, significant ones (BH) coloured.
+
+    Args:
+        sep: :func:`separation` output.
+        top: show the ``top`` measures with the largest effect.
+        alpha: false discovery rate for the colouring.
+        notes: lines stamped above the figure.
+        ax: axes to draw into.
+
+    Returns:
+        matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    s = sep.head(top).iloc[::-1]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, max(2.5, 0.22 * len(s) + 1.2)), constrained_layout=True)
+    else:
+        fig = ax.figure
+    colours = ["tab:blue" if p < alpha else "0.7" for p in s["p_bh"]]
+    ax.barh(range(len(s)), s["epsilon2"], color=colours)
+    ax.set_yticks(range(len(s)), [f"{m}  (high: {t})" for m, t in zip(s["measure"], s["top_group"])], fontsize=6)
+    ax.set_xlabel("Kruskal-Wallis effect size epsilon^2 (0 = no separation, 1 = complete)")
+    k = int(sep["k"].max()) if len(sep) else 0
+    ax.set_title(f"Measures that separate the {k} groups (blue: BH-adjusted p < {alpha:g})", fontsize=9)
+    ax.set_xlim(0, max(0.05, float(s["epsilon2"].max()) * 1.1 if len(s) else 1))
+    return plots.label(fig, *notes)
+
+
+def stimuli(images=None, *, profile: str = "class", n: int | None = None):
+    """The images notebook 02 measures, as a DataFrame for :func:`table`.
+
+    Args:
+        images: a folder of images (searched recursively for :data:`IMAGE_SUFFIXES`), or
+            ``None`` for the dream stimuli of notebook 01 (``results/<profile>/dream/manifest.csv``).
+        profile: profile whose dream stimuli are used when ``images`` is None.
+        n: keep at most the first ``n`` images (``None``: all).
+
+    Returns:
+        DataFrame with ``path`` (relative to ``df.attrs["root"]``) and a ``group`` column:
+        the :func:`layer_type` of each dream image (beside ``layer``, ``layer_index``,
+        ``seed``), or the first sub-folder of each file of ``images`` ("." for files at the
+        top). ``df.attrs``: ``root`` (folder the paths are relative to) and ``stand_in``
+        (True when the dream images were made with stand-in weights).
+    """
+    import pandas as pd
+    from pathlib import Path
+
+    from helpers import paths
+
+    if images is None:
+        root = paths.results(profile) / "dream"
+        manifest = io.load_table(root / "manifest.csv")
+        df = manifest[["layer", "layer_index", "seed", "path"]].copy()
+        df["group"] = df["layer"].map(layer_type)
+        stand_in = "weights_source" in manifest and bool((manifest["weights_source"] != "pretrained").any())
+    else:
+        root = Path(images)
+        if not root.is_dir():
+            raise FileNotFoundError(f"features.stimuli: IMAGES={images!s} is not a folder of images")
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"features.stimuli: no image files ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+        rel = [p.relative_to(root) for p in files]
+        df = pd.DataFrame({"path": [str(r) for r in rel], "group": [r.parts[0] if len(r.parts) > 1 else "." for r in rel]})
+        stand_in = False
+    if n is not None:
+        df = df.head(int(n)).reset_index(drop=True)
+    df.attrs.update(root=root, stand_in=stand_in)
+    return df
