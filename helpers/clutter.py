@@ -410,11 +410,16 @@ def feature_congestion(image, *, p: float = 1.0, levels: int = 3, return_maps: b
     ``color/0.2088 + contrast/0.0660 + orientation/0.0269`` and Minkowski-pooled over
     pixels, ``mean(map**p)**(1/p)`` [getClutter_FC.m].
 
-    Implementation: numpy/scipy.ndimage; separable passes where the reference's 2-D
-    kernels are separable, FFT convolutions for the two diagonal 13x13 filters and the
-    57-tap orientation pooling, polyphase upsampling: the same linear maps as the
-    reference's direct convolutions, so values agree to floating-point rounding (max
-    relative difference ~1e-16 against a loop-based port, see benchmarks/features.py).
+    Implementation: every separable 1-D stage of the reference (mirror-padded filt2,
+    RRoverlapconv, reduce, the expand-and-reduce of poolnew.m) is, along an axis of
+    length n, a banded n_out x n matrix; it is built once per length from the reference
+    stage itself and applied block by block with BLAS (:class:`_AxisOp`). The two diagonal
+    13x13 orientation filters, which are not separable, go through one FFT convolution.
+    These are the reference's linear maps, so only rounding differs: against the June01
+    MATLAB code under GNU Octave the value agrees to better than 1e-8 relative
+    (tests/test_clutter.py); against the previous implementation see benchmarks/features.py.
+    float64 throughout: the colour covariances subtract squares of L up to ~81 from each
+    other next to a floor of 0.0007**2, beyond float32.
 
     Args:
         image: uint8 HxWx3 RGB array or a path. At least 8 px on a side.
@@ -565,10 +570,12 @@ def _sf_bands(channels: np.ndarray, height: int = 3, order: int = 3) -> list:
 def _entropy(x: np.ndarray, tol: float = 0.0) -> float:
     """entropy.m: natural-log Shannon entropy of a ``ceil(sqrt(n))``-bin histogram of ``x``.
 
-    Bins as MATLAB ``histc`` with ``nbins`` equally spaced edges from ``min(x)`` to
-    ``max(x)`` (the last bin holds the values equal to the maximum), as in the
-    visual-clutter Python port of the reference code. A constant band, or one whose range
-    is at most ``tol`` (FFT round-off), has entropy 0.
+    Exactly as the June01 reference's ``entropy.m`` and ``histogram.m``: ``ceil(sqrt(n))``
+    bins with equally spaced edges from ``min(x)`` to ``max(x)``, counted as MATLAB
+    ``histc`` (bin k holds ``edges[k] <= x < edges[k+1]``, the last bin the values equal
+    to the maximum), probabilities ``count / n``, natural logarithm (nats). Checked
+    against the original run under GNU Octave (tests/test_clutter.py). A constant band, or
+    one whose range is at most ``tol`` (FFT round-off), has entropy 0.
     """
     x = np.ravel(x)
     nbins = int(np.ceil(np.sqrt(x.size)))
@@ -606,7 +613,8 @@ def subband_entropy(image, *, levels: int = 3, orientations: int = 4, chroma_wei
     pyramid with ``levels`` scales and ``orientations`` orientations [buildSFpyr.m =
     pyrtools SteerablePyramidFreq, order ``orientations - 1``]; the Shannon entropy of
     each oriented band and of the lowpass residual (not the highpass residual)
-    [band_entropy.m, entropy.m]; mean over bands per channel; a chroma channel whose
+    [band_entropy.m, entropy.m: a ``ceil(sqrt(n))``-bin histogram from min to max, natural
+    log, see :func:`_entropy`]; mean over bands per channel; a chroma channel whose
     range is below 0.008 counts as all zero; result
     ``(E_L + w * (E_a + E_b)) / (1 + 2 w)`` with ``w = chroma_weight`` [getClutter_SE.m].
 
