@@ -798,9 +798,10 @@ def separation(df, by: str, *, columns=None):
 
     Per measure: the Kruskal-Wallis H test across the groups of ``by``
     (``scipy.stats.kruskal``, rank-based, so the scales of the measures do not matter), its
-    effect size epsilon^2 = (H - k + 1) / (n - k) (share of rank variance explained by the
-    groups; 0 none, 1 complete separation; Tomczak & Tomczak 2014), and Benjamini-Hochberg
-    adjusted p-values over all measures (``statsmodels.stats.multitest.multipletests``).
+    effect size eta^2_H = (H - k + 1) / (n - k) (the share of the rank variance explained
+    by the groups, ~0 for none, near 1 for complete separation; Tomczak & Tomczak 2014,
+    Trends Sport Sci. 21:19), and Benjamini-Hochberg adjusted p-values over all measures
+    (``statsmodels.stats.multitest.multipletests``).
 
     Args:
         df: a :func:`table` output (rows with ``status == "ok"`` are used).
@@ -808,8 +809,8 @@ def separation(df, by: str, *, columns=None):
         columns: measures to test (default :func:`measure_columns`; constant ones are skipped).
 
     Returns:
-        DataFrame sorted by epsilon^2 (largest first): ``measure``, ``H``, ``p``, ``p_bh``,
-        ``epsilon2``, ``n``, ``k`` (groups), and ``top_group`` / ``bottom_group`` (the groups
+        DataFrame sorted by eta^2_H (largest first): ``measure``, ``H``, ``p``, ``p_bh``,
+        ``eta2``, ``n``, ``k`` (groups), and ``top_group`` / ``bottom_group`` (the groups
         with the highest and lowest median).
     """
     import pandas as pd
@@ -830,15 +831,15 @@ def separation(df, by: str, *, columns=None):
             continue
         H, p = kruskal(*groups)
         med = d.groupby("g")["v"].median()
-        rows.append({"measure": c, "H": float(H), "p": float(p), "epsilon2": float((H - k + 1) / (n - k)) if n > k else np.nan,
+        rows.append({"measure": c, "H": float(H), "p": float(p), "eta2": float((H - k + 1) / (n - k)) if n > k else np.nan,
                      "n": n, "k": k, "top_group": str(med.idxmax()), "bottom_group": str(med.idxmin())})
     if not rows:
         raise ValueError(f"features.separation: no measure could be tested across the groups of {by!r} "
                          "(need 2+ groups with 2+ images each)")
     out = pd.DataFrame(rows)
     out["p_bh"] = multipletests(out["p"], method="fdr_bh")[1]
-    out = out.sort_values("epsilon2", ascending=False, ignore_index=True)
-    return out[["measure", "H", "p", "p_bh", "epsilon2", "n", "k", "top_group", "bottom_group"]]
+    out = out.sort_values("eta2", ascending=False, ignore_index=True)
+    return out[["measure", "H", "p", "p_bh", "eta2", "n", "k", "top_group", "bottom_group"]]
 
 
 def plot_correlations(df, *, columns=None, method: str = "spearman", notes=(), ax=None):
@@ -894,7 +895,7 @@ def plot_correlations(df, *, columns=None, method: str = "spearman", notes=(), a
 
 
 def plot_separation(sep, *, top: int = 25, alpha: float = 0.05, notes=(), ax=None):
-    """Bar chart of :func:`separation`: epsilon^2 per measure, significant ones (BH) coloured.
+    """Bar chart of :func:`separation`: eta^2_H per measure, significant ones (BH) coloured.
 
     Args:
         sep: :func:`separation` output.
@@ -916,12 +917,12 @@ def plot_separation(sep, *, top: int = 25, alpha: float = 0.05, notes=(), ax=Non
     else:
         fig = ax.figure
     colours = ["tab:blue" if p < alpha else "0.7" for p in s["p_bh"]]
-    ax.barh(range(len(s)), s["epsilon2"], color=colours)
+    ax.barh(range(len(s)), s["eta2"].clip(lower=0), color=colours)
     ax.set_yticks(range(len(s)), [f"{m}  (high: {t})" for m, t in zip(s["measure"], s["top_group"])], fontsize=6)
-    ax.set_xlabel("Kruskal-Wallis effect size epsilon^2 (0 = no separation, 1 = complete)")
+    ax.set_xlabel("Kruskal-Wallis effect size $\\eta^2_H$ (share of rank variance; negative shown as 0)")
     k = int(sep["k"].max()) if len(sep) else 0
     ax.set_title(f"Measures that separate the {k} groups (blue: BH-adjusted p < {alpha:g})", fontsize=9)
-    ax.set_xlim(0, max(0.05, float(s["epsilon2"].max()) * 1.1 if len(s) else 1))
+    ax.set_xlim(0, max(0.05, float(s["eta2"].max()) * 1.1 if len(s) else 1))
     return plots.label(fig, *notes)
 
 

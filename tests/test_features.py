@@ -327,3 +327,78 @@ def test_figures(tmp_path):
     assert any(t.get_text() == "TEST NOTE" for t in fig.texts)
     fig2 = features.plot_clutter_maps({"a": _objects(5, size=48), "b": _objects(20, size=48)})
     assert len(fig2.axes) >= 12  # 2 rows x 6 panels (+ colour bars)
+
+
+# --- structure of the measures (notebook 02) ---------------------------------------------
+def test_layer_type_covers_every_study_layer():
+    from helpers import dream
+
+    types = {layer: features.layer_type(layer) for layer in dream.LAYERS}
+    assert "other" not in types.values()
+    assert types["conv2d0_pre_relu"] == types["conv2d2"] == "conv" and types["maxpool10"] == "maxpool"
+    assert types["localresponsenorm1"] == "lrn" and types["mixed4c"] == "mixed output"
+    assert types["mixed4c_3x3_bottleneck_pre_relu"] == types["mixed5b_pool_reduce"] == "reduce"
+    assert types["mixed3a_5x5"] == "5x5" and types["mixed3a_pool"] == "pool branch" and types["head1_pool"] == "head"
+    assert sum(t == "reduce" for t in types.values()) == 9 * 6  # 3 reductions x 2 (pre_relu) in 9 mixed blocks
+
+
+def _grouped_table(n_per=6, seed=0):
+    """A fake table: measure a separates groups A/B/C completely, b partly, c not at all."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    g = np.repeat(["A", "B", "C"], n_per)
+    a = np.repeat([0.0, 10.0, 20.0], n_per) + rng.random(3 * n_per)
+    return pd.DataFrame({"path": [f"{i}.png" for i in range(3 * n_per)], "group": g, "a": a,
+                         "b": a / 20 + rng.normal(0, 0.6, 3 * n_per), "c": rng.normal(size=3 * n_per),
+                         "const": 1.0, "width": 64, "status": "ok"})
+
+
+def test_separation_ranks_measures():
+    from scipy.stats import kruskal
+
+    df = _grouped_table()
+    sep = features.separation(df, "group")
+    assert list(sep["measure"])[:1] == ["a"] and set(sep["measure"]) == {"a", "b", "c"}  # const, width left out
+    row = sep.set_index("measure").loc["a"]
+    H, p = kruskal(*[df.loc[df["group"] == k, "a"] for k in "ABC"])
+    assert row["H"] == pytest.approx(H) and row["p"] == pytest.approx(p)
+    assert row["eta2"] == pytest.approx((H - 3 + 1) / (18 - 3)) and row["eta2"] > 0.85  # complete separation
+    assert sep.set_index("measure").loc["c", "eta2"] < 0.3
+    assert row["top_group"] == "C" and row["bottom_group"] == "A" and (sep["p_bh"] >= sep["p"]).all()
+    with pytest.raises(ValueError, match="no column 'layer_type'"):
+        features.separation(df, "layer_type")
+
+
+def test_correlation_and_separation_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    df = _grouped_table()
+    fig = features.plot_correlations(df, notes=["TEST NOTE"])
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert sorted(labels) == ["a", "b", "c"] and labels.index("c") in (0, 2)  # a, b cluster together
+    assert any(t.get_text() == "TEST NOTE" for t in fig.texts)
+    fig2 = features.plot_separation(features.separation(df, "group"))
+    assert len(fig2.axes[0].patches) == 3
+
+
+def test_stimuli_from_a_folder(tmp_path):
+    for rel in ("cats/a.png", "cats/b.png", "dogs/c.jpg", "top.png"):
+        io.save_image(_objects(3, size=40), tmp_path / rel)
+    (tmp_path / "readme.txt").write_text("not an image")
+    df = features.stimuli(tmp_path)
+    assert list(df["path"]) == ["cats/a.png", "cats/b.png", "dogs/c.jpg", "top.png"]
+    assert list(df["group"]) == ["cats", "cats", "dogs", "."] and df.attrs["root"] == tmp_path
+    assert len(features.stimuli(tmp_path, n=2)) == 2
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        features.stimuli(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        features.stimuli(_empty(tmp_path))
+
+
+def _empty(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
