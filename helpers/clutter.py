@@ -201,6 +201,32 @@ def _sep2(x: np.ndarray, name: str, stage) -> np.ndarray:
     return _op(name, stage, x.shape[-2])(x, -2)
 
 
+def _sep2t(x: np.ndarray, name: str, stage) -> np.ndarray:
+    """:func:`_sep2` returning the result with its last two axes swapped, ``[C, W', H']``.
+
+    The y pass runs first (a row block times the image rows: large BLAS products), then the
+    x pass as ``M @ rows.T``, which BLAS does faster than ``rows @ M.T`` blocks and whose
+    output is the transpose. Callers that only combine the results pixel by pixel keep
+    working in this layout and transpose once at the end (or apply another ``_sep2t``).
+    Separable stages on different axes commute, so this is the same linear map.
+    """
+    y = _op(name, stage, x.shape[-2])(x, -2)
+    lead, h, w = y.shape[:-2], y.shape[-2], y.shape[-1]
+    flat = y.reshape(-1, w)  # [C * H', W]
+    op = _op(name, stage, w)
+    out = np.empty((op.n_out, flat.shape[0]))
+    ft = flat.T
+    for r0, r1, c0, c1, m, _ in op.blocks:
+        np.matmul(m, ft[c0:c1], out=out[r0:r1])
+    out = out.reshape((op.n_out,) + lead + (h,))  # [W', C..., H']
+    return np.moveaxis(out, 0, -2)
+
+
+def _overlapconv2t(x: np.ndarray, k: np.ndarray, name: str) -> np.ndarray:
+    """:func:`_overlapconv2` with the last two axes of the result swapped (see :func:`_sep2t`)."""
+    return _sep2t(x, "overlap:" + name, lambda y, axis: _overlapconv(y, k, axis))
+
+
 def _overlapconv2(x: np.ndarray, k: np.ndarray, name: str) -> np.ndarray:
     """RRoverlapconv(k) then RRoverlapconv(k') over the last two axes (``name``: cache key of ``k``)."""
     return _sep2(x, "overlap:" + name, lambda y, axis: _overlapconv(y, k, axis))
@@ -254,7 +280,7 @@ def _color_clutter_levels(L: list, a: list, b: list, pool_sigma: float = 3.0) ->
         np.multiply(ai, ai, out=stack[6])
         np.multiply(ai, bi, out=stack[7])
         np.multiply(bi, bi, out=stack[8])
-        mL, ma, mb, LL, La, Lb, aa, ab, bb = _overlapconv2(stack, g, f"color{pool_sigma}")
+        mL, ma, mb, LL, La, Lb, aa, ab, bb = _overlapconv2t(stack, g, f"color{pool_sigma}")  # [W, H] each
         c11 = LL - mL ** 2 + dL2
         c12 = La - mL * ma
         c13 = Lb - mL * mb
@@ -262,7 +288,7 @@ def _color_clutter_levels(L: list, a: list, b: list, pool_sigma: float = 3.0) ->
         c23 = ab - ma * mb
         c33 = bb - mb ** 2 + db2
         det = c11 * (c22 * c33 - c23 * c23) - c12 * (c12 * c33 - c23 * c13) + c13 * (c12 * c23 - c22 * c13)
-        out.append(np.sqrt(det) ** (1 / 3))
+        out.append(np.ascontiguousarray((np.sqrt(det) ** (1 / 3)).T))
     return out
 
 
@@ -284,8 +310,8 @@ def _contrast_clutter_levels(L: list, filt_sigma: float = 1.0, pool_sigma: float
         inner = _sep2(Li, f"mirror:dog-inner{filt_sigma}", lambda y, axis: _filt1(y, gi, axis))
         outer = _sep2(Li, f"mirror:dog-outer{filt_sigma}", lambda y, axis: _filt1(y, go, axis))
         c = np.abs(inner - outer)
-        m, m2 = _overlapconv2(np.stack([c, c * c]), g, f"contrast{pool_sigma}")
-        out.append(np.sqrt(np.abs(m2 - m ** 2)))
+        m, m2 = _overlapconv2t(np.stack([c, c * c]), g, f"contrast{pool_sigma}")
+        out.append(np.ascontiguousarray(np.sqrt(np.abs(m2 - m ** 2)).T))
     return out
 
 
@@ -366,15 +392,21 @@ def _opp_energy(Li: np.ndarray) -> tuple:
     gx = _gauss1d(hs, sigma)
     gys = [_gauss1d(hs, sigma, c) for c in (sigma, 0.0, -sigma)]
     dy = sum(w * g / (g.sum() * gx.sum()) for w, g in zip((-1.0, 2.0, -1.0), gys))
-    h = _op("mirror:orient-dy", lambda y, axis: _filt1(y, dy, axis), Li.shape[0])(
-        _op("mirror:orient-gx", lambda y, axis: _filt1(y, gx, axis), Li.shape[1])(Li, -1), -2)
-    v = _op("mirror:orient-gx", lambda y, axis: _filt1(y, gx, axis), Li.shape[0])(
-        _op("mirror:orient-dy", lambda y, axis: _filt1(y, dy, axis), Li.shape[1])(Li, -1), -2)
+    # y passes first (fast BLAS shape), then the x passes as M @ rows.T: h and v come out
+    # transposed [W, H], and so do the FFT outputs below, for one transposed energy stack
+    fy = lambda k1: (lambda y, axis: _filt1(y, k1, axis))  # noqa: E731
+    ys = np.stack([_op("mirror:orient-dy", fy(dy), Li.shape[0])(Li, -2),
+                   _op("mirror:orient-gx", fy(gx), Li.shape[0])(Li, -2)])
+    e = np.empty((4, Li.shape[1], Li.shape[0]))
+    for i, (name, k1) in enumerate((("mirror:orient-gx", gx), ("mirror:orient-dy", dy))):
+        op = _op(name, fy(k1), Li.shape[1])
+        for r0, r1, c0, c1, m, _ in op.blocks:
+            np.matmul(m, ys[i].T[c0:c1], out=e[i, r0:r1])
     lr = _mirror_fftconv(Li, filters[2:])
-    e = np.stack([h, v, lr[0], lr[1]])
-    e *= e  # H, V, L, R energies
+    e[2], e[3] = lr[0].T, lr[1].T
+    e *= e  # H, V, L, R energies, [4, W, H]
     k = _gauss1d(round(2 * 1.75), 1.75)  # poolnew.m with poolScale 1.75
-    e = _sep2(e, "pool1.75", _stage_pool(k))
+    e = _sep2t(e, "pool1.75", _stage_pool(k))  # swaps back to [4, H, W]
     total = e.sum(axis=0) + 1.0  # noise = 1.0
     return (e[0] - e[1]) / total, (e[3] - e[2]) / total  # (H - V), (R - L)
 
@@ -386,11 +418,11 @@ def _orientation_clutter_levels(L: list) -> list:
     out = []
     for Li in L:
         c, s = _opp_energy(Li)
-        Dc, Ds, cc, cs, ss = _overlapconv2(np.stack([c, s, c * c, c * s, s * s]), g, f"orient{pool}")
+        Dc, Ds, cc, cs, ss = _overlapconv2t(np.stack([c, s, c * c, c * s, s * s]), g, f"orient{pool}")  # [W, H]
         c11 = cc - Dc ** 2 + noise
         c12 = cs - Dc * Ds
         c22 = ss - Ds ** 2 + noise
-        out.append((c11 * c22 - c12 ** 2) ** 0.25)
+        out.append(np.ascontiguousarray(((c11 * c22 - c12 ** 2) ** 0.25).T))
     return out
 
 
