@@ -1,9 +1,9 @@
-"""Per-image measures: colour, compressed size, clutter, Fourier spectrum and edges.
+"""Per-image measures: colour, compressed size, clutter, Fourier spectrum and edges; the table runner.
 
 Every measure is a function of one image. ``image`` is either a uint8 HxWx3 RGB array or
 a path; both go through :func:`helpers.io.read_image`, which converts grayscale, RGBA,
 palette and 16-bit images to 8-bit RGB and raises :class:`helpers.io.ImageReadError`
-naming the file when it cannot.
+naming the file when it cannot (see :func:`table` for each kind of bad input).
 
 ==========================  ===============================================================
 function                    returns
@@ -11,19 +11,26 @@ function                    returns
 :func:`color_stats`         mean hue (arithmetic and circular), saturation, brightness (HSV)
 :func:`jpeg_size`           bytes of the image saved as JPEG (quality 75 by default)
 :func:`png_size`            bytes of the image saved as PNG (lossless complexity proxy)
-:func:`feature_congestion`  Rosenholtz et al. (2007) Feature Congestion clutter (+ maps)
-:func:`subband_entropy`     Rosenholtz et al. (2007) Sub-band Entropy clutter
+:func:`feature_congestion`  Rosenholtz et al. (2007) Feature Congestion (from helpers.clutter)
+:func:`subband_entropy`     Rosenholtz et al. (2007) Sub-band Entropy (from helpers.clutter)
+:func:`clutter`             both clutter measures, sharing the Lab conversion
 :func:`radial_spectrum`     radially averaged Fourier amplitude/power and power-law slope
 :func:`edge_density`        fraction of pixels that are Canny edges
-:func:`clutter`             both clutter measures, sharing the Lab conversion
-:func:`measure`             every measure of one image as a flat dict
-:func:`table`               all of the above for many images, parallel and cached
+:func:`measure`             the chosen measure groups of one image as a flat dict
+:func:`table`               the same for many images, parallel and cached
+:func:`stimuli`             the images notebook 02 measures (dream stimuli or any folder)
+:func:`layer_type`          coarse type of an InceptionV1 layer name (conv, 3x3, reduce, ...)
+:func:`separation`          Kruskal-Wallis test and effect size of each measure across groups
 :func:`plot_distributions`  histograms of the table's features (figure of notebook 02)
 :func:`plot_clutter_maps`   images with their clutter maps (figure of notebook 02)
+:func:`plot_correlations`   clustered heat map of the correlations between measures
+:func:`plot_separation`     effect sizes of the measures that separate groups best
 ==========================  ===============================================================
 
-The clutter measures follow the MATLAB code of Rosenholtz, Li & Nakano (2007), "Measuring
-visual clutter", J. Vision 7(2):17; each private helper names the reference file it ports.
+Measure groups (``measures=`` of :func:`measure` and :func:`table`) are pluggable: each is a
+function ``(rgb uint8 HxWx3, **settings) -> {column: value}``; :data:`GROUPS` holds the
+built-in ones, :data:`LAZY_GROUPS` those imported on first use (``"aesthetics"``: the
+Aesthetics Toolbox measures of ``helpers.aesthetics``), and any module-level function works.
 """
 from __future__ import annotations
 
