@@ -545,14 +545,16 @@ def _sf_masks(shape: tuple, height: int, order: int, twidth: int = 1) -> list:
         levels.append((np.fft.ifftshift(bands, axes=(-2, -1)), np.ix_(*gather), np.fft.ifftshift(lomask)))
         cur = lodims
     levels[0] = (None, None, np.fft.ifftshift(lo0))
-    # Level 1 works on fft2(real image) * an even lowpass mask, a Hermitian spectrum X, so
+    # Every level works on a Hermitian spectrum X (fft2 of a real image times even masks,
+    # cropped symmetrically about DC; checked to rounding for even and odd sizes), so
     # real(ifft2(X * M)) == ifft2(X * herm(M)) with herm(M)(k) = (M(k) + conj(M(-k))) / 2,
     # whose result is real: two bands then share one complex inverse FFT,
     # ifft2(X * (herm(M1) + 1j herm(M2))) = band1 + 1j band2.
-    m1 = levels[1][0]
-    flip = np.ix_(*[(-np.arange(n)) % n for n in m1.shape[-2:]])
-    herm = (m1 + np.conj(m1[(slice(None),) + flip])) / 2
-    packed = np.stack([herm[i] + 1j * herm[i + 1] for i in range(0, nb - 1, 2)]) if nb % 2 == 0 else None
+    packed = []
+    for bands_l, _, _ in levels[1:]:
+        flip = np.ix_(*[(-np.arange(n)) % n for n in bands_l.shape[-2:]])
+        herm = (bands_l + np.conj(bands_l[(slice(None),) + flip])) / 2
+        packed.append(np.stack([herm[i] + 1j * herm[i + 1] for i in range(0, nb - 1, 2)]) if nb % 2 == 0 else None)
     _SF_MASKS[key] = levels + [packed]
     return _SF_MASKS[key]
 
@@ -584,8 +586,8 @@ def _sf_bands(channels: np.ndarray, height: int = 3, order: int = 3) -> list:
     lodft = _full_spectrum(fft.rfft2(channels), channels.shape[-1]) * masks[0][2]
     out = [[] for _ in range(len(channels))]
     for level, (bands, gather, lomask) in enumerate(masks[1:]):
-        if level == 0 and packed is not None:  # two real bands per inverse FFT (see _sf_masks)
-            z = fft.ifft2(lodft[:, None] * packed[None])  # [C, nb / 2, h, w]
+        if packed[level] is not None:  # two real bands per inverse FFT (see _sf_masks)
+            z = fft.ifft2(lodft[:, None] * packed[level][None])  # [C, nb / 2, h, w]
             for c in range(len(channels)):
                 out[c].extend(part for i in range(z.shape[1]) for part in (z[c, i].real, z[c, i].imag))
         else:
