@@ -352,7 +352,7 @@ def _group_version(name: str):
 
 
 def measure(image, *, measures=DEFAULT_MEASURES, jpeg_quality: int = 75, edge_sigmas=EDGE_SIGMAS,
-            max_pixels: int | None = MAX_PIXELS) -> dict:
+            max_pixels: int | None = MAX_PIXELS, keep_going: bool = False) -> dict:
     """The measures of one image, as a flat dict of scalars.
 
     Args:
@@ -364,6 +364,8 @@ def measure(image, *, measures=DEFAULT_MEASURES, jpeg_quality: int = 75, edge_si
         edge_sigmas: Canny sigmas; ``edge_density`` is the value at 2.0 px (must be
             included), the others go to ``edge_density_sigma<s>``.
         max_pixels: largest image (height x width) measured; ``None``: no limit.
+        keep_going: when one of several groups raises, leave its columns out and list the
+            error under ``"_group_errors"`` instead of raising (what :func:`table` does).
 
     Returns:
         dict with ``width`` and ``height`` then each group's columns. With the default
@@ -395,7 +397,14 @@ def measure(image, *, measures=DEFAULT_MEASURES, jpeg_quality: int = 75, edge_si
     settings = {"jpeg_quality": int(jpeg_quality), "edge_sigmas": tuple(float(s) for s in edge_sigmas)}
     row = {"width": rgb.shape[1], "height": rgb.shape[0]}
     for name, fn, opts in groups:
-        for col, val in fn(rgb, **settings, **opts).items():
+        try:
+            values = fn(rgb, **settings, **opts)
+        except Exception as exc:
+            if not keep_going or len(groups) == 1:
+                raise
+            row.setdefault("_group_errors", []).append(f"group {name}: {type(exc).__name__}: {exc}")
+            continue
+        for col, val in values.items():
             row[col if col not in row else f"{name}_{col}"] = val
     return row
 
@@ -430,8 +439,9 @@ def _png_bit_depth(path) -> int:
 def _measure_file(path: str, settings: dict) -> dict:
     """One table row for ``path``; never raises (failures become status 'failed')."""
     try:
-        row = measure(path, **settings)
-        return {**row, "status": "ok", "error": "", "note": _source_note(path)}
+        row = measure(path, **settings, keep_going=True)
+        errors = row.pop("_group_errors", [])
+        return {**row, "status": "ok", "error": "; ".join(errors), "note": _source_note(path)}
     except Exception as exc:  # keep going past one bad image; the row says why
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "note": ""}
 
@@ -544,7 +554,10 @@ def table(paths_or_folder, *, measures=DEFAULT_MEASURES, root=None, cache=None, 
     - these rows are "ok" with a ``note`` saying "converted from PIL mode ...";
     - smaller than 32 px on a side, more than ``max_pixels`` pixels, truncated, not an
       image (or missing): a warning naming the file and a "failed" row with NaN
-      measures and the reason in ``error``; the rest of the table goes on.
+      measures and the reason in ``error``; the rest of the table goes on;
+    - one measure group failing on an image (e.g. a fit that does not converge): the row
+      stays "ok" with that group's columns NaN, ``error`` names the group and the reason,
+      and a warning names the file.
     """
     import os
     import warnings
@@ -615,10 +628,11 @@ def table(paths_or_folder, *, measures=DEFAULT_MEASURES, root=None, cache=None, 
         if c in res:
             res[c] = res[c].astype("Int64")
     for i in range(len(files)):
-        if rows[i].get("status") == "failed":
-            err = str(rows[i].get("error"))
+        err = str(rows[i].get("error") or "")
+        if rows[i].get("status") == "failed" or err:
             where = "" if files[i] in err else f"{files[i]}: "
-            warnings.warn(f"features.table: {where}{err} (row marked failed, the rest goes on)", stacklevel=2)
+            what = "row marked failed" if rows[i].get("status") == "failed" else "those columns left empty"
+            warnings.warn(f"features.table: {where}{err} ({what}, the rest goes on)", stacklevel=2)
     res = pd.concat([df, res.drop(columns=[c for c in res.columns if c in df.columns])], axis=1)
     front = [c for c in df.columns] + [c for c in res.columns if c not in df.columns and c not in ("status", "error", "note")]
     return res[front + ["status", "error", "note"]]

@@ -242,6 +242,21 @@ def test_measures_groups_pluggable(tmp_path, monkeypatch):
     assert row["image_size"] == 48 * 48 and row["which"] == "['size']"
 
 
+def _failing_group(rgb):
+    """A measure group that fails on every image."""
+    raise RuntimeError("fit did not converge")
+
+
+def test_one_failing_group_keeps_the_row(tmp_path):
+    p = io.save_image(_objects(4, size=48), tmp_path / "a.png")
+    with pytest.warns(UserWarning, match="a.png.*_failing_group.*fit did not converge.*columns left empty"):
+        df = features.table([p], measures=["clutter", _failing_group], n_jobs=1, progress=False)
+    assert df.loc[0, "status"] == "ok" and df.loc[0, "feature_congestion"] > 0
+    assert "fit did not converge" in df.loc[0, "error"]
+    with pytest.raises(RuntimeError, match="converge"):
+        features.measure(p, measures=["clutter", _failing_group])
+
+
 def test_table_cache_keys_on_measures(tmp_path, monkeypatch):
     import warnings
 
