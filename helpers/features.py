@@ -1,9 +1,9 @@
-"""Per-image measures: colour, compressed size, clutter, Fourier spectrum and edges.
+"""Per-image measures: colour, compressed size, clutter, Fourier spectrum and edges; the table runner.
 
 Every measure is a function of one image. ``image`` is either a uint8 HxWx3 RGB array or
 a path; both go through :func:`helpers.io.read_image`, which converts grayscale, RGBA,
 palette and 16-bit images to 8-bit RGB and raises :class:`helpers.io.ImageReadError`
-naming the file when it cannot.
+naming the file when it cannot (see :func:`table` for each kind of bad input).
 
 ==========================  ===============================================================
 function                    returns
@@ -11,19 +11,26 @@ function                    returns
 :func:`color_stats`         mean hue (arithmetic and circular), saturation, brightness (HSV)
 :func:`jpeg_size`           bytes of the image saved as JPEG (quality 75 by default)
 :func:`png_size`            bytes of the image saved as PNG (lossless complexity proxy)
-:func:`feature_congestion`  Rosenholtz et al. (2007) Feature Congestion clutter (+ maps)
-:func:`subband_entropy`     Rosenholtz et al. (2007) Sub-band Entropy clutter
+:func:`feature_congestion`  Rosenholtz et al. (2007) Feature Congestion (from helpers.clutter)
+:func:`subband_entropy`     Rosenholtz et al. (2007) Sub-band Entropy (from helpers.clutter)
+:func:`clutter`             both clutter measures, sharing the Lab conversion
 :func:`radial_spectrum`     radially averaged Fourier amplitude/power and power-law slope
 :func:`edge_density`        fraction of pixels that are Canny edges
-:func:`clutter`             both clutter measures, sharing the Lab conversion
-:func:`measure`             every measure of one image as a flat dict
-:func:`table`               all of the above for many images, parallel and cached
+:func:`measure`             the chosen measure groups of one image as a flat dict
+:func:`table`               the same for many images, parallel and cached
+:func:`stimuli`             the images notebook 02 measures (dream stimuli or any folder)
+:func:`layer_type`          coarse type of an InceptionV1 layer name (conv, 3x3, reduce, ...)
+:func:`separation`          Kruskal-Wallis test and effect size of each measure across groups
 :func:`plot_distributions`  histograms of the table's features (figure of notebook 02)
 :func:`plot_clutter_maps`   images with their clutter maps (figure of notebook 02)
+:func:`plot_correlations`   clustered heat map of the correlations between measures
+:func:`plot_separation`     effect sizes of the measures that separate groups best
 ==========================  ===============================================================
 
-The clutter measures follow the MATLAB code of Rosenholtz, Li & Nakano (2007), "Measuring
-visual clutter", J. Vision 7(2):17; each private helper names the reference file it ports.
+Measure groups (``measures=`` of :func:`measure` and :func:`table`) are pluggable: each is a
+function ``(rgb uint8 HxWx3, **settings) -> {column: value}``; :data:`GROUPS` holds the
+built-in ones, :data:`LAZY_GROUPS` those imported on first use (``"aesthetics"``: the
+Aesthetics Toolbox measures of ``helpers.aesthetics``), and any module-level function works.
 """
 from __future__ import annotations
 
@@ -32,7 +39,15 @@ import math
 
 import numpy as np
 
+from helpers import clutter as _clutter
 from helpers import io
+
+# The clutter measures live in helpers.clutter; these names stay importable from here.
+FC_WEIGHTS = _clutter.FC_WEIGHTS
+SE_CHROMA_WEIGHT = _clutter.SE_CHROMA_WEIGHT
+feature_congestion = _clutter.feature_congestion
+subband_entropy = _clutter.subband_entropy
+clutter = _clutter.measure
 
 
 def _rgb(image) -> np.ndarray:
@@ -198,614 +213,199 @@ def edge_density(image, *, sigma: float = 2.0) -> float:
     return float(canny(_luminance(_rgb(image)), sigma=float(sigma)).mean())
 
 
-# ----------------------------------------------------------------------------------------
-# Clutter: Rosenholtz, Li & Nakano (2007), "Measuring visual clutter", J. Vision 7(2):17
-# ----------------------------------------------------------------------------------------
-# A vectorised port of the authors' MATLAB code (June 2007 release). Each private helper
-# names the reference file it follows. Filtering conventions of the reference:
-#   filt2.m / addborder.m: convolution after "odd" (whole-sample, no edge repeat) reflection
-#     -> scipy.ndimage mode="mirror";
-#   RRoverlapconv.m: zero-padded convolution rescaled by the part of the kernel that
-#     overlaps the image;
-#   upConv.m (matlabPyrTools), used by the cross-scale collapse -> pyrtools.upConv.
-# All kernels are symmetric about their centre, so convolution and correlation agree.
-
-FC_WEIGHTS = {"color": 0.2088, "contrast": 0.0660, "orientation": 0.0269}  # getClutter_FC.m
-SE_CHROMA_WEIGHT = 0.0625  # getClutter_SE.m, wght_chrom
-_PYR_KERNEL = np.array([0.05, 0.25, 0.4, 0.25, 0.05])  # reduce.m and the collapse kernel
-
-
-def _srgb_linear(x: np.ndarray) -> np.ndarray:
-    """sRGB decoding of values in [0, 1], as RGB2Lab.m."""
-    return np.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
-
-
-_LUT: dict = {}
-
-
-def _srgb_lut() -> np.ndarray:
-    """The 256 values of :func:`_srgb_linear` for uint8 input (same numbers, looked up)."""
-    if "srgb" not in _LUT:
-        _LUT["srgb"] = _srgb_linear(np.arange(256, dtype=np.float64) / 255.0)
-    return _LUT["srgb"]
-
-
-def _rgb2lab_rr(rgb: np.ndarray) -> np.ndarray:
-    """CIELab exactly as the reference RGB2Lab.m: float64 HxWx3 (L, a, b).
-
-    Follows RGB2Lab.m, including its historical scaling: RGB is divided by 255 and
-    linearised (sRGB), so X, Y, Z lie in [0, 1], but they are then divided by the white
-    point in percent (95.047, 100, 108.883). L therefore spans about [0, 9] rather than
-    [0, 100]; every constant of the clutter measures (the colour deltas, the 0.008
-    chroma threshold, the FC weights) was tuned on this scale, so it is kept.
-    """
-    x = _srgb_lut()[rgb] if rgb.dtype == np.uint8 else _srgb_linear(rgb.astype(np.float64) / 255.0)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    X = (r * 0.4124 + g * 0.3576 + b * 0.1805) / 95.047
-    Y = (r * 0.2126 + g * 0.7152 + b * 0.0722) / 100.000
-    Z = (r * 0.0193 + g * 0.1192 + b * 0.9505) / 108.883
-
-    def f(t):
-        return np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16 / 116)
-
-    fx, fy, fz = f(X), f(Y), f(Z)
-    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
-
-
-def _gauss1d(halfsupport: int, sigma: float, center: float = 0.0) -> np.ndarray:
-    """RRgaussfilter1D.m: normalised Gaussian on -halfsupport..halfsupport."""
-    t = np.arange(-halfsupport, halfsupport + 1, dtype=np.float64)
-    k = np.exp(-((t - center) ** 2) / (2 * sigma ** 2))
-    return k / k.sum()
-
-
-def _filt1(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
-    """filt2.m with a 1-D kernel along ``axis`` ("odd" reflection = mode mirror)."""
-    from scipy.ndimage import convolve1d
-
-    return convolve1d(x, k, axis=axis, mode="mirror")
-
-
-def _overlapconv(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
-    """RRoverlapconv.m along ``axis``: zero-padded convolution / kernel overlap."""
-    from scipy.ndimage import convolve1d
-
-    n = x.shape[axis]
-    num = convolve1d(x, k, axis=axis, mode="constant", cval=0.0)
-    den = convolve1d(np.ones(n), k, mode="constant", cval=0.0)
-    shape = [1] * x.ndim
-    shape[axis] = n
-    return k.sum() * num / den.reshape(shape)
-
-
-def _overlapconv2(x: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """RRoverlapconv(k) then RRoverlapconv(k') over the last two axes, as one FFT convolution.
-
-    The two passes of the reference are separable, and the overlap normalisations are a
-    per-column and a per-row factor, so one 2-D convolution with ``outer(k, k)`` divided
-    by the outer product of the two overlap sums is the same linear map (equal up to
-    floating-point rounding). Long kernels (the 57-tap orientation pooling) make the FFT
-    much faster than two direct passes.
-    """
-    from scipy.ndimage import convolve1d
-    from scipy.signal import fftconvolve
-
-    h, w = x.shape[-2:]
-    den_x = convolve1d(np.ones(w), k, mode="constant", cval=0.0)
-    den_y = convolve1d(np.ones(h), k, mode="constant", cval=0.0)
-    if len(k) <= 15:  # short kernels: direct separable passes, one normalisation at the end
-        num = convolve1d(convolve1d(x, k, axis=-1, mode="constant", cval=0.0), k, axis=-2, mode="constant", cval=0.0)
-        num *= k.sum() ** 2 / np.outer(den_y, den_x)
-        return num
-    num = fftconvolve(x, np.outer(k, k).reshape((1,) * (x.ndim - 2) + (len(k), len(k))), mode="same",
-                      axes=(-2, -1))
-    return k.sum() ** 2 * num / np.outer(den_y, den_x)
-
-
-def _reduce(x: np.ndarray, k: np.ndarray = _PYR_KERNEL) -> np.ndarray:
-    """reduce.m: filter rows, keep even columns, filter columns, keep even rows."""
-    x = _filt1(x, k, -1)[..., :, ::2]
-    return _filt1(x, k, -2)[..., ::2, :]
-
-
-def _gaussian_pyramid(x: np.ndarray, levels: int) -> list:
-    """RRgaussianPyramid.m: level 1 is ``x``; each next level is ``reduce`` of the previous."""
-    pyr = [np.asarray(x, dtype=np.float64)]
-    for _ in range(levels - 1):
-        pyr.append(_reduce(pyr[-1]))
-    return pyr
-
-
-def _collapse(levels: list) -> np.ndarray:
-    """Cross-scale max, as at the end of colorClutter.m / contrastClutter.m / orientationClutter.m.
-
-    Level ``s`` (1-based) is upsampled ``s - 1`` times with matlabPyrTools ``upConv``
-    (zero insertion, 5x5 kernel summing to 1, 'reflect1' edges; note this scales the
-    coarse maps by 1/4 per step, a property of the reference that is kept), then the
-    pixelwise maximum is taken over the common top-left region.
-    """
-    import pyrtools
-
-    k2 = np.outer(_PYR_KERNEL, _PYR_KERNEL)
-    out = levels[0].copy()
-    for s in range(1, len(levels)):
-        here = levels[s]
-        for _ in range(s):
-            here = pyrtools.upConv(here, k2, "reflect1", (2, 2), start=(0, 0))
-        h, w = min(out.shape[0], here.shape[0]), min(out.shape[1], here.shape[1])
-        np.maximum(out[:h, :w], here[:h, :w], out=out[:h, :w])
-    return out
-
-
-def _color_clutter_levels(L: list, a: list, b: list, pool_sigma: float = 3.0) -> list:
-    """computeColorClutter.m: cube root of sqrt(det) of the local Lab covariance, per level."""
-    dL2, da2, db2 = 0.0007 ** 2, 0.1 ** 2, 0.05 ** 2
-    g = _gauss1d(round(2 * pool_sigma), pool_sigma)
-    out = []
-    for Li, ai, bi in zip(L, a, b):
-        stack = np.stack([Li, ai, bi, Li * Li, Li * ai, Li * bi, ai * ai, ai * bi, bi * bi])
-        mL, ma, mb, LL, La, Lb, aa, ab, bb = _overlapconv2(stack, g)
-        c11 = LL - mL ** 2 + dL2
-        c12 = La - mL * ma
-        c13 = Lb - mL * mb
-        c22 = aa - ma ** 2 + da2
-        c23 = ab - ma * mb
-        c33 = bb - mb ** 2 + db2
-        det = c11 * (c22 * c33 - c23 * c23) - c12 * (c12 * c33 - c23 * c13) + c13 * (c12 * c23 - c22 * c13)
-        out.append(np.sqrt(det) ** (1 / 3))
-    return out
-
-
-def _dog1(a: int, sigma: float):
-    """DoG1filter.m: inner (0.71 sigma) and outer (1.14 sigma) normalised 1-D Gaussians."""
-    t = np.arange(-a, a + 1, dtype=np.float64)
-    gi = np.exp(-(t ** 2) / (2 * (0.71 * sigma) ** 2))
-    go = np.exp(-(t ** 2) / (2 * (1.14 * sigma) ** 2))
-    return gi / gi.sum(), go / go.sum()
-
-
-def _contrast_clutter_levels(L: list, filt_sigma: float = 1.0, pool_sigma: float | None = None) -> list:
-    """RRcontrast1channel.m (|DoG| of L) then contrastClutter.m (local std over a Gaussian window)."""
-    pool_sigma = 3 * filt_sigma if pool_sigma is None else pool_sigma
-    gi, go = _dog1(round(3 * filt_sigma), filt_sigma)
-    g = _gauss1d(round(2 * pool_sigma), pool_sigma)
-    out = []
-    for Li in L:
-        c = np.abs(_filt1(_filt1(Li, gi, -1), gi, -2) - _filt1(_filt1(Li, go, -1), go, -2))
-        m, m2 = _overlapconv2(np.stack([c, c * c]), g)
-        out.append(np.sqrt(np.abs(m2 - m ** 2)))
-    return out
-
-
-def _imrotate_bicubic(k: np.ndarray, angle_deg: float) -> np.ndarray:
-    """MATLAB ``imrotate(k, angle, 'bicubic', 'crop')`` for a small odd-sized kernel.
-
-    Rotation counter-clockwise about the centre pixel, Keys cubic convolution
-    (a = -0.5, MATLAB's 'bicubic'), zero outside the kernel.
-    """
-    n0, n1 = k.shape
-    c0, c1 = (n0 - 1) / 2, (n1 - 1) / 2
-    th = np.deg2rad(angle_deg)
-    r, c = np.mgrid[0:n0, 0:n1].astype(np.float64)
-    y, x = r - c0, c - c1  # rows grow downwards: counter-clockwise on screen
-    xs = np.cos(th) * x - np.sin(th) * y + c1
-    ys = np.sin(th) * x + np.cos(th) * y + c0
-
-    def keys(t):
-        t = np.abs(t)
-        return np.where(t <= 1, 1.5 * t ** 3 - 2.5 * t ** 2 + 1,
-                        np.where(t < 2, -0.5 * t ** 3 + 2.5 * t ** 2 - 4 * t + 2, 0.0))
-
-    out = np.zeros_like(k, dtype=np.float64)
-    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
-    for dy in range(-1, 3):
-        for dx in range(-1, 3):
-            yy, xx = y0 + dy, x0 + dx
-            ok = (yy >= 0) & (yy < n0) & (xx >= 0) & (xx < n1)
-            w = keys(ys - yy) * keys(xs - xx)
-            out[ok] += w[ok] * k[yy[ok], xx[ok]]
-    return out
-
-
-def _orient_filters(sigma: float = 16 / 14 * 1.75) -> np.ndarray:
-    """orient_filtnew.m: 2nd-derivative-of-Gaussian filters, float64 [4, n, n] (H, V, L, R)."""
-    hs = round(3 * sigma)
-    gx = _gauss1d(hs, sigma)
-    G = [np.outer(_gauss1d(hs, sigma, c), gx) for c in (sigma, 0.0, -sigma)]
-    G = [g / g.sum() for g in G]
-    H = -G[0] + 2 * G[1] - G[2]
-
-    def rot(angle):
-        R = [_imrotate_bicubic(g, angle) for g in G]
-        R = [r / r.sum() for r in R]
-        return -R[0] + 2 * R[1] - R[2]
-
-    return np.stack([H, H.T, rot(-45), rot(45)])
-
-
-_ORIENT_FILTERS: dict = {}
-
-
-def _mirror_fftconv(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
-    """filt2.m for several 2-D kernels at once: mirror padding + FFT convolution, [K, H, W]."""
-    from scipy import fft
-
-    kh, kw = kernels.shape[-2:]
-    ph, pw = kh // 2, kw // 2
-    xp = np.pad(x, ((ph, ph), (pw, pw)), mode="reflect")  # numpy "reflect" == MATLAB "odd"
-    shape = (xp.shape[0] + kh - 1, xp.shape[1] + kw - 1)
-    shape = tuple(fft.next_fast_len(s, real=True) for s in shape)
-    X = fft.rfft2(xp, shape)
-    K = fft.rfft2(kernels, shape)
-    full = fft.irfft2(X[None] * K, shape)
-    h, w = x.shape
-    return full[:, 2 * ph:2 * ph + h, 2 * pw:2 * pw + w]
-
-
-def _expand(x: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
-    """RRoverlapconvexpand.m along one axis: zero-insert to double length, RRoverlapconv with 2*k.
-
-    Computed polyphase (the even and the odd outputs are short convolutions of ``x``
-    itself), which skips the multiplications by the inserted zeros but is the same sum.
-    """
-    from scipy.ndimage import correlate1d
-
-    k2 = 2 * k
-    r = len(k2) // 2
-    n = x.shape[axis]
-    shape = list(x.shape)
-    shape[axis] = 2 * n
-    out = np.empty(shape)
-    for phase in (0, 1):  # output 2i + phase reads x[i + q] with tap k2[r + 2q - phase]
-        qs = [q for q in range(-r, r + 2) if 0 <= r + 2 * q - phase <= 2 * r]
-        w = np.array([k2[r + 2 * q - phase] for q in qs])
-        res = correlate1d(x, w, axis=axis, mode="constant", cval=0.0, origin=-qs[0] - len(w) // 2)
-        idx = [slice(None)] * x.ndim
-        idx[axis] = slice(phase, None, 2)
-        out[tuple(idx)] = res
-    from scipy.ndimage import convolve1d
-
-    den = convolve1d(np.ones(2 * n), k2, mode="constant", cval=0.0)
-    bshape = [1] * x.ndim
-    bshape[axis] = 2 * n
-    out *= (k2.sum() / den).reshape(bshape)  # one pass; equal to sum(k) * out / den up to rounding
-    return out
-
-
-def _pool(e: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """poolnew.m: ``reduce(RRoverlapconvexpand(e, k), k)`` on the last two axes.
-
-    The x and y passes of expand and reduce are separable and commute, so each axis is
-    expanded and reduced in turn: the same linear map, on arrays half the size.
-    """
-    for axis in (-1, -2):
-        e = _filt1(_expand(e, k, axis), k, axis)
-        e = e[..., ::2] if axis == -1 else e[..., ::2, :]
-    return e
-
-
-def _opp_energy(Li: np.ndarray) -> tuple:
-    """RROrientationOppEnergy.m for one pyramid level: (cos 2theta, sin 2theta) estimates."""
-    sigma = 16 / 14 * 1.75
-    if sigma not in _ORIENT_FILTERS:
-        _ORIENT_FILTERS[sigma] = _orient_filters(sigma)
-    filters = _ORIENT_FILTERS[sigma]
-    # H = outer(dy, gx) and V = H.T are separable: two short passes each; the diagonal
-    # filters are not, and go through one FFT convolution
-    hs = round(3 * sigma)
-    gx = _gauss1d(hs, sigma)
-    gys = [_gauss1d(hs, sigma, c) for c in (sigma, 0.0, -sigma)]
-    dy = sum(w * g / (g.sum() * gx.sum()) for w, g in zip((-1.0, 2.0, -1.0), gys))
-    h = _filt1(_filt1(Li, gx, -1), dy, -2)
-    v = _filt1(_filt1(Li, dy, -1), gx, -2)
-    lr = _mirror_fftconv(Li, filters[2:])
-    e = np.stack([h, v, lr[0], lr[1]]) ** 2  # H, V, L, R energies
-    k = _gauss1d(round(2 * 1.75), 1.75)  # poolnew.m with poolScale 1.75
-    e = _pool(e, k)
-    total = e.sum(axis=0) + 1.0  # noise = 1.0
-    return (e[0] - e[1]) / total, (e[3] - e[2]) / total  # (H - V), (R - L)
-
-
-def _orientation_clutter_levels(L: list) -> list:
-    """computeOrientationClutter.m: 4th root of det of the local (cos, sin) covariance, per level."""
-    noise, pool = 0.001, 7 / 2
-    g = _gauss1d(round(8 * pool), 4 * pool)
-    out = []
-    for Li in L:
-        c, s = _opp_energy(Li)
-        Dc, Ds, cc, cs, ss = _overlapconv2(np.stack([c, s, c * c, c * s, s * s]), g)
-        c11 = cc - Dc ** 2 + noise
-        c12 = cs - Dc * Ds
-        c22 = ss - Ds ** 2 + noise
-        out.append((c11 * c22 - c12 ** 2) ** 0.25)
-    return out
-
-
-def feature_congestion(image, *, p: float = 1.0, levels: int = 3, return_maps: bool = False):
-    """Feature Congestion clutter (Rosenholtz, Li & Nakano 2007), as getClutter_FC.m.
-
-    Pipeline (reference file of each step in brackets): CIELab [RGB2Lab.m, with its
-    historical scaling, see :func:`_rgb2lab_rr`]; 3-level Gaussian pyramids of L, a, b
-    [RRgaussianPyramid.m, reduce.m, filt2.m]; per level, colour clutter = volume of the
-    local Lab covariance ellipsoid, pooled with a Gaussian of sigma 3 [computeColorClutter.m,
-    RRoverlapconv.m]; contrast clutter = local std of |DoG| of L (DoG sigma 1, pool sigma
-    3) [RRcontrast1channel.m, DoG1filter.m, contrastClutter.m]; orientation clutter = area
-    of the local covariance of oriented opponent energy (H-V, R-L) normalised by total
-    energy, pooled with a Gaussian of sigma 14 [orient_filtnew.m, poolnew.m,
-    RROrientationOppEnergy.m, computeOrientationClutter.m]; each collapsed across scales
-    by the pixelwise max after upsampling [colorClutter.m etc., upConv.m]; combined as
-    ``color/0.2088 + contrast/0.0660 + orientation/0.0269`` and Minkowski-pooled over
-    pixels, ``mean(map**p)**(1/p)`` [getClutter_FC.m].
-
-    Implementation: numpy/scipy.ndimage; separable passes where the reference's 2-D
-    kernels are separable, FFT convolutions for the two diagonal 13x13 filters and the
-    57-tap orientation pooling, polyphase upsampling: the same linear maps as the
-    reference's direct convolutions, so values agree to floating-point rounding (max
-    relative difference ~1e-16 against a loop-based port, see benchmarks/features.py).
-
-    Args:
-        image: uint8 HxWx3 RGB array or a path. At least 8 px on a side.
-        p: Minkowski exponent of the spatial pooling (reference default 1: the mean).
-        levels: pyramid levels (reference default 3).
-        return_maps: also return the clutter maps.
-
-    Returns:
-        float (a uniform image gives 1.248283, the reference's floor), or with
-        ``return_maps`` a tuple ``(value, maps)`` where ``maps`` is a dict of float64 HxW
-        arrays: ``"fc"`` (combined map), ``"color"``, ``"contrast"``, ``"orientation"``
-        (collapsed, unweighted).
-    """
-    return _fc_from_lab(_rgb2lab_rr(_rgb(image)), p=p, levels=levels, return_maps=return_maps)
-
-
-def _fc_from_lab(lab: np.ndarray, *, p: float = 1.0, levels: int = 3, return_maps: bool = False):
-    """Feature Congestion from a reference-scaled Lab image (see :func:`feature_congestion`)."""
-    L = _gaussian_pyramid(lab[..., 0], levels)
-    a = _gaussian_pyramid(lab[..., 1], levels)
-    b = _gaussian_pyramid(lab[..., 2], levels)
-    maps = {"color": _collapse(_color_clutter_levels(L, a, b)),
-            "contrast": _collapse(_contrast_clutter_levels(L)),
-            "orientation": _collapse(_orientation_clutter_levels(L))}
-    fc = sum(maps[k] / w for k, w in FC_WEIGHTS.items())
-    value = float(np.mean(fc ** p) ** (1 / p))
-    if return_maps:
-        return value, {"fc": fc, **maps}
-    return value
-
-
-_SF_MASKS: dict = {}
-
-
-def _sf_masks(shape: tuple, height: int, order: int, twidth: int = 1) -> list:
-    """Frequency masks of pyrtools' SteerablePyramidFreq (= matlabPyrTools buildSFpyr.m).
-
-    Built with pyrtools' own ``rcosFn``/``pointOp`` in the same order as
-    ``pyrtools.pyramids.SteerablePyramidFreq.__init__``, once per image shape, and cached.
-    The frequency ramps follow buildSFpyr.m; they equal pyrtools' for even sizes.
-    Returns per level ``(band_masks [nbands, h, w] complex, gather, lomask)``, all in
-    natural (unshifted) FFT order, so no ``fftshift`` is needed: ``gather`` indexes the
-    next level's spectrum out of this one, which is pyrtools' centred crop permuted.
-    Level 0 holds only the initial lowpass mask.
-    """
-    from math import factorial
-
-    from pyrtools.tools.utils import rcosFn
-    from pyrtools.pyramids.c.wrapper import pointOp
-
-    key = (tuple(shape), height, order, twidth)
-    if key in _SF_MASKS:
-        return _SF_MASKS[key]
-    nb = order + 1
-    dims = np.asarray(shape)
-    ctr = np.ceil((dims + 0.5) / 2).astype(int)
-    # buildSFpyr.m's ramps; pyrtools uses linspace(-1, 1, n + 1)[:-1], identical for even
-    # sizes but without a zero frequency for odd ones (then a uniform image leaks into the bands)
-    xramp, yramp = np.meshgrid((np.arange(1, dims[1] + 1) - ctr[1]) / (dims[1] / 2),
-                               (np.arange(1, dims[0] + 1) - ctr[0]) / (dims[0] / 2))
-    angle = np.arctan2(yramp, xramp)
-    log_rad = np.sqrt(xramp ** 2 + yramp ** 2)
-    log_rad[ctr[0] - 1, ctr[1] - 1] = log_rad[ctr[0] - 1, ctr[1] - 2]
-    log_rad = np.log2(log_rad)
-    Xrcos, Yrcos = rcosFn(twidth, (-twidth / 2.0), np.asarray([0, 1]))
-    Yrcos = np.sqrt(Yrcos)
-    YIrcos = np.sqrt(1.0 - Yrcos ** 2)
-    lo0 = pointOp(log_rad, YIrcos, Xrcos[0], Xrcos[1] - Xrcos[0])
-    levels = [(None, None, lo0)]  # level 0: just the initial lowpass
-    cur = dims.copy()
-    for _ in range(height):
-        Xrcos = Xrcos - np.log2(2)
-        lutsize = 1024
-        Xcosn = np.pi * np.arange(-(2 * lutsize + 1), (lutsize + 2)) / lutsize
-        const = (2 ** (2 * order)) * (factorial(order) ** 2) / float(nb * factorial(2 * order))
-        Ycosn = np.sqrt(const) * (np.cos(Xcosn)) ** order
-        himask = pointOp(log_rad, Yrcos, Xrcos[0], Xrcos[1] - Xrcos[0])
-        bands = np.stack([pointOp(angle, Ycosn, Xcosn[0] + np.pi * b / nb, Xcosn[1] - Xcosn[0]) * himask
-                          for b in range(nb)]).astype(np.complex128) * ((-1j) ** order)
-        c = np.ceil((cur + 0.5) / 2).astype(int)
-        lodims = np.ceil((cur - 0.5) / 2).astype(int)
-        loctr = np.ceil((lodims + 0.5) / 2).astype(int)
-        start = c - loctr
-        end = start + lodims
-        crop = (slice(start[0], end[0]), slice(start[1], end[1]))
-        # the same crop as index arrays into the unshifted (natural FFT order) spectrum
-        gather = tuple(np.fft.ifftshift(np.fft.fftshift(np.arange(n))[sl]) for n, sl in zip(cur, crop))
-        log_rad, angle = np.ascontiguousarray(log_rad[crop]), np.ascontiguousarray(angle[crop])
-        YIrcos = np.abs(np.sqrt(1.0 - Yrcos ** 2))
-        lomask = pointOp(log_rad, YIrcos, Xrcos[0], Xrcos[1] - Xrcos[0])
-        levels.append((np.fft.ifftshift(bands, axes=(-2, -1)), np.ix_(*gather), np.fft.ifftshift(lomask)))
-        cur = lodims
-    levels[0] = (None, None, np.fft.ifftshift(lo0))
-    # Level 1 works on fft2(real image) * an even lowpass mask, a Hermitian spectrum X, so
-    # real(ifft2(X * M)) == ifft2(X * herm(M)) with herm(M)(k) = (M(k) + conj(M(-k))) / 2,
-    # whose result is real: two bands then share one complex inverse FFT,
-    # ifft2(X * (herm(M1) + 1j herm(M2))) = band1 + 1j band2.
-    m1 = levels[1][0]
-    flip = np.ix_(*[(-np.arange(n)) % n for n in m1.shape[-2:]])
-    herm = (m1 + np.conj(m1[(slice(None),) + flip])) / 2
-    packed = np.stack([herm[i] + 1j * herm[i + 1] for i in range(0, nb - 1, 2)]) if nb % 2 == 0 else None
-    _SF_MASKS[key] = levels + [packed]
-    return _SF_MASKS[key]
-
-
-def _sf_bands(channels: np.ndarray, height: int = 3, order: int = 3) -> list:
-    """Steerable-pyramid sub-bands of each channel, float64 arrays, in buildSFpyr order.
-
-    ``channels``: float64 [C, H, W]. Returns a list over channels of lists of bands:
-    ``height * (order + 1)`` oriented bands (finest scale first) then the lowpass
-    residual; the highpass residual is not computed (band_entropy.m skips it). Same
-    arithmetic as ``pyrtools.pyramids.SteerablePyramidFreq`` (masks shared across
-    channels and images of one size; FFTs batched with ``scipy.fft``).
-    """
-    from scipy import fft
-
-    *masks, packed = _sf_masks(channels.shape[-2:], height, order)
-    lodft = fft.fft2(channels) * masks[0][2]
-    out = [[] for _ in range(len(channels))]
-    for level, (bands, gather, lomask) in enumerate(masks[1:]):
-        if level == 0 and packed is not None:  # two real bands per inverse FFT (see _sf_masks)
-            z = fft.ifft2(lodft[:, None] * packed[None])  # [C, nb / 2, h, w]
-            res = np.stack([part for i in range(z.shape[1]) for part in (z[:, i].real, z[:, i].imag)], axis=1)
-        else:
-            res = fft.ifft2(lodft[:, None] * bands[None]).real  # [C, nb, h, w]
-        for c in range(len(channels)):
-            out[c].extend(res[c])
-        lodft = lodft[(slice(None),) + gather] * lomask
-    low = fft.ifft2(lodft).real
-    for c in range(len(channels)):
-        out[c].append(low[c])
-    return out
-
-
-def _entropy(x: np.ndarray, tol: float = 0.0) -> float:
-    """entropy.m: natural-log Shannon entropy of a ``ceil(sqrt(n))``-bin histogram of ``x``.
-
-    Bins as MATLAB ``histc`` with ``nbins`` equally spaced edges from ``min(x)`` to
-    ``max(x)`` (the last bin holds the values equal to the maximum), as in the
-    visual-clutter Python port of the reference code. A constant band, or one whose range
-    is at most ``tol`` (FFT round-off), has entropy 0.
-    """
-    x = np.ravel(x)
-    nbins = int(np.ceil(np.sqrt(x.size)))
-    lo, hi = x.min(), x.max()
-    if nbins <= 1 or not hi - lo > tol:
-        return 0.0
-    # histc bins: k holds edges[k] <= x < edges[k+1], the last holds x == hi. The bin index
-    # is estimated arithmetically and corrected against the edges, as np.histogram does,
-    # so the counts are exact (np.histogram itself is slower: validation per call).
-    edges = np.linspace(lo, hi, nbins)
-    idx = np.minimum(((x - lo) * ((nbins - 1) / (hi - lo))).astype(np.intp), nbins - 1)
-    idx -= x < edges[idx]
-    idx += (x >= edges[np.minimum(idx + 1, nbins - 1)]) & (idx < nbins - 1)
-    counts = np.bincount(idx, minlength=nbins)
-    pr = counts[counts > 0] / x.size
-    return float(-np.sum(pr * np.log(pr)))
-
-
-def subband_entropy(image, *, levels: int = 3, orientations: int = 4, chroma_weight: float = SE_CHROMA_WEIGHT,
-                    return_bands: bool = False):
-    """Sub-band Entropy clutter (Rosenholtz, Li & Nakano 2007), as getClutter_SE.m.
-
-    Pipeline: CIELab [RGB2Lab.m, see :func:`_rgb2lab_rr`]; for L, a and b a steerable
-    pyramid with ``levels`` scales and ``orientations`` orientations [buildSFpyr.m =
-    pyrtools SteerablePyramidFreq, order ``orientations - 1``]; the Shannon entropy of
-    each oriented band and of the lowpass residual (not the highpass residual)
-    [band_entropy.m, entropy.m]; mean over bands per channel; a chroma channel whose
-    range is below 0.008 counts as all zero; result
-    ``(E_L + w * (E_a + E_b)) / (1 + 2 w)`` with ``w = chroma_weight`` [getClutter_SE.m].
-
-    Args:
-        image: uint8 HxWx3 RGB array or a path (at least 32 px on a side for 3 levels).
-        levels: pyramid scales (reference default 3).
-        orientations: orientations per scale (reference 4).
-        chroma_weight: weight of each chrominance channel (reference 0.0625).
-        return_bands: also return the per-band entropies.
-
-    Returns:
-        float in nats (0 for a uniform image), or with ``return_bands`` a tuple
-        ``(value, {"L": [...], "a": [...], "b": [...]})`` of per-band entropies, finest
-        scale first, lowpass last.
-
-    Deviation (round-off only): a band whose range is below 1e-9 of its channel's
-    magnitude is FFT noise of a flat channel (odd image sizes) and counts as flat, so a
-    uniform image gives 0 at every size.
-    """
-    return _se_from_lab(_rgb2lab_rr(_rgb(image)), levels=levels, orientations=orientations,
-                        chroma_weight=chroma_weight, return_bands=return_bands)
-
-
-def _se_from_lab(lab: np.ndarray, *, levels: int = 3, orientations: int = 4, chroma_weight: float = SE_CHROMA_WEIGHT,
-                 return_bands: bool = False):
-    """Sub-band Entropy from a reference-scaled Lab image (see :func:`subband_entropy`)."""
-    max_ht = int(np.floor(np.log2(min(lab.shape[:2])))) - 2
-    if levels > max_ht:
-        raise ValueError(f"subband_entropy: image {lab.shape[1]}x{lab.shape[0]} px is too small for "
-                         f"{levels} pyramid levels (at most {max_ht})")
-    chans = np.moveaxis(lab, -1, 0).copy()
-    for c in (1, 2):
-        if chans[c].max() - chans[c].min() < 0.008:
-            chans[c] = 0.0
-    bands = _sf_bands(chans, levels, orientations - 1)
-    # Round-off guard (not in the reference): a band whose range is below 1e-9 of the
-    # channel's magnitude is FFT noise of a flat channel (odd sizes), so it counts as flat.
-    tols = [1e-9 * max(1.0, float(np.abs(c).max())) for c in chans]
-    ent = {name: [_entropy(b, tol) for b in bl] for name, bl, tol in zip("Lab", bands, tols)}
-    value = (np.mean(ent["L"]) + chroma_weight * (np.mean(ent["a"]) + np.mean(ent["b"]))) / (1 + 2 * chroma_weight)
-    if return_bands:
-        return float(value), ent
-    return float(value)
-
-
-def clutter(image) -> dict:
-    """Feature Congestion and Sub-band Entropy together, sharing the Lab conversion.
-
-    Args:
-        image: uint8 HxWx3 RGB array or a path.
-
-    Returns:
-        dict with floats ``feature_congestion`` and ``subband_entropy`` (reference defaults).
-    """
-    lab = _rgb2lab_rr(_rgb(image))
-    return {"feature_congestion": _fc_from_lab(lab), "subband_entropy": _se_from_lab(lab)}
-
 
 # ----------------------------------------------------------------------------------------
-# Everything for one image, and the per-image table
+# Everything for one image: measure groups
 # ----------------------------------------------------------------------------------------
 MIN_SIZE = 32  # px on the shorter side: Sub-band Entropy needs 3 steerable-pyramid levels
+MAX_PIXELS = 20_000_000  # images with more pixels give a failed row unless max_pixels is raised
 EDGE_SIGMAS = (1.0, 2.0, 4.0)  # Canny sigmas in px; edge_density uses 2.0
 MIN_PER_WORKER = 8  # table() measures fewer than this many images per worker in-process
-_CACHE_VERSION = 1  # bump when a measure changes so cached rows are recomputed
+_CACHE_VERSION = 2  # bump when a measure changes so cached rows are recomputed (2: FC phase fix)
 _KEY = ["_abspath", "_size", "_mtime_ns", "_settings"]
 
 
-def measure(image, *, jpeg_quality: int = 75, edge_sigmas=EDGE_SIGMAS) -> dict:
-    """Every measure of this module for one image, as a flat dict of scalars.
+def _group_color(rgb, **_):
+    """Mean hue (arithmetic and circular), saturation and brightness (:func:`color_stats`)."""
+    return color_stats(rgb)
+
+
+def _group_compression(rgb, *, jpeg_quality: int = 75, **_):
+    """``jpeg_bytes`` (PIL, quality ``jpeg_quality``) and ``png_bytes`` (lossless)."""
+    return {"jpeg_bytes": jpeg_size(rgb, quality=jpeg_quality), "png_bytes": png_size(rgb)}
+
+
+def _group_clutter(rgb, **_):
+    """``feature_congestion`` and ``subband_entropy`` (:mod:`helpers.clutter`)."""
+    return _clutter.measure(rgb)
+
+
+def _group_spectrum(rgb, **_):
+    """``spectrum_slope`` and ``spectrum_intercept`` of :func:`radial_spectrum`."""
+    spec = radial_spectrum(rgb)
+    return {"spectrum_slope": spec["slope"], "spectrum_intercept": spec["intercept"]}
+
+
+def _group_edges(rgb, *, edge_sigmas=EDGE_SIGMAS, **_):
+    """Canny ``edge_density`` at sigma 2 px and ``edge_density_sigma<s>`` at the other sigmas."""
+    if 2.0 not in tuple(edge_sigmas):
+        raise ValueError(f"features: edge_sigmas must include 2.0 (edge_density), got {edge_sigmas!r}")
+    return {"edge_density" if s == 2.0 else f"edge_density_sigma{s:g}": edge_density(rgb, sigma=s) for s in edge_sigmas}
+
+
+def _call_lazy(module: str, attr: str, rgb, *, jpeg_quality=None, edge_sigmas=None, **opts):
+    """Import ``module`` and call its ``attr(rgb, **opts)`` (a lazy group's measure; no table settings)."""
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)(rgb, **opts)
+
+
+GROUPS = {"color": _group_color, "compression": _group_compression, "clutter": _group_clutter,
+          "spectrum": _group_spectrum, "edges": _group_edges}
+"""Built-in measure groups: name -> function ``(rgb uint8 HxWx3, **settings) -> {column: value}``."""
+ALIASES = {"paper1": ("color", "compression", "clutter")}
+"""Names standing for several groups: ``paper1`` = Paper 1's features (HSV, JPEG/PNG size, FC, SE)."""
+LAZY_GROUPS = {"aesthetics": ("helpers.aesthetics", "measure")}
+"""Groups whose module is imported only when asked for: name -> (module, function name).
+``aesthetics``: ``helpers.aesthetics.measure(rgb, *, which=None) -> dict`` (the Aesthetics
+Toolbox measures); the group's options (e.g. ``which``) go to it, the table settings do not."""
+DEFAULT_MEASURES = ("paper1", "spectrum", "edges")
+
+
+def _find_spec(module: str):
+    """importlib's spec of ``module`` or None (also when its parent package is missing)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+
+
+def _call_user(fn, rgb, *, jpeg_quality=None, edge_sigmas=None, **opts):
+    """A user's group function gets the image and its own options, not the table settings."""
+    return fn(rgb, **opts)
+
+
+def available_measures() -> list:
+    """Names accepted by ``measures=``: aliases, built-in groups, and lazy groups whose module imports."""
+    lazy = [n for n, (mod, _) in LAZY_GROUPS.items() if _find_spec(mod) is not None]
+    return list(ALIASES) + list(GROUPS) + lazy
+
+
+def _resolve(measures) -> list:
+    """``measures`` -> list of ``(name, function, options)``, aliases expanded, duplicates dropped.
+
+    An entry is a group name, a ``(name, {option: value})`` pair (options go to the group
+    function, e.g. ``("aesthetics", {"which": ["fourier"]})``) or a module-level function
+    ``f(rgb, **settings) -> dict`` (picklable, so the worker processes can run it).
+    """
+    import functools
+
+    if isinstance(measures, str) or callable(measures):
+        measures = [measures]
+    out, seen = [], set()
+    for entry in measures:
+        name, opts = (entry if isinstance(entry, tuple) else (entry, {}))
+        if callable(name):
+            fn, name = name, f"{name.__module__}.{name.__qualname__}"
+            fn = functools.partial(_call_user, fn)
+        elif name in ALIASES:
+            for g in ALIASES[name]:
+                if g not in seen:
+                    seen.add(g)
+                    out.append((g, GROUPS[g], {}))
+            continue
+        elif name in GROUPS:
+            fn = GROUPS[name]
+        elif name in LAZY_GROUPS:
+            mod, attr = LAZY_GROUPS[name]
+            fn = functools.partial(_call_lazy, mod, attr)
+            if _find_spec(mod) is None:
+                raise ValueError(f"features: measure group {name!r} needs the module {mod}, which is not "
+                                 f"importable here; available: {', '.join(available_measures())}")
+        else:
+            raise ValueError(f"features: unknown measure group {name!r}; available: {', '.join(available_measures())} "
+                             "(or a function rgb -> dict)")
+        if name not in seen:
+            seen.add(name)
+            out.append((name, fn, dict(opts)))
+    if not out:
+        raise ValueError("features: measures is empty; available: " + ", ".join(available_measures()))
+    return out
+
+
+def _check_pixels(h: int, w: int, name: str, max_pixels) -> None:
+    """Refuse images above ``max_pixels`` (None: no limit) with an error naming the file."""
+    if max_pixels is not None and h * w > max_pixels:
+        raise io.ImageReadError(f"{name}: image is {w}x{h} px = {h * w / 1e6:.1f} MP, more than max_pixels="
+                                f"{max_pixels / 1e6:g} MP (pass a larger max_pixels, or None, to measure it)")
+
+
+def _group_version(name: str):
+    """Cache version of a group: ``CACHE_VERSION`` of a lazy group's module, else None."""
+    if name in LAZY_GROUPS:
+        import importlib
+
+        return getattr(importlib.import_module(LAZY_GROUPS[name][0]), "CACHE_VERSION", None)
+    return None
+
+
+def measure(image, *, measures=DEFAULT_MEASURES, jpeg_quality: int = 75, edge_sigmas=EDGE_SIGMAS,
+            max_pixels: int | None = MAX_PIXELS, keep_going: bool = False) -> dict:
+    """The measures of one image, as a flat dict of scalars.
 
     Args:
-        image: uint8 HxWx3 RGB array or a path (converted by ``io.read_image``).
+        image: uint8 HxWx3 RGB array or a path (converted by ``io.read_image``, see
+            :func:`table` for what is converted how).
+        measures: measure groups (see :func:`table`); default Paper 1's features, the
+            spectrum slope and the edge densities.
         jpeg_quality: JPEG quality for ``jpeg_bytes``.
         edge_sigmas: Canny sigmas; ``edge_density`` is the value at 2.0 px (must be
             included), the others go to ``edge_density_sigma<s>``.
+        max_pixels: largest image (height x width) measured; ``None``: no limit.
+        keep_going: when one of several groups raises, leave its columns out and list the
+            error under ``"_group_errors"`` instead of raising (what :func:`table` does).
 
     Returns:
-        dict with ``width``, ``height``, ``hue``, ``hue_circular``, ``hue_concentration``,
-        ``saturation``, ``brightness``, ``jpeg_bytes``, ``png_bytes``,
-        ``feature_congestion``, ``subband_entropy``, ``spectrum_slope``,
-        ``spectrum_intercept``, ``edge_density`` and ``edge_density_sigma<s>``.
+        dict with ``width`` and ``height`` then each group's columns. With the default
+        groups: ``hue``, ``hue_circular``, ``hue_concentration``, ``saturation``,
+        ``brightness``, ``jpeg_bytes``, ``png_bytes``, ``feature_congestion``,
+        ``subband_entropy``, ``spectrum_slope``, ``spectrum_intercept``,
+        ``edge_density`` and ``edge_density_sigma<s>``. A column that an earlier group
+        already produced is renamed ``<group>_<column>`` (e.g. the toolbox's
+        ``edge_density`` becomes ``aesthetics_edge_density`` next to the Canny one).
 
     Raises:
-        io.ImageReadError: unreadable, truncated, or smaller than 32 px on a side.
+        io.ImageReadError: unreadable, truncated, smaller than 32 px on a side, or larger
+            than ``max_pixels``.
+        ValueError: unknown measure group.
     """
+    groups = _resolve(measures)
+    if not isinstance(image, np.ndarray) and max_pixels is not None:
+        from PIL import Image
+
+        try:
+            with Image.open(image) as im:  # reads the header only
+                w, h = im.size
+        except Exception:  # io.read_image below names the file and the reason
+            pass
+        else:
+            _check_pixels(h, w, str(image), max_pixels)
     rgb = io.read_image(image, min_size=MIN_SIZE)
-    if 2.0 not in tuple(edge_sigmas):
-        raise ValueError(f"measure: edge_sigmas must include 2.0 (edge_density), got {edge_sigmas!r}")
-    row = {"width": rgb.shape[1], "height": rgb.shape[0], **color_stats(rgb),
-           "jpeg_bytes": jpeg_size(rgb, quality=jpeg_quality), "png_bytes": png_size(rgb), **clutter(rgb)}
-    spec = radial_spectrum(rgb)
-    row["spectrum_slope"], row["spectrum_intercept"] = spec["slope"], spec["intercept"]
-    for s in edge_sigmas:
-        d = edge_density(rgb, sigma=s)
-        row["edge_density" if s == 2.0 else f"edge_density_sigma{s:g}"] = d
+    _check_pixels(rgb.shape[0], rgb.shape[1], "<array>" if isinstance(image, np.ndarray) else str(image), max_pixels)
+    settings = {"jpeg_quality": int(jpeg_quality), "edge_sigmas": tuple(float(s) for s in edge_sigmas)}
+    row = {"width": rgb.shape[1], "height": rgb.shape[0]}
+    for name, fn, opts in groups:
+        try:
+            values = fn(rgb, **settings, **opts)
+        except Exception as exc:
+            if not keep_going or len(groups) == 1:
+                raise
+            row.setdefault("_group_errors", []).append(f"group {name}: {type(exc).__name__}: {exc}")
+            continue
+        for col, val in values.items():
+            row[col if col not in row else f"{name}_{col}"] = val
     return row
 
 
@@ -815,17 +415,33 @@ def _source_note(path) -> str:
 
     try:
         with Image.open(path) as im:
-            mode = im.mode
+            mode, bits = im.mode, im.info.get("bits")
+            fmt = im.format
     except Exception:  # the measurement itself reports unreadable files
         return ""
-    return "" if mode == "RGB" else f"converted from PIL mode {mode}"
+    if mode == "RGB" and not (fmt == "PNG" and _png_bit_depth(path) == 16):
+        return ""
+    if mode == "RGB":
+        return "converted from 16-bit RGB PNG (read as 8-bit RGB, high byte)"
+    return f"converted from PIL mode {mode}" + (f" ({bits} bits)" if bits else "")
+
+
+def _png_bit_depth(path) -> int:
+    """Bit depth field of a PNG's IHDR chunk (byte 24 of the file), 0 if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(25)
+        return head[24] if len(head) == 25 and head[12:16] == b"IHDR" else 0
+    except OSError:
+        return 0
 
 
 def _measure_file(path: str, settings: dict) -> dict:
     """One table row for ``path``; never raises (failures become status 'failed')."""
     try:
-        row = measure(path, **settings)
-        return {**row, "status": "ok", "error": "", "note": _source_note(path)}
+        row = measure(path, **settings, keep_going=True)
+        errors = row.pop("_group_errors", [])
+        return {**row, "status": "ok", "error": "; ".join(errors), "note": _source_note(path)}
     except Exception as exc:  # keep going past one bad image; the row says why
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "note": ""}
 
@@ -887,14 +503,23 @@ def _inputs(paths_or_folder, root):
     return df, given, files
 
 
-def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, progress: bool = True,
-          jpeg_quality: int = 75, edge_sigmas=EDGE_SIGMAS, flush_every: int = 20):
+def table(paths_or_folder, *, measures=DEFAULT_MEASURES, root=None, cache=None, n_jobs: int | None = None,
+          progress: bool = True, jpeg_quality: int = 75, edge_sigmas=EDGE_SIGMAS,
+          max_pixels: int | None = MAX_PIXELS, flush_every: int = 20):
     """Measure many images: one row per image with every measure, in parallel, cached.
 
     Args:
         paths_or_folder: a folder (searched recursively for image files), a list of paths,
             or a DataFrame with a ``path`` column (e.g. the dream ``manifest.csv``); a
             DataFrame's other columns (``layer``, ``layer_index``, ``seed``, ...) are kept.
+        measures: which measure groups to compute, in column order: names of
+            :data:`GROUPS` (``"color"``, ``"compression"``, ``"clutter"``, ``"spectrum"``,
+            ``"edges"``), the alias ``"paper1"`` (colour + compression + clutter), the lazy
+            group ``"aesthetics"`` (the Aesthetics Toolbox measures of
+            ``helpers.aesthetics.measure``), ``(name, {option: value})`` pairs such as
+            ``("aesthetics", {"which": ["fourier", "fractal"]})``, or module-level
+            functions ``f(rgb, **settings) -> {column: value}``. An unknown name raises
+            ``ValueError`` listing :func:`available_measures`. The cache keys on them.
         root: folder that relative paths are resolved against (a folder input is its own
             root); the ``path`` column keeps the paths as given.
         cache: parquet file of earlier results. Rows whose file (absolute path, size,
@@ -907,14 +532,32 @@ def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, 
         progress: show a ``tqdm`` progress bar.
         jpeg_quality: JPEG quality for ``jpeg_bytes`` (PIL, default 75).
         edge_sigmas: Canny sigmas in px; ``edge_density`` is at 2.0.
+        max_pixels: images with more pixels (height x width, read from the file header
+            before decoding) give a failed row; ``None``: no limit (PIL's own
+            decompression-bomb check, about 179 MP, still applies).
         flush_every: write the cache after this many new rows.
 
     Returns:
         DataFrame in input order: the input columns (``path`` first), the columns of
         :func:`measure`, ``status`` ("ok" or "failed"), ``error`` (message, "" when ok)
-        and ``note`` (e.g. "converted from PIL mode L" for grayscale, RGBA or 16-bit
-        files, which are measured after conversion). Unreadable, truncated or tiny (< 32
-        px) files give a warning naming the file and a failed row with NaN measures.
+        and ``note`` (how the file was converted, "" for 8-bit RGB).
+
+    Bad input (what happens to each kind of file; conversions by ``io.read_image``):
+
+    - grayscale (L, I;16, 1-bit): replicated to three equal channels (so saturation 0);
+    - 16-bit grayscale (I;16): scaled to 8 bits by 255/65535, rounded (a file whose
+      values all fit in 0..255 is taken as 8-bit values); 16-bit RGB PNGs are read by
+      PIL as 8-bit RGB (high byte);
+    - RGBA, LA and palette images with transparency: composited on white;
+    - palette (P) without transparency: mapped through the palette;
+    - CMYK, YCbCr and other modes: PIL's conversion to RGB;
+    - these rows are "ok" with a ``note`` saying "converted from PIL mode ...";
+    - smaller than 32 px on a side, more than ``max_pixels`` pixels, truncated, not an
+      image (or missing): a warning naming the file and a "failed" row with NaN
+      measures and the reason in ``error``; the rest of the table goes on;
+    - one measure group failing on an image (e.g. a fit that does not converge): the row
+      stays "ok" with that group's columns NaN, ``error`` names the group and the reason,
+      and a warning names the file.
     """
     import os
     import warnings
@@ -923,9 +566,13 @@ def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, 
     import pandas as pd
     from tqdm.auto import tqdm
 
-    settings = {"jpeg_quality": int(jpeg_quality), "edge_sigmas": tuple(float(s) for s in edge_sigmas)}
+    groups = _resolve(measures)  # unknown names fail here, before any work
+    settings = {"measures": [measures] if isinstance(measures, str) or callable(measures) else list(measures),
+                "jpeg_quality": int(jpeg_quality), "edge_sigmas": tuple(float(s) for s in edge_sigmas),
+                "max_pixels": max_pixels}
+    key_settings = {**settings, "measures": [[name, opts, _group_version(name)] for name, _, opts in groups]}
     df, given, files = _inputs(paths_or_folder, root)
-    keys = pd.DataFrame([_file_key(f, settings) for f in files])
+    keys = pd.DataFrame([_file_key(f, key_settings) for f in files])
     done: dict[int, dict] = {}
     cached = None
     if cache is not None and os.path.exists(cache):
@@ -981,10 +628,11 @@ def table(paths_or_folder, *, root=None, cache=None, n_jobs: int | None = None, 
         if c in res:
             res[c] = res[c].astype("Int64")
     for i in range(len(files)):
-        if rows[i].get("status") == "failed":
-            err = str(rows[i].get("error"))
+        err = str(rows[i].get("error") or "")
+        if rows[i].get("status") == "failed" or err:
             where = "" if files[i] in err else f"{files[i]}: "
-            warnings.warn(f"features.table: {where}{err} (row marked failed, the rest goes on)", stacklevel=2)
+            what = "row marked failed" if rows[i].get("status") == "failed" else "those columns left empty"
+            warnings.warn(f"features.table: {where}{err} ({what}, the rest goes on)", stacklevel=2)
     res = pd.concat([df, res.drop(columns=[c for c in res.columns if c in df.columns])], axis=1)
     front = [c for c in df.columns] + [c for c in res.columns if c not in df.columns and c not in ("status", "error", "note")]
     return res[front + ["status", "error", "note"]]
@@ -1042,6 +690,27 @@ def plot_distributions(df, *, columns=None, by=None, notes=(), ncols: int = 5, b
     return plots.label(fig, *notes)
 
 
+def _colorbar_ticks(cb, values) -> None:
+    """At most 4 distinct, readable ticks on a colour bar, even for a narrow value range.
+
+    A fixed "%.3g" format prints the same label several times when the range is narrow
+    (e.g. "0.0316" five times for a nearly flat orientation map); the tick labels here get
+    as many decimals as their spacing needs.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    ticks = MaxNLocator(nbins=3, min_n_ticks=2).tick_values(lo, hi)
+    ticks = ticks[(ticks >= lo - 1e-12 * abs(hi)) & (ticks <= hi + 1e-12 * abs(hi))]
+    if len(ticks) < 2:
+        ticks = np.array([lo, hi]) if hi > lo else np.array([lo])
+    step = np.min(np.diff(ticks)) if len(ticks) > 1 else max(abs(lo), 1e-12)
+    decimals = int(max(0, -np.floor(np.log10(step)))) if step > 0 else 3
+    cb.ax.yaxis.set_major_locator(FixedLocator(ticks))
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.{decimals}f}"))
+    cb.ax.tick_params(labelsize=6)
+
+
 def plot_clutter_maps(images, *, notes=(), cell: float = 2.2):
     """For each image: the image, its Feature Congestion map, the colour, contrast and
     orientation clutter maps, and its per-band sub-band entropies.
@@ -1062,9 +731,9 @@ def plot_clutter_maps(images, *, notes=(), cell: float = 2.2):
     fig, axes = plt.subplots(n, 6, figsize=(6 * cell, n * cell), squeeze=False, constrained_layout=True)
     for r, (title, image) in enumerate(images.items()):
         rgb = _rgb(image)
-        lab = _rgb2lab_rr(rgb)
-        fc, maps = _fc_from_lab(lab, return_maps=True)
-        se, ent = _se_from_lab(lab, return_bands=True)
+        lab = _clutter._rgb2lab_rr(rgb)
+        fc, maps = _clutter._fc_from_lab(lab, return_maps=True)
+        se, ent = _clutter._se_from_lab(lab, return_bands=True)
         ax = axes[r]
         ax[0].imshow(rgb)
         ax[0].set_ylabel(title, fontsize=8)
@@ -1073,8 +742,8 @@ def plot_clutter_maps(images, *, notes=(), cell: float = 2.2):
         for a, (key, name) in zip(ax[1:5], panels):
             im = a.imshow(maps[key], cmap="magma")
             a.set_title(name if r == 0 or key == "fc" else "", fontsize=8)
-            cb = fig.colorbar(im, ax=a, fraction=0.046, pad=0.02, format="%.3g")
-            cb.ax.tick_params(labelsize=6)
+            cb = fig.colorbar(im, ax=a, fraction=0.046, pad=0.02)
+            _colorbar_ticks(cb, maps[key])
         for a in ax[:5]:
             a.set_xticks([])
             a.set_yticks([])
@@ -1088,3 +757,234 @@ def plot_clutter_maps(images, *, notes=(), cell: float = 2.2):
             ax[5].legend(fontsize=6, frameon=False)
     axes[0][0].set_title("image", fontsize=8)
     return plots.label(fig, *notes)
+
+
+# ----------------------------------------------------------------------------------------
+# Structure of the measures: correlations, and which measures separate groups of images
+# ----------------------------------------------------------------------------------------
+NON_MEASURES = ("width", "height", "layer_index", "seed", "status", "error", "note")
+"""Numeric table columns that are not image measures (left out of the analyses below)."""
+
+
+def layer_type(layer: str) -> str:
+    """Coarse type of an InceptionV1 (inception5h) layer name, for grouping the dream stimuli.
+
+    From the layer naming scheme of ``dream.LAYERS``: the stem's ``conv2d*`` -> "conv",
+    ``maxpool*`` -> "maxpool", ``localresponsenorm*`` -> "lrn"; a mixed block's branches
+    ``*_1x1`` -> "1x1", ``*_3x3`` -> "3x3", ``*_5x5`` -> "5x5", their 1x1 reductions
+    ``*_bottleneck``/``*_pool_reduce`` -> "reduce", ``*_pool`` -> "pool branch", the block
+    output ``mixedNx`` -> "mixed output"; the auxiliary ``head*`` layers -> "head".
+    ``_pre_relu`` variants get the type of their layer.
+    """
+    import re
+
+    name = str(layer).removesuffix("_pre_relu")
+    if name.startswith("head"):
+        return "head"
+    if re.fullmatch(r"conv2d\d+", name):
+        return "conv"
+    if re.fullmatch(r"maxpool\d+", name):
+        return "maxpool"
+    if re.fullmatch(r"localresponsenorm\d+", name):
+        return "lrn"
+    m = re.fullmatch(r"mixed\d[a-e](?:_(.*))?", name)
+    if not m:
+        return "other"
+    branch = m.group(1)
+    if branch is None:
+        return "mixed output"
+    if branch.endswith("bottleneck") or branch == "pool_reduce":
+        return "reduce"
+    return {"1x1": "1x1", "3x3": "3x3", "5x5": "5x5", "pool": "pool branch"}.get(branch, "other")
+
+
+def measure_columns(df) -> list:
+    """The numeric measure columns of a :func:`table` output (not ids, sizes or status)."""
+    import pandas as pd
+
+    return [c for c in df.columns if c not in NON_MEASURES and not c.startswith("_")
+            and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+
+
+def _ok_numeric(df, columns):
+    """Rows with status ok, the given columns as float, constant or all-NaN columns dropped."""
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    x = ok[list(columns)].astype(float)
+    keep = [c for c in x.columns if x[c].notna().sum() > 2 and x[c].std(skipna=True) > 0]
+    return ok, x[keep]
+
+
+def separation(df, by: str, *, columns=None):
+    """Which measures differ between groups of images (e.g. layer types).
+
+    Per measure: the Kruskal-Wallis H test across the groups of ``by``
+    (``scipy.stats.kruskal``, rank-based, so the scales of the measures do not matter), its
+    effect size eta^2_H = (H - k + 1) / (n - k) (the share of the rank variance explained
+    by the groups, ~0 for none, near 1 for complete separation; Tomczak & Tomczak 2014,
+    Trends Sport Sci. 21:19), and Benjamini-Hochberg adjusted p-values over all measures
+    (``statsmodels.stats.multitest.multipletests``).
+
+    Args:
+        df: a :func:`table` output (rows with ``status == "ok"`` are used).
+        by: column holding the group of each image (at least 2 groups with 2+ images).
+        columns: measures to test (default :func:`measure_columns`; constant ones are skipped).
+
+    Returns:
+        DataFrame sorted by eta^2_H (largest first): ``measure``, ``H``, ``p``, ``p_bh``,
+        ``eta2``, ``n``, ``k`` (groups), and ``top_group`` / ``bottom_group`` (the groups
+        with the highest and lowest median).
+    """
+    import pandas as pd
+    from scipy.stats import kruskal
+    from statsmodels.stats.multitest import multipletests
+
+    if by not in df.columns:
+        raise ValueError(f"features.separation: no column {by!r} (columns: {list(df.columns)})")
+    ok, x = _ok_numeric(df, columns or measure_columns(df))
+    rows = []
+    for c in x.columns:
+        d = pd.DataFrame({"v": x[c], "g": ok[by]}).dropna()
+        groups = [g["v"].to_numpy() for _, g in d.groupby("g") if len(g) >= 2]
+        if len(groups) < 2:
+            continue
+        n, k = sum(len(g) for g in groups), len(groups)
+        if len(np.unique(d["v"])) < 2:
+            continue
+        H, p = kruskal(*groups)
+        med = d.groupby("g")["v"].median()
+        rows.append({"measure": c, "H": float(H), "p": float(p), "eta2": float((H - k + 1) / (n - k)) if n > k else np.nan,
+                     "n": n, "k": k, "top_group": str(med.idxmax()), "bottom_group": str(med.idxmin())})
+    if not rows:
+        raise ValueError(f"features.separation: no measure could be tested across the groups of {by!r} "
+                         "(need 2+ groups with 2+ images each)")
+    out = pd.DataFrame(rows)
+    out["p_bh"] = multipletests(out["p"], method="fdr_bh")[1]
+    out = out.sort_values("eta2", ascending=False, ignore_index=True)
+    return out[["measure", "H", "p", "p_bh", "eta2", "n", "k", "top_group", "bottom_group"]]
+
+
+def plot_correlations(df, *, columns=None, method: str = "spearman", notes=(), ax=None):
+    """Clustered heat map of the correlations between measures.
+
+    Correlations (``method``: "spearman" or "pearson", pairwise complete) are ordered by
+    average-linkage hierarchical clustering on the distance 1 - |r| (``scipy.cluster``), so
+    measures that carry the same information sit together whatever the sign.
+
+    Args:
+        df: a :func:`table` output.
+        columns: measures (default :func:`measure_columns`; constant ones are dropped).
+        method: correlation coefficient.
+        notes: lines stamped above the figure.
+        ax: axes to draw into (default: a new figure sized to the number of measures).
+
+    Returns:
+        matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    from helpers import plots
+
+    _, x = _ok_numeric(df, columns or measure_columns(df))
+    r = x.corr(method=method).fillna(0.0)
+    names = list(r.columns)
+    if len(names) >= 3:
+        d = np.clip(1 - np.abs(r.to_numpy()), 0, None)
+        np.fill_diagonal(d, 0.0)
+        order = leaves_list(linkage(squareform((d + d.T) / 2, checks=False), method="average"))
+        r = r.iloc[order, order]
+        names = list(r.columns)
+    n = len(names)
+    if ax is None:
+        side = max(4.0, 0.18 * n + 2.0)
+        fig, ax = plt.subplots(figsize=(side + 1.0, side), constrained_layout=True)
+    else:
+        fig = ax.figure
+    im = ax.imshow(r.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    fs = 7 if n <= 30 else 5
+    ax.set_xticks(range(n), names, rotation=90, fontsize=fs)
+    ax.set_yticks(range(n), names, fontsize=fs)
+    if n <= 16:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{r.iat[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                        color="white" if abs(r.iat[i, j]) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label=f"{method.capitalize()} r")
+    ax.set_title(f"Correlations between {n} measures ({len(x)} images), clustered on 1 - |r|", fontsize=9)
+    return plots.label(fig, *notes)
+
+
+def plot_separation(sep, *, top: int = 25, alpha: float = 0.05, notes=(), ax=None):
+    """Bar chart of :func:`separation`: eta^2_H per measure, significant ones (BH) coloured.
+
+    Args:
+        sep: :func:`separation` output.
+        top: show the ``top`` measures with the largest effect.
+        alpha: false discovery rate for the colouring.
+        notes: lines stamped above the figure.
+        ax: axes to draw into.
+
+    Returns:
+        matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    s = sep.head(top).iloc[::-1]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, max(2.5, 0.22 * len(s) + 1.2)), constrained_layout=True)
+    else:
+        fig = ax.figure
+    colours = ["tab:blue" if p < alpha else "0.7" for p in s["p_bh"]]
+    ax.barh(range(len(s)), s["eta2"].clip(lower=0), color=colours)
+    ax.set_yticks(range(len(s)), [f"{m}  (high: {t})" for m, t in zip(s["measure"], s["top_group"])], fontsize=6)
+    ax.set_xlabel("Kruskal-Wallis effect size $\\eta^2_H$ (share of rank variance; negative shown as 0)")
+    k = int(sep["k"].max()) if len(sep) else 0
+    ax.set_title(f"Measures that separate the {k} groups (blue: BH-adjusted p < {alpha:g})", fontsize=9)
+    ax.set_xlim(0, max(0.05, float(s["eta2"].max()) * 1.1 if len(s) else 1))
+    return plots.label(fig, *notes)
+
+
+def stimuli(images=None, *, profile: str = "class", n: int | None = None):
+    """The images notebook 02 measures, as a DataFrame for :func:`table`.
+
+    Args:
+        images: a folder of images (searched recursively for :data:`IMAGE_SUFFIXES`), or
+            ``None`` for the dream stimuli of notebook 01 (``results/<profile>/dream/manifest.csv``).
+        profile: profile whose dream stimuli are used when ``images`` is None.
+        n: keep at most the first ``n`` images (``None``: all).
+
+    Returns:
+        DataFrame with ``path`` (relative to ``df.attrs["root"]``) and a ``group`` column:
+        the :func:`layer_type` of each dream image (beside ``layer``, ``layer_index``,
+        ``seed``), or the first sub-folder of each file of ``images`` ("." for files at the
+        top). ``df.attrs``: ``root`` (folder the paths are relative to) and ``stand_in``
+        (True when the dream images were made with stand-in weights).
+    """
+    import pandas as pd
+    from pathlib import Path
+
+    from helpers import paths
+
+    if images is None:
+        root = paths.results(profile) / "dream"
+        manifest = io.load_table(root / "manifest.csv")
+        df = manifest[["layer", "layer_index", "seed", "path"]].copy()
+        df["group"] = df["layer"].map(layer_type)
+        stand_in = "weights_source" in manifest and bool((manifest["weights_source"] != "pretrained").any())
+    else:
+        root = Path(images)
+        if not root.is_dir():
+            raise FileNotFoundError(f"features.stimuli: IMAGES={images!s} is not a folder of images")
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"features.stimuli: no image files ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+        rel = [p.relative_to(root) for p in files]
+        df = pd.DataFrame({"path": [str(r) for r in rel], "group": [r.parts[0] if len(r.parts) > 1 else "." for r in rel]})
+        stand_in = False
+    if n is not None:
+        df = df.head(int(n)).reset_index(drop=True)
+    df.attrs.update(root=root, stand_in=stand_in)
+    return df

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import features, io
+from helpers import clutter, features, io
 
 
 def _noise(h=96, w=96, seed=0):
@@ -92,7 +92,6 @@ def test_edge_density():
     assert features.edge_density(_noise(64, 64), sigma=1.0) > features.edge_density(_noise(64, 64), sigma=4.0)
 
 
-# --- clutter: Feature Congestion and Sub-band Entropy ------------------------------------
 def _objects(n, size=128, seed=0):
     """Mid-gray canvas with ``n`` random coloured rectangles (seeded)."""
     rng = np.random.default_rng(seed)
@@ -104,129 +103,25 @@ def _objects(n, size=128, seed=0):
     return img
 
 
-def _gratings(n_orient, size=128, period=8):
-    """Gray image of line gratings: one orientation, or ``n_orient`` in a 2x2 patchwork."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    angles = np.linspace(0, np.pi, n_orient, endpoint=False)
-    img = np.zeros((size, size))
-    half = size // 2
-    for i, (sy, sx) in enumerate([(0, 0), (0, half), (half, 0), (half, half)]):
-        th = angles[i % n_orient]
-        patch = np.cos(2 * np.pi * (np.cos(th) * xx + np.sin(th) * yy) / period)
-        img[sy:sy + half, sx:sx + half] = patch[sy:sy + half, sx:sx + half]
-    g = np.round(127.5 + 100 * img).astype(np.uint8)
-    return np.repeat(g[..., None], 3, axis=2)
-
-
-@pytest.mark.parametrize("colour,shape", [((128, 128, 128), (64, 64)), ((10, 200, 30), (48, 80)), ((255, 0, 255), (33, 47))])
-def test_uniform_image_reference_values(colour, shape):
-    img = np.empty(shape + (3,), np.uint8)
-    img[:] = colour
-    assert features.feature_congestion(img) == pytest.approx(1.248283, abs=5e-7)
-    if min(shape) >= 32:
-        assert features.subband_entropy(img) == 0.0
-
-
-def test_feature_congestion_maps():
-    img = _objects(10, size=96)
-    value, maps = features.feature_congestion(img, return_maps=True)
-    assert set(maps) == {"fc", "color", "contrast", "orientation"}
-    assert all(m.shape == (96, 96) and np.isfinite(m).all() for m in maps.values())
-    assert value == pytest.approx(maps["fc"].mean())
-    w = features.FC_WEIGHTS
-    np.testing.assert_allclose(maps["fc"], maps["color"] / w["color"] + maps["contrast"] / w["contrast"]
-                               + maps["orientation"] / w["orientation"])
-    assert features.feature_congestion(img, p=2) >= value  # Minkowski p=2 >= mean
-
-
-def test_more_objects_more_clutter():
-    few, many = _objects(3), _objects(40)
-    assert features.feature_congestion(many) > features.feature_congestion(few) > 1.248283
-    assert features.subband_entropy(many) > features.subband_entropy(few) > 0
-
-
-def test_more_orientations_more_orientation_clutter():
-    one, four = _gratings(1), _gratings(4)
-    _, m1 = features.feature_congestion(one, return_maps=True)
-    _, m4 = features.feature_congestion(four, return_maps=True)
-    assert m4["orientation"].mean() > 1.5 * m1["orientation"].mean()
-    assert features.feature_congestion(four) > features.feature_congestion(one)
-
-
-def test_constant_shift_leaves_contrast_and_colour_clutter_alone():
-    # A constant shift of L (and of a, b) changes no local (co)variance: DoG kernels and
-    # covariances are shift invariant, as in the reference.
-    lab = features._rgb2lab_rr(_objects(20, size=96))
-    L, a, b = (features._gaussian_pyramid(lab[..., i], 3) for i in range(3))
-    shift = lambda pyr, c: [x + c for x in pyr]  # noqa: E731
-    for c0, c1 in zip(features._contrast_clutter_levels(L), features._contrast_clutter_levels(shift(L, 2.5))):
-        np.testing.assert_allclose(c0, c1, atol=1e-9)
-    col0 = features._color_clutter_levels(L, a, b)
-    col1 = features._color_clutter_levels(shift(L, 1.0), shift(a, -3.0), shift(b, 4.0))
-    for c0, c1 in zip(col0, col1):
-        np.testing.assert_allclose(c0, c1, rtol=1e-6)
-    # and a uniform colour swap on a gray-level pattern keeps the contrast clutter map
-    # whenever the luminance pattern is the same: compare against the same image
-    img = _objects(15, size=96)
-    v, m = features.feature_congestion(img, return_maps=True)
-    v2, m2 = features.feature_congestion(img.copy(), return_maps=True)
-    np.testing.assert_array_equal(m["contrast"], m2["contrast"])
-
-
-def test_gaussian_pyramid_and_orient_filters():
-    pyr = features._gaussian_pyramid(np.arange(64 * 48, dtype=float).reshape(64, 48), 3)
-    assert [p.shape for p in pyr] == [(64, 48), (32, 24), (16, 12)]
-    f = features._orient_filters()
-    assert f.shape == (4, 13, 13)
-    np.testing.assert_allclose(f.sum(axis=(1, 2)), 0, atol=1e-12)  # derivative filters
-    np.testing.assert_allclose(f[1], f[0].T)
-    np.testing.assert_allclose(f[2], f[3][:, ::-1], atol=1e-12)  # +-45 degrees mirror each other
-
-
-def test_subband_pyramid_matches_pyrtools():
-    import pyrtools
-
-    x = np.random.default_rng(1).normal(size=(3, 72, 56))
-    ours = features._sf_bands(x, 3, 3)
-    for c in range(3):
-        ref = pyrtools.pyramids.SteerablePyramidFreq(x[c], height=3, order=3).pyr_coeffs
-        ref = [ref[(i, j)] for i in range(3) for j in range(4)] + [ref["residual_lowpass"]]
-        assert len(ours[c]) == 13
-        for o, r in zip(ours[c], ref):
-            np.testing.assert_allclose(o, r, atol=1e-12 * np.abs(r).max())
-
-
-def test_entropy_is_matlab_histc():
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=1000)
-    nb = int(np.ceil(np.sqrt(x.size)))
-    edges = np.linspace(x.min(), x.max(), nb)
-    counts = np.zeros(nb)
-    for v in x:  # histc: edges[k] <= v < edges[k+1], last bin v == edges[-1]
-        counts[min(np.searchsorted(edges, v, side="right") - 1, nb - 1)] += 1
-    p = counts[counts > 0] / x.size
-    assert features._entropy(x) == pytest.approx(-(p * np.log(p)).sum(), rel=1e-12)
-    assert features._entropy(np.full(100, 3.0)) == 0.0
-    u = np.repeat(np.arange(10.0), 10)  # 10 equally likely values -> log(10)
-    assert features._entropy(u) == pytest.approx(np.log(10))
-
-
-def test_subband_entropy_bands_and_small_images():
-    v, ent = features.subband_entropy(_objects(10, size=64), return_bands=True)
-    assert set(ent) == {"L", "a", "b"} and all(len(e) == 13 for e in ent.values())
-    w = features.SE_CHROMA_WEIGHT
-    assert v == pytest.approx((np.mean(ent["L"]) + w * (np.mean(ent["a"]) + np.mean(ent["b"]))) / (1 + 2 * w))
-    gray = np.repeat(_objects(10, size=64)[..., :1], 3, axis=2)
-    _, eg = features.subband_entropy(gray, return_bands=True)
-    assert max(eg["a"]) == 0 and max(eg["b"]) == 0  # achromatic: chroma range < 0.008
-    with pytest.raises(ValueError, match="too small"):
-        features.subband_entropy(np.zeros((16, 16, 3), np.uint8))
-
-
 # --- measure() and table() ---------------------------------------------------------------
+def _png16_rgb(path, a):
+    """Write uint16 HxWx3 ``a`` as a 16-bit RGB PNG (PIL cannot write one)."""
+    import struct
+    import zlib
+
+    h, w, _ = a.shape
+    raw = b"".join(b"\x00" + a[i].astype(">u2").tobytes() for i in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 @pytest.fixture()
 def image_folder(tmp_path):
-    """Folder with good, grayscale, RGBA, 16-bit, tiny, unreadable and truncated files."""
+    """Folder with good, grayscale, RGBA, 16-bit, palette, tiny, huge, unreadable and truncated files."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -235,6 +130,12 @@ def image_folder(tmp_path):
     Image.fromarray(rng.integers(0, 256, (48, 40), dtype=np.uint8)).save(d / "gray.png")
     Image.fromarray(rng.integers(0, 256, (40, 40, 4), dtype=np.uint8)).save(d / "rgba.png")
     Image.fromarray(rng.integers(0, 65536, (40, 40), dtype=np.uint16)).save(d / "deep16.png")
+    _png16_rgb(d / "rgb16.png", rng.integers(0, 65536, (40, 48, 3), dtype=np.uint16))
+    Image.fromarray(_objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(d / "palette.png")
+    pt = Image.fromarray(_objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    pt.info["transparency"] = 0
+    pt.save(d / "palette_transparent.png", transparency=0)
+    Image.new("L", (4600, 4600)).save(d / "huge.png")  # 21.2 MP; compresses to a few kB
     io.save_image(_noise(12, 12), d / "tiny.png")
     (d / "broken.png").write_bytes(b"this is not an image")
     good = (d / "sub" / "good.png").read_bytes()
@@ -260,23 +161,120 @@ def test_measure_row():
 
 
 def test_table_bad_files_and_conversions(image_folder):
+    from PIL import Image
+
     with pytest.warns(UserWarning) as rec:
         df = features.table(image_folder, n_jobs=1, progress=False)
     assert set(CONTRACT) <= set(df.columns)
     assert list(df["path"]) == sorted(df["path"]) and "notes.txt" not in set(df["path"])
     st = dict(zip(df["path"], df["status"]))
-    assert st == {"broken.png": "failed", "deep16.png": "ok", "gray.png": "ok", "rgba.png": "ok",
+    assert st == {"broken.png": "failed", "deep16.png": "ok", "gray.png": "ok", "huge.png": "failed",
+                  "palette.png": "ok", "palette_transparent.png": "ok", "rgb16.png": "ok", "rgba.png": "ok",
                   "sub/good.png": "ok", "tiny.png": "failed", "truncated.png": "failed"}
-    messages = " ".join(str(w.message) for w in rec)
-    for name in ("broken.png", "tiny.png", "truncated.png"):
-        assert name in messages
-    bad = df[df["status"] == "failed"]
+    messages = [str(w.message) for w in rec]
+    for name in ("broken.png", "tiny.png", "truncated.png", "huge.png"):  # one warning per bad file, naming it
+        assert sum(name in m for m in messages) == 1
+    bad = df[df["status"] == "failed"].set_index("path")
     assert bad["feature_congestion"].isna().all() and (bad["error"].str.len() > 0).all()
+    assert "max_pixels" in bad.loc["huge.png", "error"] and "21.2 MP" in bad.loc["huge.png", "error"]
+    assert "smaller than 32 px" in bad.loc["tiny.png", "error"]
+    assert "cannot be read" in bad.loc["broken.png", "error"] and "cannot be read" in bad.loc["truncated.png", "error"]
     ok = df[df["status"] == "ok"].set_index("path")
     assert ok[["feature_congestion", "subband_entropy", "edge_density"]].notna().all().all()
     assert "mode L" in ok.loc["gray.png", "note"] and "RGBA" in ok.loc["rgba.png", "note"]
     assert "16" in ok.loc["deep16.png", "note"] and ok.loc["sub/good.png", "note"] == ""
+    assert "16-bit RGB" in ok.loc["rgb16.png", "note"] and "mode P" in ok.loc["palette.png", "note"]
     assert ok.loc["gray.png", "saturation"] == 0.0
+    # the defined conversions: palette -> its colours; transparent palette entries -> white;
+    # 16-bit RGB -> high byte; 16-bit gray -> scaled by 255/65535
+    pal = np.asarray(Image.open(image_folder / "palette.png").convert("RGB"))
+    assert ok.loc["palette.png", "jpeg_bytes"] == features.jpeg_size(pal)
+    pt = Image.open(image_folder / "palette_transparent.png")
+    white = np.asarray(pt.convert("RGB")).copy()
+    white[np.asarray(pt) == 0] = 255
+    assert ok.loc["palette_transparent.png", "jpeg_bytes"] == features.jpeg_size(white)
+    a16 = np.asarray(Image.open(image_folder / "deep16.png"), dtype=np.float64)
+    gray8 = np.repeat(np.round(a16 / 65535 * 255).astype(np.uint8)[..., None], 3, axis=2)
+    assert ok.loc["deep16.png", "feature_congestion"] == pytest.approx(features.feature_congestion(gray8), rel=1e-12)
+    # raising the pixel limit measures the huge image (in its own call, to keep the test fast)
+    assert features.measure(image_folder / "huge.png", measures="color", max_pixels=None)["width"] == 4600
+    with pytest.raises(io.ImageReadError, match="huge.png.*max_pixels"):
+        features.measure(image_folder / "huge.png", measures="color")
+
+
+def test_table_missing_file_in_list(tmp_path):
+    good = io.save_image(_objects(4, size=48), tmp_path / "a.png")
+    with pytest.warns(UserWarning, match="nowhere.png"):
+        df = features.table([good, tmp_path / "nowhere.png"], n_jobs=1, progress=False, measures="color")
+    assert list(df["status"]) == ["ok", "failed"]
+
+
+def _two_columns(rgb):
+    """A user's measure group (module level, so worker processes can pickle it)."""
+    return {"red_mean": float(rgb[..., 0].mean()), "edge_density": -1.0}
+
+
+def test_measures_groups_pluggable(tmp_path, monkeypatch):
+    img = _objects(6, size=48)
+    assert list(features.measure(img, measures="clutter")) == ["width", "height", "feature_congestion",
+                                                                 "subband_entropy"]
+    row = features.measure(img, measures=["edges", _two_columns])
+    assert row["red_mean"] == pytest.approx(img[..., 0].mean())
+    assert row["edge_density"] == features.edge_density(img) and row[f"{__name__}._two_columns_edge_density"] == -1.0
+    assert set(features.measure(img, measures="paper1")) == set(features.measure(img, measures=["color", "compression",
+                                                                                                  "clutter"]))
+    with pytest.raises(ValueError, match="unknown measure group 'nope'.*available: paper1, color"):
+        features.table([tmp_path / "x.png"], measures=["paper1", "nope"])
+    # a lazy group whose module is missing: a clear error naming it and what is available
+    monkeypatch.setitem(features.LAZY_GROUPS, "aesthetics", ("helpers.no_such_module", "measure"))
+    with pytest.raises(ValueError, match="'aesthetics' needs the module helpers.no_such_module.*available"):
+        features.measure(img, measures=["aesthetics"])
+    assert "aesthetics" not in features.available_measures()
+    # ... and one that exists: imported on first use, its options passed on, table settings not
+    (tmp_path / "fake_aesthetics.py").write_text(
+        "CACHE_VERSION = 7\n"
+        "def measure(img, *, which=None):\n"
+        "    return {'image_size': float(img.shape[0] * img.shape[1]), 'which': str(which)}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(features.LAZY_GROUPS, "aesthetics", ("fake_aesthetics", "measure"))
+    assert "aesthetics" in features.available_measures()
+    row = features.measure(img, measures=[("aesthetics", {"which": ["size"]})])
+    assert row["image_size"] == 48 * 48 and row["which"] == "['size']"
+
+
+def _failing_group(rgb):
+    """A measure group that fails on every image."""
+    raise RuntimeError("fit did not converge")
+
+
+def test_one_failing_group_keeps_the_row(tmp_path):
+    p = io.save_image(_objects(4, size=48), tmp_path / "a.png")
+    with pytest.warns(UserWarning, match="a.png.*_failing_group.*fit did not converge.*columns left empty"):
+        df = features.table([p], measures=["clutter", _failing_group], n_jobs=1, progress=False)
+    assert df.loc[0, "status"] == "ok" and df.loc[0, "feature_congestion"] > 0
+    assert "fit did not converge" in df.loc[0, "error"]
+    with pytest.raises(RuntimeError, match="converge"):
+        features.measure(p, measures=["clutter", _failing_group])
+
+
+def test_table_cache_keys_on_measures(tmp_path, monkeypatch):
+    import warnings
+
+    for i in range(2):
+        io.save_image(_objects(3 + i, size=48, seed=i), tmp_path / "imgs" / f"{i}.png")
+    cache = tmp_path / "cache.parquet"
+    calls = []
+    real = features._measure_file
+    monkeypatch.setattr(features, "_measure_file", lambda p, s: calls.append(s["measures"]) or real(p, s))
+    warnings.simplefilter("ignore")
+    a = features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures="color")
+    assert len(calls) == 2 and "feature_congestion" not in a.columns
+    features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures="color")
+    assert len(calls) == 2  # same measures: from the cache
+    b = features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures=["color", "clutter"])
+    assert len(calls) == 4 and b["feature_congestion"].notna().all()
+    features.table(tmp_path / "imgs", cache=cache, n_jobs=1, progress=False, measures="color")
+    assert len(calls) == 4  # both entries live side by side in the cache
 
 
 def test_table_cache_recomputes_only_changed(image_folder, tmp_path, monkeypatch):
@@ -344,3 +342,78 @@ def test_figures(tmp_path):
     assert any(t.get_text() == "TEST NOTE" for t in fig.texts)
     fig2 = features.plot_clutter_maps({"a": _objects(5, size=48), "b": _objects(20, size=48)})
     assert len(fig2.axes) >= 12  # 2 rows x 6 panels (+ colour bars)
+
+
+# --- structure of the measures (notebook 02) ---------------------------------------------
+def test_layer_type_covers_every_study_layer():
+    from helpers import dream
+
+    types = {layer: features.layer_type(layer) for layer in dream.LAYERS}
+    assert "other" not in types.values()
+    assert types["conv2d0_pre_relu"] == types["conv2d2"] == "conv" and types["maxpool10"] == "maxpool"
+    assert types["localresponsenorm1"] == "lrn" and types["mixed4c"] == "mixed output"
+    assert types["mixed4c_3x3_bottleneck_pre_relu"] == types["mixed5b_pool_reduce"] == "reduce"
+    assert types["mixed3a_5x5"] == "5x5" and types["mixed3a_pool"] == "pool branch" and types["head1_pool"] == "head"
+    assert sum(t == "reduce" for t in types.values()) == 9 * 6  # 3 reductions x 2 (pre_relu) in 9 mixed blocks
+
+
+def _grouped_table(n_per=6, seed=0):
+    """A fake table: measure a separates groups A/B/C completely, b partly, c not at all."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    g = np.repeat(["A", "B", "C"], n_per)
+    a = np.repeat([0.0, 10.0, 20.0], n_per) + rng.random(3 * n_per)
+    return pd.DataFrame({"path": [f"{i}.png" for i in range(3 * n_per)], "group": g, "a": a,
+                         "b": a / 20 + rng.normal(0, 0.6, 3 * n_per), "c": rng.normal(size=3 * n_per),
+                         "const": 1.0, "width": 64, "status": "ok"})
+
+
+def test_separation_ranks_measures():
+    from scipy.stats import kruskal
+
+    df = _grouped_table()
+    sep = features.separation(df, "group")
+    assert list(sep["measure"])[:1] == ["a"] and set(sep["measure"]) == {"a", "b", "c"}  # const, width left out
+    row = sep.set_index("measure").loc["a"]
+    H, p = kruskal(*[df.loc[df["group"] == k, "a"] for k in "ABC"])
+    assert row["H"] == pytest.approx(H) and row["p"] == pytest.approx(p)
+    assert row["eta2"] == pytest.approx((H - 3 + 1) / (18 - 3)) and row["eta2"] > 0.85  # complete separation
+    assert sep.set_index("measure").loc["c", "eta2"] < 0.3
+    assert row["top_group"] == "C" and row["bottom_group"] == "A" and (sep["p_bh"] >= sep["p"]).all()
+    with pytest.raises(ValueError, match="no column 'layer_type'"):
+        features.separation(df, "layer_type")
+
+
+def test_correlation_and_separation_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    df = _grouped_table()
+    fig = features.plot_correlations(df, notes=["TEST NOTE"])
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert sorted(labels) == ["a", "b", "c"] and labels.index("c") in (0, 2)  # a, b cluster together
+    assert any(t.get_text() == "TEST NOTE" for t in fig.texts)
+    fig2 = features.plot_separation(features.separation(df, "group"))
+    assert len(fig2.axes[0].patches) == 3
+
+
+def test_stimuli_from_a_folder(tmp_path):
+    for rel in ("cats/a.png", "cats/b.png", "dogs/c.jpg", "top.png"):
+        io.save_image(_objects(3, size=40), tmp_path / rel)
+    (tmp_path / "readme.txt").write_text("not an image")
+    df = features.stimuli(tmp_path)
+    assert list(df["path"]) == ["cats/a.png", "cats/b.png", "dogs/c.jpg", "top.png"]
+    assert list(df["group"]) == ["cats", "cats", "dogs", "."] and df.attrs["root"] == tmp_path
+    assert len(features.stimuli(tmp_path, n=2)) == 2
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        features.stimuli(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        features.stimuli(_empty(tmp_path))
+
+
+def _empty(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
