@@ -48,9 +48,21 @@ def _run(profile, number, weights_file):
     return error
 
 
+class _Runs(dict):
+    """Each (profile, notebook) runs once, when a test first asks for it (so ``-k`` selects runs too)."""
+
+    def __init__(self, weights):
+        super().__init__()
+        self.weights = weights
+
+    def __missing__(self, key):
+        self[key] = _run(*key, self.weights)
+        return self[key]
+
+
 @pytest.fixture(scope="module")
 def runs(weights):
-    return {(profile, n): _run(profile, n, weights) for profile in ("paper", "class") for n in ("05", "06")}
+    return _Runs(weights)
 
 
 @pytest.mark.parametrize("profile", ["paper", "class"])
