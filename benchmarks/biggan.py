@@ -78,7 +78,23 @@ def main(argv=None):
     model = models.load("biggan-deep-256", source="random", seed=0, progress=False)
     original = {k: v.clone() for k, v in model.state_dict().items()}
     model_mb = sum(v.numel() * v.element_size() for v in original.values()) / 2**20
+    n_train = f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M"
     rows = []
+
+    # 0. loading the real file format (helpers.rehearsal) vs the package's own loader on the same folder
+    import tempfile
+
+    from pytorch_pretrained_biggan import BigGAN
+
+    from helpers import rehearsal
+    with tempfile.TemporaryDirectory() as tmp:
+        f = rehearsal.write_biggan_deep_256(tmp, seed=0)
+        tb, mb, ref_m = measure(lambda: BigGAN.from_pretrained(tmp).eval(), reps)
+        t, m, our_m = measure(lambda: models.load("biggan-deep-256", path=f, progress=False), reps)
+        same = all(torch.equal(a, b) for a, b in zip(ref_m.state_dict().values(), our_m.state_dict().values()))
+        rows.append(("load pytorch_model.bin + config.json", "BigGAN.from_pretrained (strict=False)",
+                     "models.load (strict, sha256 verify)", tb, t, mb, m, f"same state: {same}"))
+        del ref_m, our_m
 
     def restored():
         return all(torch.equal(v, original[k]) for k, v in model.state_dict().items())
@@ -103,7 +119,7 @@ def main(argv=None):
     tb, mb, ref = measure(naive, reps)
     for mode in ("memory", "disk"):
         t, m, snap = measure(backed(mode), reps)
-        rows.append(("perturb + restore (Eq. 3, 53.4M)", "deepcopy model", f"backup={mode!r}", tb, t, mb, m,
+        rows.append((f"perturb + restore (Eq. 3, {n_train})", "deepcopy model", f"backup={mode!r}", tb, t, mb, m,
                      f"same weights: {torch.equal(ref, snap)}; restored bitwise: {restored()}"))
 
     # 2. resample B2 + restore (scipy draws, 8.65M)
@@ -122,7 +138,7 @@ def main(argv=None):
             return 1 - float(a @ b / (a.norm() * b.norm()))
         tb, mb, d0 = measure(flat, reps)
         t, m, d1 = measure(lambda: biggan.cosine_distance(model, original), reps)
-    rows.append(("cosine distance (53.4M)", "torch.cat float64", "streamed float64", tb, t, mb, m, f"|diff| = {abs(d0 - d1):.1e}"))
+    rows.append((f"cosine distance ({n_train})", "torch.cat float64", "streamed float64", tb, t, mb, m, f"|diff| = {abs(d0 - d1):.1e}"))
 
     # 4. distances among K networks: build each network and compare vs one streamed pass
     seeds = [0, 1, 2]
@@ -158,6 +174,9 @@ def main(argv=None):
         rows.append((f"generate {n_img} images, batch {bs}", "batch 1", f"batch {bs}", per_image[sizes[0]] * n_img, t,
                      float("nan"), m, f"{n_img / t:.2f} img/s; max px diff vs batch 1: {agree}"))
     best = min(per_image, key=per_image.get)
+    t, m, train_img = measure(lambda: biggan.generate(model, classes, batch_size=best, spectral_norm="train"), 1)
+    rows.append((f"generate {n_img} images, spectral_norm='train'", f"'stored', batch {best}", "'train' (1 power iteration)",
+                 per_image[best] * n_img, t, float("nan"), m, f"restored bitwise: {restored()}"))
 
     # 6. Figure 2 + S1 cost from the unit costs (5 + 24 networks, 24 + 48 images)
     t_pert = [r for r in rows if r[2] == "backup='disk'"][0][4]

@@ -11,25 +11,26 @@ paper        modules                                          note
 ``output``   ``generator.bn``, ``generator.conv_to_rgb``        final BN, 3x3 conv to RGB
 ===========  ===============================================  ===========================
 
-B2, B4, B6, B8, B11 and B13 upsample by 2. B2 holds 8,654,336 trainable parameters (the
+B2, B4, B6, B8, B11 and B13 upsample by 2. The network is built from the config the package
+publishes beside the weights (:func:`helpers.models.biggan_config`): the generator holds
+55,880,833 trainable parameters, the paper's "55.9M", and B2 holds 8,654,336 of them (the
 paper's "around 8.5 million").
 
-**What is perturbed.** ``include="parameters"`` (default) selects the 53,399,137 trainable
-parameters. ``include="all"`` selects the whole state dict (55,921,697 numbers): parameters
-*plus* the buffers, i.e. the batch-norm ``running_means``/``running_vars`` (51 truncation
-rows each) and the spectral-norm ``weight_u``/``weight_v`` vectors. The paper's "55.9M
-parameters" equals the whole state dict, which suggests Eq. 3 was applied to
-``model.state_dict()``; its "around 8.5 million" for B2 equals B2's trainable parameters
-(8.65M; with buffers B2 holds about 9.1M). The text cannot settle it, so both are offered.
-With ``include="all"`` a running variance multiplied by ``1 + alpha * n < 0`` (probability
-``Phi(-1/alpha)``, 0.2 % at alpha = 0.35) becomes negative and its channel NaN at the
-truncation rows it touches; a warning says when that happens.
+**What is perturbed.** ``include="parameters"`` (default) selects the 55,880,833 trainable
+parameters: both counts the paper quotes are trainable-parameter counts, so Eq. 3 perturbs the
+trainable parameters. ``include="all"`` selects the whole state dict (58,573,185 numbers):
+parameters *plus* the buffers, i.e. the batch-norm ``running_means``/``running_vars`` (51
+truncation rows each) and the spectral-norm ``weight_u``/``weight_v`` vectors, offered for
+comparison. With ``include="all"`` a running variance multiplied by ``1 + alpha * n < 0``
+(probability ``Phi(-1/alpha)``, 0.2 % at alpha = 0.35) becomes negative and its channel NaN at
+the truncation rows it touches; a warning says when that happens.
 
 **Spectral norm.** Every conv/linear weight of BigGAN is spectrally normalised: the stored
 parameter is ``weight_orig`` and the forward pass uses ``weight_orig / sigma`` with
-``sigma = u^T weight_orig v`` computed from the stored buffers ``weight_u``/``weight_v``
-(no power iteration in eval mode; in train mode, which the package's README example
-silently uses, every forward pass runs one power iteration and *overwrites* ``u``/``v``).
+``sigma = u^T weight_orig v`` computed from the stored buffers ``weight_u``/``weight_v``.
+In eval mode there is no power iteration; in train mode, which the package's README example
+silently uses (``BigGAN.from_pretrained`` returns a model in train mode), every forward pass
+first runs one power iteration and *overwrites* ``u``/``v``.
 Multiplying ``weight_orig`` element-wise therefore also changes ``sigma``: for Eq. 3,
 ``E[u^T (W o (1 + a N)) v] = sigma``, so the effective weight is the multiplicatively
 perturbed one divided by a random scalar close to 1. For Eq. 4 the stored ``u``/``v`` are not
@@ -38,14 +39,22 @@ would blow the block's activations up; :func:`resample` therefore power-iterates
 of every redrawn weight (``sn_power_iterations``, default 30; 0 keeps them), and restores them
 on exit like everything else it touched.
 
+**Generation mode** (:func:`generate`, ``spectral_norm=``): ``"stored"`` (default) runs in eval
+mode with the stored ``u``/``v`` (for Eq. 3 the pretrained ones, for Eq. 4 the re-estimated ones):
+an image depends only on the network and its inputs, never on how many images were made before.
+``"train"`` reproduces the package README's train mode: each forward pass starts from the stored
+``u``/``v``, runs one power iteration, and the stored vectors are put back afterwards, so every
+batch sees what a freshly loaded ``from_pretrained`` model does on its first call.
+
 **Bitwise restore with one model of memory.** :func:`perturb` and :func:`resample` are
 context managers that change the model in place and restore every touched tensor bit for bit
 on exit, also after an exception. The originals are streamed tensor by tensor to an anonymous
 temporary file (``backup="disk"``, default; deleted by the OS when closed) before each tensor
 is changed, so the process holds one model plus one tensor; ``backup="memory"`` keeps CPU
 clones instead (faster, two models). Regenerating the noise and dividing is *not* exact in
-floating point, which is why the originals are kept. Models must not be run in train mode
-inside the context (spectral norm would then move ``u``/``v`` behind our back).
+floating point, which is why the originals are kept. Inside the contexts, run the model through
+:func:`generate` (whose ``"train"`` mode puts ``u``/``v`` back after every batch), never with a bare
+``model.train()``, which would move ``u``/``v`` behind their back.
 """
 from __future__ import annotations
 
@@ -532,8 +541,50 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return np.clip((arr + 1.0) / 2.0 * 256.0, 0, 255).astype(np.uint8)
 
 
+SPECTRAL_NORM_MODES = ("stored", "train")
+
+
+def _check_spectral_norm(mode):
+    if mode not in SPECTRAL_NORM_MODES:
+        raise ValueError(f"spectral_norm must be one of {SPECTRAL_NORM_MODES} ('stored': eval mode, the stored u/v; "
+                         f"'train': one power iteration per forward pass, as the package README), got {mode!r}")
+
+
+@contextlib.contextmanager
+def _one_power_iteration(model):
+    """Train mode for spectral norm, with the stored ``u``/``v`` put back after every forward pass.
+
+    Yields a function ``run(*args)`` that restores the stored vectors, runs ``model(*args)`` in
+    train mode (one power iteration per spectral-norm layer, as on a fresh ``from_pretrained``
+    model) and leaves ``model`` in eval mode with its stored vectors on exit.
+    """
+    pairs = models.spectral_norms(model)
+    stored = [(getattr(m, h.name + "_u").clone(), getattr(m, h.name + "_v").clone()) for m, h in pairs]
+    was_training = model.training
+
+    def put_back():
+        with torch.no_grad():
+            for (m, h), (u, v) in zip(pairs, stored):
+                getattr(m, h.name + "_u").copy_(u)
+                getattr(m, h.name + "_v").copy_(v)
+
+    def run(*args):
+        put_back()
+        model.train()
+        try:
+            return model(*args)
+        finally:
+            model.train(was_training)
+
+    try:
+        yield run
+    finally:
+        put_back()
+        model.train(was_training)
+
+
 def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, noise_seed: int = NOISE_SEED,
-             batch_size: int = BATCH_SIZE, device=None, progress: bool = False) -> np.ndarray:
+             batch_size: int = BATCH_SIZE, device=None, spectral_norm: str = "stored", progress: bool = False) -> np.ndarray:
     """Images of ``classes`` from ``model`` with the paper's inputs (:func:`latents`).
 
     Args:
@@ -543,6 +594,9 @@ def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, no
         noise_seed: seed of ``truncated_noise_sample`` (paper: 5678).
         batch_size: images per forward pass (default from ``benchmarks/biggan.py``).
         device: where to run (default: the model's device).
+        spectral_norm: ``"stored"`` (eval mode: the stored ``u``/``v``, the project's default) or
+            ``"train"`` (one power iteration from the stored ``u``/``v`` per forward pass, as the
+            package README's example runs; the stored vectors are put back after each batch).
         progress: tqdm bar over batches.
 
     Returns:
@@ -552,12 +606,14 @@ def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, no
 
     if not 0 < truncation <= 1:
         raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+    _check_spectral_norm(spectral_norm)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     z, y = latents(classes, truncation=truncation, noise_seed=noise_seed)
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), contextlib.ExitStack() as stack:
+        run = stack.enter_context(_one_power_iteration(model)) if spectral_norm == "train" else model
         for i in tqdm(range(0, len(z), batch_size), disable=not progress, desc="generate"):
-            out.append(to_uint8(model(z[i:i + batch_size].to(device), y[i:i + batch_size].to(device), truncation)))
+            out.append(to_uint8(run(z[i:i + batch_size].to(device), y[i:i + batch_size].to(device), truncation)))
     return np.concatenate(out) if out else np.zeros((0, 256, 256, 3), np.uint8)
 
 
@@ -575,6 +631,59 @@ FIG2_SEEDS = (0, 1, 2, 3, 4)  # the paper picked five of seeds 0-10 without nami
 FIG5_SEEDS = (0, 1, 2, 3, 4)
 CONSECUTIVE_SEEDS = tuple(range(24))  # Supplementary S1 / S2: seeds 0-23, no selection
 ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8)  # Supplementary A2 sweep
+
+
+# Counts of notebooks 05 and 06 per profile. "paper": the paper's settings; "class": pretrained weights at
+# teaching size (a few classes and networks, minutes on a laptop CPU); "smoke": stand-in weights, tiny (CI).
+# A notebook passes its parameters through sizes(), so a value set by papermill always wins.
+PROFILE_SIZES = {
+    "05": {
+        "FIG2_SEEDS": {"paper": list(FIG2_SEEDS), "class": [0, 1, 2], "smoke": [0, 1, 2]},
+        "FIG2_CLASSES": {"paper": list(FIG2_CLASSES), "class": [832, 967], "smoke": [832, 967]},
+        "S1_SEEDS": {"paper": list(CONSECUTIVE_SEEDS), "class": list(range(8)), "smoke": [0, 1, 2, 3]},
+        "S1_CLASSES": {"paper": [832, 967], "class": [832, 967], "smoke": [832, 967]},
+        "ALPHAS": {"paper": [0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0], "class": [0.0, 0.2, 0.35, 0.6],
+                   "smoke": [0.0, 0.35, 0.6]},
+        "SWEEP_CLASSES": {"paper": list(FIG2_CLASSES), "class": [832, 967], "smoke": [832]},
+        "DISTANCE_SEEDS": {"paper": list(CONSECUTIVE_SEEDS), "class": list(range(6)), "smoke": [0, 1, 2]},
+        "DISTANCE_ALPHAS": {"paper": [0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1.0], "class": [0.1, 0.35, 0.6],
+                            "smoke": [0.1, 0.35, 0.6]},
+        "DISTANCE_ALPHA_SEEDS": {"paper": [0, 1, 2, 3, 4], "class": [0, 1, 2], "smoke": [0, 1]},
+        "ORIGINAL_NOISE_SEEDS": {"paper": [5678, 5679, 5680, 5681, 5682], "class": [5678, 5679], "smoke": [5679]},
+    },
+    "06": {
+        "FIG5_SEEDS": {"paper": list(FIG5_SEEDS), "class": [0, 1, 2], "smoke": [0, 1]},
+        "FIG5_CLASSES": {"paper": list(FIG5_CLASSES), "class": [832, 967], "smoke": [832, 967]},
+        "S2_SEEDS": {"paper": list(CONSECUTIVE_SEEDS), "class": list(range(8)), "smoke": [0, 1, 2]},
+        "S2_CLASSES": {"paper": [832, 967], "class": [832, 967], "smoke": [832, 967]},
+        "SWEEP_BLOCKS": {"paper": [f"B{i}" for i in range(1, 14)], "class": [f"B{i}" for i in range(1, 14)],
+                         "smoke": ["B1", "B2", "B9", "B13"]},  # smoke: first, the paper's, the attention block, the last
+        "SWEEP_CLASSES": {"paper": list(FIG5_CLASSES), "class": [967], "smoke": [832]},
+        "S7_SEEDS": {"paper": [0, 1, 2, 3, 4], "class": [0, 1], "smoke": [0]},
+        "S7_CLASSES": {"paper": list(FIG5_CLASSES), "class": [832, 967], "smoke": [832]},
+    },
+}
+
+
+def sizes(notebook: str, profile: str, **given) -> dict:
+    """The counts of ``notebook`` (``"05"`` or ``"06"``) for ``profile``; a value in ``given`` that is not None wins.
+
+    Returns:
+        ``{name: list}`` in the order of ``given`` (every name the notebook passes, None for "the profile's").
+
+    Raises:
+        ValueError: unknown notebook, profile or name.
+    """
+    from helpers import check_profile
+
+    check_profile(profile)
+    if notebook not in PROFILE_SIZES:
+        raise ValueError(f"sizes: notebook must be one of {sorted(PROFILE_SIZES)}, got {notebook!r}")
+    table = PROFILE_SIZES[notebook]
+    unknown = [k for k in given if k not in table]
+    if unknown:
+        raise ValueError(f"sizes: {unknown} are not counts of notebook {notebook}; known: {sorted(table)}")
+    return {k: list(v) if v is not None else list(table[k][profile]) for k, v in given.items()}
 
 
 def original() -> dict:
@@ -636,7 +745,7 @@ class Gallery:
 
 
 def gallery(model, classes, networks, *, noise_seed: int = NOISE_SEED, sn_power_iterations: int = 30,
-            batch_size: int = BATCH_SIZE, device=None, progress: bool = True) -> Gallery:
+            spectral_norm: str = "stored", batch_size: int = BATCH_SIZE, device=None, progress: bool = True) -> Gallery:
     """Generate every class with every network (identical inputs per class: :func:`latents`).
 
     Args:
@@ -645,7 +754,7 @@ def gallery(model, classes, networks, *, noise_seed: int = NOISE_SEED, sn_power_
         networks: specs from :func:`original`, :func:`perturbed`, :func:`resampled` (columns).
         noise_seed: latent seed (paper: 5678).
         sn_power_iterations: passed to :func:`resample`.
-        batch_size, device: as in :func:`generate`.
+        spectral_norm, batch_size, device: as in :func:`generate`.
         progress: tqdm bar over networks.
 
     Returns:
@@ -655,10 +764,12 @@ def gallery(model, classes, networks, *, noise_seed: int = NOISE_SEED, sn_power_
 
     from helpers import models
 
+    _check_spectral_norm(spectral_norm)
     cols = []
     for spec in tqdm(list(networks), disable=not progress, desc="networks"):
         with applied(model, spec, sn_power_iterations=sn_power_iterations):
-            cols.append(generate(model, classes, noise_seed=noise_seed, batch_size=batch_size, device=device))
+            cols.append(generate(model, classes, noise_seed=noise_seed, batch_size=batch_size, device=device,
+                                 spectral_norm=spectral_norm))
     images = np.stack(cols, axis=1) if cols else np.zeros((len(classes), 0, 256, 256, 3), np.uint8)
     return Gallery(images, classes, networks, models.is_stand_in(model), models.describe(model), noise_seed)
 
@@ -679,24 +790,52 @@ def plot_gallery(g: Gallery, *, title: str | None = None, wrap: int | None = Non
     """Figure of a :class:`Gallery`: rows = class names, columns = networks (seed labels).
 
     ``wrap`` splits long rows (e.g. 24 seeds) into chunks of ``wrap`` columns, each cell titled
-    with its network. Stand-in galleries carry :data:`helpers.plots.STAND_IN`.
+    with its network. The layout is set in inches (:func:`_layout`), so the figure title, the
+    column titles and the images never overlap, whatever the number of rows. Stand-in galleries
+    carry :data:`helpers.plots.STAND_IN`.
     """
     from helpers import plots
 
     notes = [plots.STAND_IN] if g.stand_in else []
-    if not wrap or wrap >= len(g.networks):
-        return plots.image_grid(g.images, row_labels=g.row_labels, col_labels=g.col_labels, title=title,
-                                notes=notes, cell_size=cell_size)
     n = len(g.networks)
+    if not wrap or wrap >= n:
+        fig = plots.image_grid(g.images, row_labels=g.row_labels, col_labels=g.col_labels, notes=notes,
+                               cell_size=cell_size)
+        return _layout(fig, len(g.classes), max(n, 1), cell_size=cell_size, title=title, col_titles="first")
     chunks = [(r, j) for r in range(len(g.classes)) for j in range(0, n, wrap)]
     rows = [[g.images[r, c] for c in range(j, min(j + wrap, n))] for r, j in chunks]
     labels = [g.row_labels[r] if j == 0 else "" for r, j in chunks]
-    fig = plots.image_grid(rows, row_labels=labels, title=title, notes=notes, cell_size=cell_size)
+    fig = plots.image_grid(rows, row_labels=labels, notes=notes, cell_size=cell_size)
     axes = np.asarray(fig.axes).reshape(len(rows), wrap)
     for (r, j), row_axes in zip(chunks, axes):
         for c, ax in enumerate(row_axes):
             if j + c < n:
                 ax.set_title(g.col_labels[j + c], fontsize=7, pad=2)
+    return _layout(fig, len(rows), wrap, cell_size=cell_size, title=title, col_titles="every")
+
+
+def _layout(fig, n_rows: int, n_cols: int, *, cell_size: float, title: str | None, col_titles: str,
+            gap: float = 0.04, left: float = 1.1, title_size: float = 10.0):
+    """Place an image grid's axes in inches: room above the first row (or every row) for column titles,
+    and above that for the figure title (wrapped to the figure's width). ``col_titles``: "first" or "every"."""
+    import textwrap
+
+    line = title_size / 72 * 1.35  # inches per title line
+    col_h = 0.24 if col_titles == "first" else 0.0
+    row_gap = 0.2 if col_titles == "every" else gap
+    width = left + n_cols * cell_size + (n_cols - 1) * gap + 0.1
+    lines = textwrap.wrap(title, width=max(20, int((width - 0.2) / (title_size / 72 * 0.55)))) if title else []
+    top = 0.06 + col_h + (row_gap if col_titles == "every" else 0.0) + (len(lines) * line + 0.08 if lines else 0.0)
+    height = top + n_rows * cell_size + (n_rows - 1) * row_gap + 0.06
+    fig.set_size_inches(width, height)
+    for k, ax in enumerate(fig.axes[: n_rows * n_cols]):
+        r, c = divmod(k, n_cols)
+        x = left + c * (cell_size + gap)
+        y = height - top - (r + 1) * cell_size - r * row_gap
+        ax.set_position([x / width, y / height, cell_size / width, cell_size / height])
+    if lines:
+        fig.suptitle("\n".join(lines), fontsize=title_size, x=(left + (width - left - 0.1) / 2) / width,
+                     y=1 - 0.04 / height, va="top")
     return fig
 
 

@@ -4,6 +4,8 @@ A hash is *pinned* only where it can be cited (torchvision file names carry a sh
 prefix). For every other file the sha256 is recorded beside the file at first download
 (``<file>.sha256``) and verified on every later load, so a corrupted or swapped file is
 caught even though no hash could be pinned in advance.
+
+A file may have several download locations (:func:`download_first` tries them in order).
 """
 from __future__ import annotations
 
@@ -119,3 +121,34 @@ def download(url: str, dest, *, sha256: str | None = None, sha256_prefix: str | 
     os.replace(part, dest)
     record_path(dest).write_text(f"{actual}  {dest.name}\n")
     return dest
+
+
+def download_first(urls, dest, *, sha256: str | None = None, sha256_prefix: str | None = None,
+                   progress: bool = True, timeout: float = 30.0) -> Path:
+    """Try each of ``urls`` in order with :func:`download`; the first verified file wins.
+
+    A location that fails (network, HTTP error, or a file that does not match the pin) is
+    skipped for the next one. Without a pin the partial file of a failed location is
+    discarded before the next location is tried, so bytes of two sources are never joined
+    into one file that would then be trusted on first download.
+
+    Raises:
+        DownloadError: every location failed; the message lists each URL with its reason.
+        ChecksumError: with a single location, as :func:`download`.
+    """
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if not urls:
+        raise DownloadError(f"no download location is known for {Path(dest).name}")
+    if len(urls) == 1:
+        return download(urls[0], dest, sha256=sha256, sha256_prefix=sha256_prefix, progress=progress, timeout=timeout)
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    reasons = []
+    for i, url in enumerate(urls):
+        if i and not (sha256 or sha256_prefix):
+            part.unlink(missing_ok=True)
+        try:
+            return download(url, dest, sha256=sha256, sha256_prefix=sha256_prefix, progress=progress, timeout=timeout)
+        except (DownloadError, ChecksumError) as exc:
+            reasons.append(f"{url}: {exc}")
+    raise DownloadError(f"all {len(urls)} download locations failed:\n    " + "\n    ".join(reasons))

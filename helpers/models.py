@@ -4,7 +4,8 @@
 
 * ``"inception5h"``: GoogLeNet/InceptionV1 as in Google's 2015 DeepDream graph, all 144
   layers of the emotion study (:mod:`helpers.inception`);
-* ``"biggan-deep-256"``: ``pytorch_pretrained_biggan.BigGAN`` (55.9M parameters);
+* ``"biggan-deep-256"``: ``pytorch_pretrained_biggan.BigGAN`` (55,880,833 trainable parameters, the
+  paper's "55.9M"), built from the ``config.json`` the package publishes beside the weights;
 * ``"resnet152"``: ``torchvision.models.resnet152`` with ImageNet weights (IMAGENET1K_V1).
 
 ``source="pretrained"`` (or ``"auto"``, the same thing: never a silent fallback) loads the
@@ -14,6 +15,12 @@ against a pinned sha256 where one can be cited, otherwise against the sha256 rec
 first download (:mod:`helpers.download`). ``source="random"`` builds the same architecture
 with seeded random weights that give finite, non-constant outputs: a *stand-in* for tests
 and CI, labelled as such (:func:`is_stand_in`, :func:`describe`).
+
+Every way a weights file can be wrong (corrupt, truncated, another format, another network's
+file, a checkpoint missing keys) ends in one :class:`WeightsFileError` that names the network,
+the file, its size and sha256, what was expected and how to fix it. Files written by
+:mod:`helpers.rehearsal` (the real formats holding stand-in weights) carry a marker beside them
+(:func:`mark_stand_in`) and load as ``source="rehearsal"``: still labelled STAND-IN.
 """
 from __future__ import annotations
 
@@ -33,14 +40,33 @@ class WeightsUnavailable(RuntimeError):
     """Pretrained weights are neither on disk nor downloadable; the message says what to do."""
 
 
+class WeightsFileError(ValueError):
+    """A weights (or config) file exists but cannot be loaded: corrupt, truncated or the wrong file.
+
+    The message names the network, the file, its size and sha256, what was expected and the fix.
+    ``reason`` holds the short cause ("not a BigGAN-deep-256 checkpoint: missing 3 keys such as ...").
+    """
+
+    def __init__(self, message: str, *, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class WeightSpec:
     name: str
-    url: str
+    urls: tuple  # download locations, tried in order (helpers.download.download_first)
     filename: str
     sha256: str | None = None  # full pin, only where citable
     sha256_prefix: str | None = None  # e.g. torchvision's file-name prefix
     note: str = ""
+    expected: str = ""  # what a good file is, for error messages
+    size: str = ""  # expected size, where it is known (with its source)
+
+    @property
+    def url(self) -> str:
+        """The first download location."""
+        return self.urls[0]
 
     @property
     def env_var(self) -> str:
@@ -50,34 +76,53 @@ class WeightSpec:
 SPECS = {
     "inception5h": WeightSpec(
         "inception5h",
-        "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip",
+        ("https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip",),
         "inception5h.zip",
         note="Google's 2015 DeepDream graph (tensorflow_inception_graph.pb inside the zip). Also accepted via path=: "
              "the extracted .pb, torch-lucent's inception5h.pth (140 of the 144 layers: no head0/head1 bottlenecks), or a converted state dict.",
+        expected="Google's inception5h.zip, the TensorFlow GraphDef tensorflow_inception_graph.pb inside it, "
+                 "torch-lucent's inception5h.pth or a file converted by helpers.inception",
     ),
     "biggan-deep-256": WeightSpec(
         "biggan-deep-256",
-        "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-256-pytorch_model.bin",
+        # pytorch_pretrained_biggan 0.1.1, model.py, PRETRAINED_MODEL_ARCHIVE_MAP['biggan-deep-256'] (the
+        # package's only location; tests/test_models.py checks the two agree). No maintained second copy with
+        # public metadata was found (the model hub holds osanseviero/BigGAN-deep-128 only); add mirrors here.
+        ("https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-256-pytorch_model.bin",),
         "biggan-deep-256-pytorch_model.bin",
-        note="pytorch_pretrained_biggan's converted DeepMind TF-Hub weights.",
+        note="pytorch_pretrained_biggan's converted DeepMind TF-Hub weights; its config.json is fetched and cached beside them.",
+        expected="pytorch_pretrained_biggan's biggan-deep-256 pytorch_model.bin: a torch.save'd state dict of the "
+                 "generator built from the BigGAN-deep-256 config (weight_orig, weight_u and weight_v of every "
+                 "spectrally normalised layer, running_means/running_vars of every batch norm)",
+        # not published; computed from the BigGAN256 config (tests/test_models.py checks the count)
+        size="about 234.5 MB (58,573,185 float32 numbers)",
     ),
     "resnet152": WeightSpec(
         "resnet152",
-        "https://download.pytorch.org/models/resnet152-394f9c45.pth",
+        ("https://download.pytorch.org/models/resnet152-394f9c45.pth",),  # torchvision ResNet152_Weights.IMAGENET1K_V1.url
         "resnet152-394f9c45.pth",
         sha256_prefix="394f9c45",  # torchvision's file names carry the first hex digits of the sha256
         note="torchvision ResNet152_Weights.IMAGENET1K_V1.",
+        expected="torchvision's resnet152-394f9c45.pth: a torch.save'd state dict of torchvision.models.resnet152",
+        size="230.4 MB (torchvision's ResNet152_Weights.IMAGENET1K_V1.meta['_file_size'])",
     ),
 }
 
-# BigGAN-deep-256 (the config.json that pytorch_pretrained_biggan downloads beside the weights):
-# 12 GenBlocks + 1 self-attention = the paper's 13 blocks B1..B13.
-BIGGAN_DEEP_256_CONFIG = dict(
-    output_dim=256, z_dim=128, class_embed_dim=128, channel_width=128, num_classes=1000,
-    layers=[(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 8),
-            (False, 8, 4), (True, 4, 4), (False, 4, 2), (True, 2, 2), (False, 2, 1), (True, 1, 1)],
-    attention_layer_position=8, eps=1e-4, n_stats=51,
+# The config.json pytorch_pretrained_biggan publishes beside the weights:
+# pytorch_pretrained_biggan 0.1.1, model.py, PRETRAINED_CONFIG_ARCHIVE_MAP['biggan-deep-256'] (checked by a test).
+# It is downloaded and cached with the weights (same download code, sha256 recorded at first download). Offline,
+# the package's own constant pytorch_pretrained_biggan.convert_tf_to_pytorch.BigGAN256, the config the published
+# weights were converted with (convert_tf_to_pytorch.main writes BigGAN256.to_json_string() as config.json), is used.
+BIGGAN_CONFIG = WeightSpec(
+    "biggan-deep-256-config",
+    ("https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-256-config.json",),
+    "biggan-deep-256-config.json",
+    note="pytorch_pretrained_biggan's BigGANConfig of BigGAN-deep-256, as JSON.",
+    expected="a JSON object with BigGANConfig's fields (output_dim, z_dim, class_embed_dim, channel_width, "
+             "num_classes, layers, attention_layer_position, eps, n_stats)",
 )
+BIGGAN_CONFIG_FIELDS = ("output_dim", "z_dim", "class_embed_dim", "channel_width", "num_classes", "layers",
+                        "attention_layer_position", "eps", "n_stats")
 
 
 def _check(name: str, source: str) -> None:
@@ -94,20 +139,24 @@ def weights_file(name: str, *, path=None, download_missing: bool = True, progres
     """Locate (and if needed download) the pretrained weights of ``name``; verify its sha256.
 
     Order: ``path``, ``$NA_WEIGHTS_<NAME>``, the cache folder, then a download into the
-    cache folder.
+    cache folder (each of the spec's locations in turn).
 
     Raises:
-        WeightsUnavailable: with the network, URL, expected file name, sha256 and where to put it.
+        WeightsUnavailable: with the network, URLs, expected file name, sha256 and where to put it.
         FileNotFoundError: ``path`` was given but does not exist.
         download.ChecksumError: the file does not match the pinned or recorded sha256.
     """
     _check(name, "pretrained")
-    spec = SPECS[name]
+    return _locate(SPECS[name], path=path, download_missing=download_missing, progress=progress,
+                   hint=f"models.load({name!r}, path='/path/to/{SPECS[name].filename}')")
+
+
+def _locate(spec: WeightSpec, *, path=None, download_missing=True, progress=True, hint="", timeout=30.0) -> Path:
     explicit = path or os.environ.get(spec.env_var)
     if explicit:
         p = Path(explicit).expanduser()
         if not p.exists():
-            raise FileNotFoundError(f"{name}: weights file {p} (from {'path=' if path else spec.env_var}) does not exist")
+            raise FileNotFoundError(f"{spec.name}: weights file {p} (from {'path=' if path else spec.env_var}) does not exist")
         pinned = spec.filename == p.name
         download.verify(p, sha256=spec.sha256 if pinned else None, sha256_prefix=spec.sha256_prefix if pinned else None,
                         progress=progress)
@@ -118,20 +167,22 @@ def weights_file(name: str, *, path=None, download_missing: bool = True, progres
         return cached
     if download_missing:
         try:
-            return download.download(spec.url, cached, sha256=spec.sha256, sha256_prefix=spec.sha256_prefix, progress=progress)
+            return download.download_first(spec.urls, cached, sha256=spec.sha256, sha256_prefix=spec.sha256_prefix,
+                                           progress=progress, timeout=timeout)
         except download.DownloadError as exc:
             reason = str(exc)
     else:
         reason = "downloading was switched off"
     pin = spec.sha256 or (f"starting with {spec.sha256_prefix}" if spec.sha256_prefix else
                           "not pinned (none can be cited); it is recorded at first download and verified afterwards")
+    urls = "\n             ".join(spec.urls)
     raise WeightsUnavailable(
-        f"Pretrained weights for {name!r} are not available: {reason}.\n"
-        f"  URL:       {spec.url}\n"
+        f"Pretrained weights for {spec.name!r} are not available: {reason}.\n"
+        f"  URL{'s' if len(spec.urls) > 1 else ' '}:      {urls}\n"
         f"  file name: {spec.filename}\n"
         f"  sha256:    {pin}\n"
         f"  put it at: {cached}  (cache folder; set NA_CACHE_DIR to move it)\n"
-        f"  or pass:   models.load({name!r}, path='/path/to/{spec.filename}')  or set {spec.env_var}\n"
+        f"  or pass:   {hint}  or set {spec.env_var}\n"
         f"  {spec.note}\n"
         f"  For tests and demos without the real weights use source='random' (a labelled stand-in)."
     )
@@ -144,14 +195,22 @@ def load(name: str, *, source: str = "auto", path=None, device="cpu", seed: int 
         name: ``"inception5h"``, ``"biggan-deep-256"`` or ``"resnet152"``.
         source: ``"pretrained"``/``"auto"`` (real weights or a clear error) or ``"random"``
             (seeded stand-in of the same architecture).
-        path: local weights file (offline machines); implies pretrained.
+        path: local weights file (offline machines); implies pretrained. For BigGAN a
+            ``config.json`` beside it (the package's folder layout) is used when present.
         device: torch device or string (``"cpu"``, ``"cuda"``).
         seed: seed of the random stand-in.
         progress: show download / hashing progress bars.
 
     Returns:
         torch.nn.Module in eval mode with ``requires_grad`` off for every parameter and a
-        ``na_info`` dict (name, source, file, sha256, seed) describing its weights.
+        ``na_info`` dict (name, source, file, sha256, seed, and for BigGAN the config used)
+        describing its weights. ``source`` is ``"pretrained"``, ``"random"`` (stand-in) or
+        ``"rehearsal"`` (a real-format file holding stand-in weights, :func:`mark_stand_in`).
+
+    Raises:
+        WeightsUnavailable: no file and no download (the message says where to put one).
+        WeightsFileError: the file (or BigGAN's config.json) is corrupt, truncated or the wrong file.
+        download.ChecksumError: the file differs from its pinned or recorded sha256.
     """
     _check(name, source)
     if source == "random" and path is not None:
@@ -160,11 +219,24 @@ def load(name: str, *, source: str = "auto", path=None, device="cpu", seed: int 
             "file": None, "sha256": None}
     if source == "random":
         model = _BUILDERS[name](seed)
+        if name == "biggan-deep-256":
+            info["config"] = BIGGAN_FALLBACK
     else:
         f = weights_file(name, path=path, progress=progress)
         info["file"] = str(f)
         info["sha256"] = download.record_path(f).read_text().split()[0] if download.record_path(f).exists() else download.sha256sum(f)
-        model = _LOADERS[name](f)
+        marker = stand_in_marker(f)
+        if marker is not None:
+            info.update(source="rehearsal", seed=marker.get("seed"), writer=marker.get("writer"))
+        kwargs = {}
+        if name == "biggan-deep-256":
+            kwargs["config"], info["config"] = biggan_config(f, progress=progress)
+        try:
+            model = _LOADERS[name](f, **kwargs)
+        except WeightsUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every parse failure becomes one message (WeightsFileError)
+            raise _file_error(SPECS[name], f, exc, sha256=info["sha256"]) from None
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -173,7 +245,7 @@ def load(name: str, *, source: str = "auto", path=None, device="cpu", seed: int 
 
 
 def is_stand_in(model) -> bool:
-    """True when ``model`` carries random stand-in weights (or no provenance at all)."""
+    """True when ``model`` carries stand-in weights (random, rehearsal file, or no provenance at all)."""
     return getattr(model, "na_info", {}).get("source", "random") != "pretrained"
 
 
@@ -184,7 +256,149 @@ def describe(model) -> str:
         return "unknown weights (not loaded through helpers.models)"
     if info["source"] == "random":
         return f"{info['name']}: STAND-IN random weights (seed {info['seed']}), not the pretrained network"
+    if info["source"] == "rehearsal":
+        return (f"{info['name']}: STAND-IN random weights (seed {info['seed']}) in the real file format "
+                f"({Path(info['file']).name}, written by helpers.rehearsal), not the pretrained network")
     return f"{info['name']}: pretrained weights {Path(info['file']).name} (sha256 {info['sha256'][:12]}...)"
+
+
+# --- errors and stand-in markers ------------------------------------------------------------
+
+STAND_IN_SUFFIX = ".stand-in.json"
+
+
+def mark_stand_in(path, **info) -> Path:
+    """Write the marker that labels ``path`` as a real-format file holding stand-in weights.
+
+    :func:`load` then reports ``source="rehearsal"`` and :func:`is_stand_in` is True, so every
+    output made from the file is labelled STAND-IN. The marker is ``<file>.stand-in.json``
+    (e.g. ``{"writer": "helpers.rehearsal.write_biggan_deep_256", "seed": 0}``).
+    """
+    import json
+
+    path = Path(path)
+    marker = path.with_name(path.name + STAND_IN_SUFFIX)
+    marker.write_text(json.dumps({"stand_in": True, **info}, sort_keys=True) + "\n")
+    return marker
+
+
+def stand_in_marker(path) -> dict | None:
+    """The marker of :func:`mark_stand_in` for ``path`` (or for the file a symlink points at), else None."""
+    import json
+
+    path = Path(path)
+    for p in dict.fromkeys([path, path.resolve()]):
+        marker = p.with_name(p.name + STAND_IN_SUFFIX)
+        if marker.exists():
+            try:
+                return json.loads(marker.read_text())
+            except (OSError, ValueError):
+                return {"stand_in": True}
+    return None
+
+
+def _mb(n: int) -> str:
+    return f"{n:,} bytes ({n / 1e6:.1f} MB)" if n >= 1e5 else f"{n:,} bytes"
+
+
+def _clean(exc) -> str:
+    """One line of an inner exception's text, without torch's advice to pass weights_only=False."""
+    import re
+
+    text = " ".join(str(exc).split())
+    if not text and isinstance(exc, BaseException):
+        text = type(exc).__name__ + (": the file is empty or ends early" if isinstance(exc, EOFError) else "")
+    if "weights_only" in text:
+        # torch's UnpicklingError explains how to bypass its safe loader: never pass that on, keep only the cause
+        head = text.split("Weights only load failed")[0].rstrip(" (")
+        m = re.search(r"WeightsUnpickler error:\s*(.*?)\s*(?:Check the documentation|$)", text)
+        cause = m.group(1).strip() if m else ""
+        if cause.startswith("Unsupported global"):
+            why = f"it holds Python objects other than tensors ({cause}), which a safe load does not run"
+        else:
+            why = "its bytes are not a pickled torch checkpoint" + (f": {cause}" if cause else "")
+        text = f"{head} ({why})" if head else why
+    text = text.split(" This is an internal miniz error")[0]
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def _file_error(spec: WeightSpec, f: Path, exc: BaseException, *, sha256: str | None = None) -> WeightsFileError:
+    """One message for a file that exists but cannot be loaded (see :class:`WeightsFileError`)."""
+    f = Path(f)
+    size = f.stat().st_size if f.exists() else 0
+    if sha256 is None and f.exists():
+        sha256 = download.sha256sum(f)
+    if isinstance(exc, WeightsFileError) and exc.reason:
+        reason = exc.reason
+    else:
+        reason = _clean(exc)
+        for prefix in (f"{f}: ", f"{f.name}: "):
+            reason = reason.removeprefix(prefix)
+        if not reason.startswith("not a"):
+            reason = f"not a valid {spec.name} file: {reason}"
+    record = download.record_path(f)
+    where = f"{spec.env_var} or path=" if f.parent != paths.cache(create=False) else "the cache folder"
+    lines = [
+        f"{spec.name}: cannot load {f}",
+        f"  file:     {_mb(size)}, sha256 {sha256}",
+        f"  problem:  {reason}",
+        f"  expected: {spec.expected}" + (f"; size {spec.size}" if spec.size else ""),
+        f"  fix:      delete {f.name}" + (f" and its record {record.name}" if record.exists() else "")
+        + f" and download it again ({' or '.join(spec.urls)}), or point {where} at a good copy",
+    ]
+    return WeightsFileError("\n".join(lines), reason=reason)
+
+
+class _NotATorchFile(WeightsFileError):
+    """torch.load could not read the file at all."""
+
+
+def _torch_load(f: Path):
+    """``torch.load(f, weights_only=True)`` on the CPU; unreadable files raise :class:`_NotATorchFile`."""
+    try:
+        return torch.load(f, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - classified below, never passed on verbatim
+        text = _clean(exc)
+        if isinstance(exc, EOFError) or any(k in text.lower() for k in ("central directory", "ran out of input",
+                                                                          "unexpected eof", "truncated")):
+            why = f"the file is truncated or damaged (torch.load: {text})"
+        else:
+            why = f"torch.load cannot read it: it is corrupt, truncated or in another format ({text})"
+        raise _NotATorchFile(why, reason=f"not a torch checkpoint: {why}") from None
+
+
+def _state_dict_problem(label: str, state, model) -> str | None:
+    """Why ``state`` is not exactly ``model``'s state dict (keys and shapes), or None."""
+    if not isinstance(state, dict):
+        return f"not a {label} checkpoint: the file holds a {type(state).__name__}, not a state dict"
+    want = model.state_dict()
+    missing = [k for k in want if k not in state]
+    unexpected = [k for k in state if k not in want]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} of its {len(want)} keys, such as {', '.join(missing[:4])}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys, such as {', '.join(unexpected[:4])}")
+        guess = _guess_network(state)
+        return f"not a {label} checkpoint: " + "; ".join(parts) + (f" (it looks like a {guess} file)" if guess else "")
+    bad = [k for k in want if tuple(state[k].shape) != tuple(want[k].shape)]
+    if bad:
+        k = bad[0]
+        return (f"not a {label} checkpoint: {len(bad)} tensors have other shapes, such as {k} "
+                f"{tuple(state[k].shape)} in the file vs {tuple(want[k].shape)} in the network")
+    return None
+
+
+def _guess_network(state: dict) -> str | None:
+    keys = set(state) if isinstance(state, dict) else set()
+    if "generator.gen_z.weight_orig" in keys:
+        return "BigGAN (pytorch_pretrained_biggan)"
+    if "layer4.0.conv1.weight" in keys and "fc.weight" in keys:
+        return "torchvision ResNet"
+    if "conv2d0_pre_relu_conv.weight" in keys or "format" in keys:
+        return "inception5h"
+    return None
 
 
 # --- ResNet-152 -------------------------------------------------------------------------
@@ -198,27 +412,94 @@ def _resnet_random(seed: int):
 
 
 def _resnet_pretrained(f: Path):
+    """torchvision's ResNet-152 with the state dict in ``f``; every key and shape must match."""
     import torchvision
 
     model = torchvision.models.resnet152(weights=None)
-    state = torch.load(f, map_location="cpu", weights_only=True)
+    state = _torch_load(f)
+    problem = _state_dict_problem("ResNet-152 (torchvision)", state, model)
+    if problem:
+        raise WeightsFileError(problem, reason=problem)
     model.load_state_dict(state, strict=True)
     return model
 
 
 # --- BigGAN-deep-256 ----------------------------------------------------------------------
 
-def biggan_config():
-    """The ``BigGANConfig`` of BigGAN-deep-256."""
+BIGGAN_FALLBACK = "pytorch_pretrained_biggan.convert_tf_to_pytorch.BigGAN256 (the package's constant; offline fallback)"
+
+
+def biggan_package_config():
+    """The package's own ``BigGAN256`` config (``convert_tf_to_pytorch``; imports without TensorFlow)."""
+    from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256
+
+    return BigGAN256
+
+
+def biggan_config(weights=None, *, download_missing: bool = True, progress: bool = True):
+    """The ``BigGANConfig`` of BigGAN-deep-256, from its source, and where it came from.
+
+    Order: a ``config.json`` beside ``weights`` (the package's folder layout ``pytorch_model.bin`` +
+    ``config.json``, or ``<name>-config.json`` beside ``<name>-pytorch_model.bin``); the cached
+    ``biggan-deep-256-config.json`` (sha256 recorded at first download and verified); a download of
+    the config the package publishes beside the weights (:data:`BIGGAN_CONFIG`) into the cache, when
+    the weights come from the cache folder (not for ``path=`` / ``$NA_WEIGHTS_...`` files, so an
+    offline machine never waits on the network); else the package's constant ``BigGAN256``.
+
+    Args:
+        weights: the weights file, or None (no file: cache, download, constant).
+        download_missing: allow the download.
+        progress: progress bars.
+
+    Returns:
+        ``(BigGANConfig, source)`` with ``source`` a sentence naming the file or the constant.
+
+    Raises:
+        WeightsFileError: a config file exists but is not a BigGAN config (named in the message).
+    """
+    candidates = []
+    if weights is not None:
+        w = Path(weights)
+        if "pytorch_model.bin" in w.name:
+            candidates.append(w.with_name(w.name.replace("pytorch_model.bin", "config.json")))
+        candidates.append(w.with_name("config.json"))
+    local = next((c for c in dict.fromkeys(candidates) if c.exists()), None)
+    if local is not None:
+        download.verify(local, progress=False)
+        return _read_biggan_config(local), f"{local} (beside the weights)"
+    from_cache = weights is None or Path(weights).parent == paths.cache(create=False)
+    cached = paths.cache(create=False) / BIGGAN_CONFIG.filename
+    if cached.exists() or (from_cache and download_missing):
+        try:
+            f = _locate(BIGGAN_CONFIG, download_missing=download_missing, progress=progress, timeout=10.0)
+            return _read_biggan_config(f), f"{f} (cached from {BIGGAN_CONFIG.url})"
+        except WeightsUnavailable:
+            pass
+    return biggan_package_config(), BIGGAN_FALLBACK
+
+
+def _read_biggan_config(f: Path):
+    import json
+
     from pytorch_pretrained_biggan import BigGANConfig
 
-    return BigGANConfig.from_dict(BIGGAN_DEEP_256_CONFIG)
+    try:
+        data = json.loads(Path(f).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        missing = [k for k in BIGGAN_CONFIG_FIELDS if k not in data]
+        if missing:
+            raise ValueError(f"missing fields {missing}")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _file_error(BIGGAN_CONFIG, f, WeightsFileError("", reason=f"not a BigGAN config: {_clean(exc)}")) from None
+    return BigGANConfig.from_json_file(str(f))  # the package's own reader, as from_pretrained uses
 
 
-def _biggan_random(seed: int, *, calibrate_batch: int = 2, truncation: float = 0.4):
+def _biggan_random(seed: int, *, calibrate_batch: int = 2, truncation: float = 0.4, config=None):
     """Random BigGAN-deep-256 whose outputs are finite and textured.
 
-    Three things a fresh ``BigGAN(config)`` gets wrong: (1) the unconditional
+    Built as the package builds it, ``BigGAN(config)`` with the package's ``BigGAN256`` config by
+    default. Three things a fresh ``BigGAN(config)`` gets wrong: (1) the unconditional
     ``generator.bn`` allocates ``weight``/``bias`` with ``torch.Tensor(n)``, i.e. whatever
     was in memory (NaN-prone): set to 1 and 0; (2) spectral norm's ``u``/``v`` start as random
     vectors, so ``sigma`` is badly underestimated in eval mode and activations blow up:
@@ -231,7 +512,7 @@ def _biggan_random(seed: int, *, calibrate_batch: int = 2, truncation: float = 0
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = BigGAN(biggan_config())
+        model = BigGAN(config or biggan_package_config())
         with torch.no_grad():
             model.generator.bn.weight.fill_(1.0)
             model.generator.bn.bias.zero_()
@@ -259,12 +540,15 @@ def _biggan_random(seed: int, *, calibrate_batch: int = 2, truncation: float = 0
 
 def _power_iterate_spectral_norms(model, *, n_iter: int = 30) -> None:
     """Converge every spectral-norm ``u``/``v`` pair of ``model`` in place."""
+    for module, hook in spectral_norms(model):
+        power_iterate(module, hook, n_iter)
+
+
+def spectral_norms(model) -> list:
+    """``(module, SpectralNorm hook)`` of every spectrally normalised module, in module order."""
     from torch.nn.utils.spectral_norm import SpectralNorm
 
-    for module in model.modules():
-        for hook in list(module._forward_pre_hooks.values()):
-            if isinstance(hook, SpectralNorm):
-                power_iterate(module, hook, n_iter)
+    return [(m, h) for m in model.modules() for h in list(m._forward_pre_hooks.values()) if isinstance(h, SpectralNorm)]
 
 
 def power_iterate(module, hook, n_iter: int) -> None:
@@ -277,23 +561,22 @@ def power_iterate(module, hook, n_iter: int) -> None:
         hook.n_power_iterations = old
 
 
-def _biggan_pretrained(f: Path):
-    """Build BigGAN-deep-256 and load ``f`` with an explicit key check.
+def _biggan_pretrained(f: Path, *, config=None):
+    """Build ``BigGAN(config)`` and load ``f`` strictly: every key, ``weight_v`` included, and every shape.
 
-    ``BigGAN.from_pretrained`` loads with ``strict=False`` and would silently keep random
-    tensors for missing keys. Here the only keys allowed to be missing are spectral-norm
-    ``*.weight_v`` vectors, which torch recomputes from ``weight_u`` and ``weight_orig``
-    when loading; anything else missing or unexpected is an error.
+    ``BigGAN.from_pretrained`` loads with ``strict=False`` and would silently keep random tensors
+    for missing keys; a file without ``weight_v`` would also get a wrong spectral norm (torch
+    recomputes ``v`` only for old-format files that hold ``weight`` too). Such files are refused,
+    with the keys named.
     """
     from pytorch_pretrained_biggan import BigGAN
 
-    model = BigGAN(biggan_config())
-    state = torch.load(f, map_location="cpu", weights_only=True)
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith(".weight_v")]
-    if missing or result.unexpected_keys:
-        raise RuntimeError(f"{f}: not a BigGAN-deep-256 state dict: {len(missing)} missing keys "
-                           f"(e.g. {missing[:5]}), {len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:5]})")
+    model = BigGAN(config or biggan_package_config())
+    state = _torch_load(f)
+    problem = _state_dict_problem("BigGAN-deep-256", state, model)
+    if problem:
+        raise WeightsFileError(problem, reason=problem)
+    model.load_state_dict(state, strict=True)
     return model
 
 
@@ -308,7 +591,7 @@ def _inception_random(seed: int):
 def _inception_pretrained(f: Path):
     from helpers import inception
 
-    return inception.from_file(f)
+    return inception.from_file(f)  # raises ValueError for files it cannot read; load() turns it into WeightsFileError
 
 
 _BUILDERS = {"inception5h": _inception_random, "biggan-deep-256": _biggan_random, "resnet152": _resnet_random}

@@ -83,6 +83,8 @@ ITEMS: tuple[Item, ...] = (
     Item("paper2:distances", "Cosine distances: perturbed vs original and between perturbed networks", NB05, "p2-distances.csv", "table"),
     Item("paper2:distance-vs-alpha", "Cosine distance vs alpha, measured and analytic", NB05, "p2-distance-vs-alpha.png"),
     Item("paper2:figS6", "Supplementary A4 / S6: radial spectra and Canny edges, perturbed vs original vs natural", NB05, "p2-figS06-spectra-edges.png"),
+    Item("paper2:spectra-edges", "Per-image spectrum slope, low-frequency amplitude and edge density of the Figure S6 groups", NB05, "p2-spectra-edges.csv", "table"),
+    Item("paper2:image-features", "Image statistics (HSV, JPEG size, clutter, spectra, edges) of the Figure 2 images", NB05, "p2-biggan-features.parquet", "table"),
     Item("paper2:fig5", "Figure 5: block B2 resampled (five seeds) and the original", NB06, "p2-fig05-b2-resampled.png"),
     Item("paper2:figS2", "Supplementary S2: B2 resampled, more consecutive seeds", NB06, "p2-figS02-b2-more-seeds.png"),
     Item("paper2:block-sweep", "Each of B1..B13 resampled in turn, same seed", NB06, "p2-block-sweep.png"),

@@ -31,9 +31,15 @@ def test_blocks_match_the_paper(model):
     assert sorted(df.index[df.upsample]) == sorted(["B2", "B4", "B6", "B8", "B11", "B13"])
     assert list(df.index[df.attention]) == ["B9"]
     assert df.loc["B2", "n_parameters"] == 8_654_336 and 8.4e6 < df.loc["B2", "n_parameters"] < 8.7e6
-    assert df.n_parameters.sum() == sum(p.numel() for p in model.parameters()) == 53_399_137
-    assert df.n_state.sum() == sum(v.numel() for v in model.state_dict().values()) == 55_921_697
+    # the paper's "55.9M" is the trainable count of the network built from the package's BigGAN256 config
+    assert df.n_parameters.sum() == sum(p.numel() for p in model.parameters()) == 55_880_833
+    assert df.n_state.sum() == sum(v.numel() for v in model.state_dict().values()) == 58_573_185
     assert "generator.layers.1.conv_1.weight_orig(512, 512, 3, 3)" in df.loc["B2", "parameters"]
+    # channel widths of convert_tf_to_pytorch.BigGAN256 (x channel_width 128); B9 is the attention block
+    widths = {"B7": (1024, 1024), "B8": (1024, 512), "B10": (512, 512), "B11": (512, 256), "B12": (256, 256),
+              "B13": (256, 128)}
+    for block, (cin, cout) in widths.items():
+        assert (df.loc[block, "in_channels"], df.loc[block, "out_channels"]) == (cin, cout), block
 
 
 def test_every_state_key_has_a_block(model):
@@ -166,3 +172,59 @@ def test_generate_returns_uint8_images(model):
     img = biggan.generate(model, [832])
     assert img.shape == (1, 256, 256, 3) and img.dtype == np.uint8 and img.std() > 0
     assert biggan.class_names([832, 967, 978]) == ["stupa", "espresso", "seashore"]
+
+
+def test_spectral_norm_modes(model, original):
+    stored = biggan.generate(model, [832, 967], batch_size=2)
+    train = biggan.generate(model, [832, 967], batch_size=2, spectral_norm="train")
+    again = biggan.generate(model, [832, 967], batch_size=2, spectral_norm="train")
+    assert np.array_equal(train, again)  # every batch starts from the stored u/v: no drift between calls
+    with biggan.perturb(model, seed=1):  # Eq. 3: the stored u/v are not the perturbed weights' singular vectors
+        p_stored = biggan.generate(model, [832], spectral_norm="stored")
+        p_train = biggan.generate(model, [832], spectral_norm="train")
+    assert not np.array_equal(p_stored, p_train)
+    assert stored.shape == train.shape
+    assert _same(model, original) == [] and not model.training  # u/v put back, eval mode restored
+    with pytest.raises(ValueError, match="spectral_norm"):
+        biggan.generate(model, [832], spectral_norm="eval")
+
+
+def test_train_mode_is_one_power_iteration_from_the_stored_vectors(model):
+    # what a fresh from_pretrained model (train mode) does on its first forward pass
+    import copy
+
+    ref = copy.deepcopy(model)
+    ref.train()
+    z, y = biggan.latents([832])
+    with torch.no_grad(), biggan.perturb(model, seed=2), biggan.perturb(ref, seed=2):
+        expected = biggan.to_uint8(ref(z, y, 0.4))
+        got = biggan.generate(model, [832], spectral_norm="train")
+    assert np.array_equal(got, expected)
+
+
+def test_sizes_take_papermill_values_first():
+    assert biggan.sizes("05", "paper", FIG2_SEEDS=None)["FIG2_SEEDS"] == [0, 1, 2, 3, 4]
+    assert biggan.sizes("05", "class", FIG2_SEEDS=None, S1_SEEDS=[3]) == {"FIG2_SEEDS": [0, 1, 2], "S1_SEEDS": [3]}
+    assert biggan.sizes("06", "paper", SWEEP_BLOCKS=None)["SWEEP_BLOCKS"] == [f"B{i}" for i in range(1, 14)]
+    with pytest.raises(ValueError, match="not counts"):
+        biggan.sizes("05", "paper", FIG5_SEEDS=None)
+    with pytest.raises(ValueError, match="PROFILE"):
+        biggan.sizes("05", "demo", FIG2_SEEDS=None)
+
+
+@pytest.mark.parametrize("wrap", [None, 2])
+def test_gallery_titles_do_not_overlap(wrap):
+    g = biggan.Gallery(np.zeros((2, 3, 8, 8, 3), np.uint8), [832, 967], [biggan.perturbed(s) for s in range(3)],
+                       stand_in=True, weights="stand-in")
+    fig = biggan.plot_gallery(g, title="Eq. 3, α = 0.35: one network per column, a long title that may need two lines",
+                              wrap=wrap)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in fig.texts if t.get_text()]
+    title = [t for t in fig.texts if t.get_text().startswith("Eq. 3")][0].get_window_extent(r)
+    col = [ax.title.get_window_extent(r) for ax in fig.axes if ax.get_title()]
+    imgs = [ax.get_window_extent(r) for ax in fig.axes]
+    assert col and all(title.y0 >= c.y1 for c in col)  # the figure title sits above every column title
+    for c in col:  # a column title touches no image (also not the one of the row above in wrap mode)
+        assert not any(c.overlaps(i) for i in imgs)
+    assert any("STAND-IN" in t.get_text() for t in fig.texts) and len(boxes) >= 2

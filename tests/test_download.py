@@ -77,3 +77,24 @@ def test_verify_trust_on_first_use(tmp_path):
     f.write_bytes(b"abd")
     with pytest.raises(download.ChecksumError, match="differs"):
         download.verify(f)
+
+
+def test_download_first_tries_locations_in_order(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    download.download_first([f"{server}/gone.bin", f"{server}/file.bin"], dest, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert download.record_path(dest).read_text().split()[0] == hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def test_download_first_names_every_failed_location(server, tmp_path):
+    with pytest.raises(download.DownloadError, match="all 2 download locations failed") as err:
+        download.download_first([f"{server}/a.bin", f"{server}/b.bin"], tmp_path / "x.bin", progress=False)
+    assert "a.bin" in str(err.value) and "b.bin" in str(err.value)
+    with pytest.raises(download.ChecksumError):  # one location: the download's own error
+        download.download_first(f"{server}/file.bin", tmp_path / "y.bin", sha256_prefix="ffff", progress=False)
+    # a wrong file at the first location is skipped for the next one
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    with pytest.raises(download.DownloadError, match="pinned"):
+        download.download_first([f"{server}/file.bin"] * 2, tmp_path / "z.bin", sha256="0" * 64, progress=False)
+    assert download.download_first([f"{server}/nope.bin", f"{server}/file.bin"], tmp_path / "z.bin", sha256=sha,
+                                   progress=False).read_bytes() == PAYLOAD

@@ -1,6 +1,9 @@
 """The loading layer: stand-ins work, missing weights fail clearly, files are verified."""
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 import torch
 
@@ -29,7 +32,8 @@ def test_biggan_stand_in_gives_finite_textured_images(biggan):
 def test_biggan_stand_in_is_labelled_and_seeded(biggan):
     assert models.is_stand_in(biggan)
     assert "STAND-IN" in models.describe(biggan)
-    assert biggan.na_info == {"name": "biggan-deep-256", "source": "random", "seed": 0, "file": None, "sha256": None}
+    assert biggan.na_info == {"name": "biggan-deep-256", "source": "random", "seed": 0, "file": None, "sha256": None,
+                              "config": models.BIGGAN_FALLBACK}
     assert not any(p.requires_grad for p in biggan.parameters())
     again = models.load("biggan-deep-256", source="random", seed=0)
     other = models.load("biggan-deep-256", source="random", seed=1)
@@ -38,25 +42,192 @@ def test_biggan_stand_in_is_labelled_and_seeded(biggan):
     assert not torch.equal(biggan.state_dict()[w], other.state_dict()[w])
 
 
-def test_biggan_state_dict_size_matches_paper(biggan):
-    # Janik (2023): "55.9M parameters"; that is the full state dict (BN statistics and SN vectors included).
-    assert sum(v.numel() for v in biggan.state_dict().values()) == pytest.approx(55.9e6, rel=1e-3)
+def test_biggan_trainable_parameters_match_paper(biggan):
+    # Janik (2023): "55.9M parameters" is the trainable count of the network built from the package's config
+    assert sum(p.numel() for p in biggan.parameters()) == 55_880_833
+    assert sum(v.numel() for v in biggan.state_dict().values()) == 58_573_185  # the size claim in SPECS
+    assert "58,573,185" in models.SPECS["biggan-deep-256"].size
 
 
-def test_biggan_pretrained_loader_checks_keys(biggan, tmp_path):
-    state = biggan.state_dict()  # keeps torch's _metadata (spectral-norm version), as a saved file would
+def test_biggan_config_and_urls_come_from_the_package():
+    from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256
+    from pytorch_pretrained_biggan.model import PRETRAINED_CONFIG_ARCHIVE_MAP, PRETRAINED_MODEL_ARCHIVE_MAP
+
+    assert models.SPECS["biggan-deep-256"].urls[0] == PRETRAINED_MODEL_ARCHIVE_MAP["biggan-deep-256"]
+    assert models.BIGGAN_CONFIG.urls[0] == PRETRAINED_CONFIG_ARCHIVE_MAP["biggan-deep-256"]
+    assert not hasattr(models, "BIGGAN_DEEP_256_CONFIG")  # no hand-typed copy
+    config, source = models.biggan_config(download_missing=False)
+    assert config is BigGAN256 and source == models.BIGGAN_FALLBACK
+    assert sorted(vars(BigGAN256)) == sorted(models.BIGGAN_CONFIG_FIELDS)
+
+
+def test_biggan_config_beside_the_weights_and_in_the_cache(tmp_path):
+    from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256
+
+    w = tmp_path / "pytorch_model.bin"
+    w.write_bytes(b"")
+    changed = dict(BigGAN256.to_dict(), n_stats=7)
+    (tmp_path / "config.json").write_text(json.dumps(changed))
+    config, source = models.biggan_config(w)
+    assert config.n_stats == 7 and "beside the weights" in source  # the file's own config wins over the constant
+    (tmp_path / "config.json").write_text("{not json")
+    download.record_path(tmp_path / "config.json").unlink()
+    with pytest.raises(models.WeightsFileError, match="not a BigGAN config") as err:
+        models.biggan_config(w)
+    assert "config.json" in str(err.value) and "weights_only" not in str(err.value)
+    cached = paths.cache() / models.BIGGAN_CONFIG.filename
+    cached.write_text(BigGAN256.to_json_string())
+    try:
+        config, source = models.biggan_config(download_missing=False)
+        assert config.to_dict() == json.loads(BigGAN256.to_json_string()) and "cached from" in source
+    finally:
+        cached.unlink()
+        download.record_path(cached).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def rehearsal_biggan(tmp_path_factory):
+    from helpers import rehearsal
+
+    return rehearsal.write_biggan_deep_256(tmp_path_factory.mktemp("biggan-rehearsal"), seed=0)
+
+
+def test_rehearsal_biggan_is_the_package_format(rehearsal_biggan):
+    from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256
+
+    folder = rehearsal_biggan.parent
+    assert rehearsal_biggan.name == "pytorch_model.bin"
+    assert (folder / "config.json").read_text() == BigGAN256.to_json_string()  # as convert_tf_to_pytorch.main writes it
+    state = torch.load(rehearsal_biggan, weights_only=True)
+    assert "generator.conv_to_rgb.weight_v" in state and "generator.gen_z.weight_u" in state
+    assert state._metadata["generator.conv_to_rgb"]["spectral_norm"]["weight.version"] == 1
+    assert (folder / models.SPECS["biggan-deep-256"].filename).resolve() == rehearsal_biggan.resolve()
+
+
+def _outputs(model, train=False):
+    from helpers import biggan
+
+    z, y = biggan.latents([832, 967, 5])
+    model.train(train)
+    with torch.no_grad():
+        return model(z, y, 0.4)
+
+
+def test_rehearsal_biggan_loads_everywhere_and_equals_from_pretrained(rehearsal_biggan, monkeypatch):
+    from pytorch_pretrained_biggan import BigGAN
+
+    from helpers import biggan
+
+    folder = rehearsal_biggan.parent
+    ref = BigGAN.from_pretrained(str(folder))  # the package's own loader on the same folder (torch.load, strict=False)
+    ref_state = {k: v.clone() for k, v in ref.state_dict().items()}
+    ref_eval, ref_train = _outputs(ref), _outputs(ref, train=True)  # train: one power iteration (README example)
+    cache_file = paths.cache() / models.SPECS["biggan-deep-256"].filename
+    cache_config = paths.cache() / models.BIGGAN_CONFIG.filename
+    routes = {"path=": dict(path=rehearsal_biggan)}
+    monkeypatch.setenv("NA_WEIGHTS_BIGGAN_DEEP_256", str(folder / models.SPECS["biggan-deep-256"].filename))
+    try:
+        for route in ("path=", "env", "cache"):
+            if route == "cache":
+                monkeypatch.delenv("NA_WEIGHTS_BIGGAN_DEEP_256")
+                cache_file.symlink_to(folder / models.SPECS["biggan-deep-256"].filename)
+                cache_config.symlink_to(folder / "config.json")
+            m = models.load("biggan-deep-256", progress=False, **routes.get(route, {}))
+            assert m.na_info["source"] == "rehearsal" and models.is_stand_in(m), route
+            assert "STAND-IN" in models.describe(m) and "beside the weights" in m.na_info["config"], route
+            state = m.state_dict()
+            assert state.keys() == ref_state.keys() and all(torch.equal(state[k], ref_state[k]) for k in state), route
+            assert torch.equal(_outputs(m), ref_eval), route  # eval mode: stored u/v
+            z, y = biggan.latents([832, 967, 5])
+            ours = biggan.generate(m, [832, 967, 5], spectral_norm="train", batch_size=3)
+            assert np.array_equal(ours, biggan.to_uint8(ref_train)), route
+            assert not m.training
+    finally:
+        for f in (cache_file, cache_config):
+            f.unlink(missing_ok=True)
+            download.record_path(f).unlink(missing_ok=True)
+
+
+def test_biggan_file_without_weight_v_is_refused(rehearsal_biggan, tmp_path):
+    state = torch.load(rehearsal_biggan, weights_only=True)  # keeps torch's _metadata (spectral-norm version 1)
     for k in [k for k in state if k.endswith(".weight_v")]:
         del state[k]
-    good = tmp_path / "good.bin"
-    torch.save(state, good)
-    loaded = models.load("biggan-deep-256", path=good)
-    assert not models.is_stand_in(loaded)
-    w = "generator.conv_to_rgb.weight_orig"
-    assert torch.equal(loaded.state_dict()[w], state[w])
-    del state[w]
-    torch.save(state, tmp_path / "bad.bin")
-    with pytest.raises(RuntimeError, match="missing keys"):
-        models.load("biggan-deep-256", path=tmp_path / "bad.bin")
+    torch.save(state, tmp_path / "no-v.bin")
+    with pytest.raises(models.WeightsFileError, match=r"missing \d+ of its 602 keys, such as .*weight_v") as err:
+        models.load("biggan-deep-256", path=tmp_path / "no-v.bin", progress=False)
+    assert "no-v.bin" in str(err.value)
+
+
+def test_biggan_old_config_layout_is_refused(rehearsal_biggan, tmp_path):
+    # a checkpoint with other channel widths (e.g. the hand-typed config this project once had) is named, not loaded
+    state = torch.load(rehearsal_biggan, weights_only=True)
+    state["generator.layers.6.conv_3.bias"] = torch.zeros(512)
+    torch.save(state, tmp_path / "shapes.bin")
+    with pytest.raises(models.WeightsFileError, match=r"generator.layers.6.conv_3.bias \(512,\) in the file vs \(1024,\)"):
+        models.load("biggan-deep-256", path=tmp_path / "shapes.bin", progress=False)
+
+
+def _bad_files(name, folder, good):
+    """Three wrong files for network ``name``: 100 kB of random bytes, a truncated real-format file, another network's."""
+    import os
+
+    suffix = {"inception5h": ".pb", "biggan-deep-256": ".bin", "resnet152": ".pth"}[name]
+    rand = folder / f"random-{name}{suffix}"
+    rand.write_bytes(os.urandom(100_000))
+    trunc = folder / f"truncated-{name}{good.suffix}"
+    data = good.read_bytes()
+    trunc.write_bytes(data[: len(data) // 2])
+    other = {"inception5h": "resnet152", "biggan-deep-256": "resnet152", "resnet152": "biggan-deep-256"}[name]
+    return {"random bytes": rand, "truncated": trunc, "wrong network": (other, folder / f"wrong-{name}{suffix}")}
+
+
+@pytest.fixture(scope="module")
+def good_files(tmp_path_factory, rehearsal_biggan):
+    from helpers import rehearsal
+
+    folder = tmp_path_factory.mktemp("good")
+    files = {"biggan-deep-256": rehearsal_biggan, "resnet152": rehearsal.write_resnet152(folder, seed=0)}
+    if hasattr(rehearsal, "write_inception5h_zip"):  # the inception owner's real-format writer
+        files["inception5h"] = rehearsal.write_inception5h_zip(folder / "inception5h.zip")
+    else:  # lucent's .pth layout is a torch.save'd state dict as well
+        net = models.load("inception5h", source="random", seed=0)
+        torch.save(net.state_dict(), folder / "inception5h.pth")
+        files["inception5h"] = folder / "inception5h.pth"
+    return files
+
+
+@pytest.mark.parametrize("name", models.NAMES)
+def test_bad_files_give_one_message(name, good_files, tmp_path):
+    for kind, f in _bad_files(name, tmp_path, good_files[name]).items():
+        if kind == "wrong network":
+            other, f = f
+            f.symlink_to(good_files[other])
+        with pytest.raises(models.WeightsFileError) as err:
+            models.load(name, path=f, progress=False)
+        msg = str(err.value)
+        for needle in (name, str(f), f"{f.stat().st_size:,} bytes", download.sha256sum(f), "expected:", "delete",
+                       models.SPECS[name].url):
+            assert needle in msg, (kind, needle, msg)
+        assert "weights_only" not in msg and "Traceback" not in msg, (kind, msg)
+        assert err.value.reason.startswith("not a"), (kind, msg)
+        assert err.value.__cause__ is None and err.value.__suppress_context__, kind  # no torch advice in a chained traceback
+        if kind == "wrong network" and name != "inception5h":
+            assert "keys" in err.value.reason, msg
+
+
+def test_rehearsal_resnet_loads_by_path_and_env_but_not_under_the_pinned_name(good_files, monkeypatch, tmp_path):
+    from helpers import rehearsal
+
+    f = good_files["resnet152"]
+    assert f.name == rehearsal.RESNET_REHEARSAL_NAME
+    state = torch.load(f, weights_only=True)
+    assert state.keys() == models.load("resnet152", source="random").state_dict().keys()
+    net = models.load("resnet152", path=f, progress=False)
+    assert net.na_info["source"] == "rehearsal" and models.is_stand_in(net)
+    monkeypatch.setenv("NA_WEIGHTS_RESNET152", str(f))
+    assert models.load("resnet152", progress=False).na_info["file"] == str(f)
+    with pytest.raises(ValueError, match="sha256 prefix is pinned"):
+        rehearsal.write_resnet152(tmp_path / models.SPECS["resnet152"].filename)
 
 
 def test_resnet_stand_in_and_local_file(tmp_path):
@@ -68,6 +239,7 @@ def test_resnet_stand_in_and_local_file(tmp_path):
     torch.save(net.state_dict(), f)
     loaded = models.load("resnet152", path=f)
     assert loaded.na_info["source"] == "pretrained" and len(loaded.na_info["sha256"]) == 64
+    assert not models.is_stand_in(loaded)  # no rehearsal marker beside it
     assert "pretrained weights my-resnet.pth" in models.describe(loaded)
     # the sha256 was recorded at first load; a changed file is caught on the next load
     f.write_bytes(f.read_bytes()[:-10] + b"0123456789")
