@@ -626,10 +626,12 @@ def status():
 
 SPECS["alexnet"] = WeightSpec(
     "alexnet",
-    "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    ("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",),  # torchvision AlexNet_Weights.IMAGENET1K_V1.url
     "alexnet-owt-7be5be79.pth",
     sha256_prefix="7be5be79",
     note="torchvision AlexNet_Weights.IMAGENET1K_V1 (conv1 feeds the CNN measures of helpers.aesthetics).",
+    expected="torchvision's alexnet-owt-7be5be79.pth: a torch.save'd state dict of torchvision.models.alexnet",
+    size="233.1 MB (torchvision's AlexNet_Weights.IMAGENET1K_V1.meta['_file_size'])",
 )
 
 
@@ -645,7 +647,11 @@ def _alexnet_pretrained(f: Path):
     import torchvision
 
     model = torchvision.models.alexnet(weights=None)
-    model.load_state_dict(torch.load(f, map_location="cpu", weights_only=True), strict=True)
+    state = _torch_load(f)
+    problem = _state_dict_problem("AlexNet (torchvision)", state, model)
+    if problem:
+        raise WeightsFileError(problem, reason=problem)
+    model.load_state_dict(state, strict=True)
     return model
 
 

@@ -171,13 +171,13 @@ def _bad_files(name, folder, good):
     """Three wrong files for network ``name``: 100 kB of random bytes, a truncated real-format file, another network's."""
     import os
 
-    suffix = {"inception5h": ".pb", "biggan-deep-256": ".bin", "resnet152": ".pth"}[name]
+    suffix = {"inception5h": ".pb", "biggan-deep-256": ".bin", "resnet152": ".pth", "alexnet": ".pth"}[name]
     rand = folder / f"random-{name}{suffix}"
     rand.write_bytes(os.urandom(100_000))
     trunc = folder / f"truncated-{name}{good.suffix}"
     data = good.read_bytes()
     trunc.write_bytes(data[: len(data) // 2])
-    other = {"inception5h": "resnet152", "biggan-deep-256": "resnet152", "resnet152": "biggan-deep-256"}[name]
+    other = {"inception5h": "resnet152", "biggan-deep-256": "resnet152", "resnet152": "biggan-deep-256", "alexnet": "resnet152"}[name]
     return {"random bytes": rand, "truncated": trunc, "wrong network": (other, folder / f"wrong-{name}{suffix}")}
 
 
@@ -187,6 +187,8 @@ def good_files(tmp_path_factory, rehearsal_biggan):
 
     folder = tmp_path_factory.mktemp("good")
     files = {"biggan-deep-256": rehearsal_biggan, "resnet152": rehearsal.write_resnet152(folder, seed=0)}
+    torch.save(models.load("alexnet", source="random", seed=0).state_dict(), folder / "alexnet-stand-in.pth")
+    files["alexnet"] = folder / "alexnet-stand-in.pth"
     if hasattr(rehearsal, "write_inception5h_zip"):  # the inception owner's real-format writer
         files["inception5h"] = rehearsal.write_inception5h_zip(folder / "inception5h.zip")
     else:  # lucent's .pth layout is a torch.save'd state dict as well
