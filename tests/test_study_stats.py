@@ -19,8 +19,13 @@ def features():
 @pytest.fixture(scope="module")
 def clean_sim(features):
     # only what the mixed model models: feature slopes + random participant, layer, image, noise terms
+    # explicit slopes and variance components (the simulator's defaults are calibrated to the paper's small effects,
+    # which put the layer and image variances at the boundary where no REML engine pins them down)
     return ratings.simulate(features, n_participants=30, seed=5, layer_effects={}, group_effects={}, bimodal={},
-                            neutral_layers=(), round_to=None)
+                            neutral_layers=(), round_to=None, r2=None,
+                            coefficients={"arousal": {"hue": 6.0, "feature_congestion": 4.0, "subband_entropy": -3.0},
+                                          "valence": {"hue": 1.0, "feature_congestion": -0.5, "subband_entropy": 0.5}},
+                            layer_sd=3.0, image_sd=1.5, participant_sd=7.0, noise_sd=14.0)
 
 
 @pytest.mark.parametrize("axis", ["arousal", "valence"])
