@@ -32,7 +32,7 @@ def test_notebook_shape(nb_path):
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     src = "".join(tagged[0]["source"])
-    assert re.search(r'^PROFILE = "(paper|class)"', src, re.M), "parameters cell sets a default PROFILE"
+    assert re.search(r'^PROFILE = "class"', src, re.M), "parameters cell sets PROFILE = \"class\" (the interactive default)"
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     for c in cells:
         if c["cell_type"] == "code":
