@@ -237,6 +237,9 @@ def load(name: str, *, source: str = "auto", path=None, device="cpu", seed: int 
             raise
         except Exception as exc:  # noqa: BLE001 - every parse failure becomes one message (WeightsFileError)
             raise _file_error(SPECS[name], f, exc, sha256=info["sha256"]) from None
+        if info["source"] == "pretrained" and getattr(model, "rehearsal_stand_in", False):
+            # a rehearsal GraphDef carries its marker inside the graph (helpers.inception.holds_stand_in)
+            info.update(source="rehearsal", seed=None, writer="helpers.rehearsal.write_inception5h_graph")
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -257,7 +260,8 @@ def describe(model) -> str:
     if info["source"] == "random":
         return f"{info['name']}: STAND-IN random weights (seed {info['seed']}), not the pretrained network"
     if info["source"] == "rehearsal":
-        return (f"{info['name']}: STAND-IN random weights (seed {info['seed']}) in the real file format "
+        seed = "" if info["seed"] is None else f" (seed {info['seed']})"
+        return (f"{info['name']}: STAND-IN random weights{seed} in the real file format "
                 f"({Path(info['file']).name}, written by helpers.rehearsal), not the pretrained network")
     return f"{info['name']}: pretrained weights {Path(info['file']).name} (sha256 {info['sha256'][:12]}...)"
 

@@ -55,8 +55,10 @@ def test_every_route_loads_and_gives_the_same_activations(files, tmp_path, monke
     monkeypatch.delenv("NA_WEIGHTS_INCEPTION5H")
     shutil.copy(files["zip"], paths.cache() / "inception5h.zip")
     routes["cache"] = models.load("inception5h", source="pretrained")  # converted once, then from the cache
-    assert all(not models.is_stand_in(m) for m in routes.values())  # loaded as pretrained files are...
-    assert all(inception.holds_stand_in(routes[r]) for r in ("path=zip", "path=pb", "env", "cache"))  # ...but marked
+    marked = ("path=zip", "path=pb", "env", "cache")  # the graph carries the rehearsal marker; lucent's layout cannot
+    assert all(inception.holds_stand_in(routes[r]) for r in marked)
+    assert all(models.is_stand_in(routes[r]) and routes[r].na_info["source"] == "rehearsal" for r in marked)
+    assert "STAND-IN" in models.describe(routes["env"])
     stand_in = inception.random_model(seed=0)
     x = torch.from_numpy(np.random.default_rng(0).uniform(0, 255, (1, 3, 112, 112)).astype(np.float32))
     with torch.no_grad():
@@ -120,7 +122,7 @@ def test_notebook_01_paper_and_class_profiles_on_the_real_formats(files, monkeyp
     paper = _run("paper", REDUCED, monkeypatch, study_url)
     monkeypatch.delenv("NA_WEIGHTS_INCEPTION5H")
     cls = _run("class", {**REDUCED, "LAYERS": REDUCED["LAYERS"][:2], "WEIGHTS": str(files["pth"])}, monkeypatch, study_url)
-    assert len(paper) == 6 and set(paper["weights_source"]) == {"pretrained"} and set(paper["size"]) == {136}
+    assert len(paper) == 6 and set(paper["weights_source"]) == {"rehearsal"} and set(paper["size"]) == {136}
     assert set(paper["weights_file"]) == {"inception5h.zip"} and set(cls["weights_file"]) == {"inception5h.pth"}
     labels = dict(zip(paper["seed"], paper["start_image"]))
     assert labels[5] == "noise:5"
