@@ -407,25 +407,34 @@ def _guess_network(state: dict) -> str | None:
 
 # --- ResNet-152 -------------------------------------------------------------------------
 
-def _resnet_random(seed: int):
+def _torchvision_random(arch: str, seed: int):
+    """torchvision's ``arch`` with its own seeded random initialisation."""
     import torchvision
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return torchvision.models.resnet152(weights=None)
+        return getattr(torchvision.models, arch)(weights=None)
 
 
-def _resnet_pretrained(f: Path):
-    """torchvision's ResNet-152 with the state dict in ``f``; every key and shape must match."""
+def _torchvision_pretrained(arch: str, label: str, f: Path):
+    """torchvision's ``arch`` with the state dict in ``f``; every key and shape must match."""
     import torchvision
 
-    model = torchvision.models.resnet152(weights=None)
+    model = getattr(torchvision.models, arch)(weights=None)
     state = _torch_load(f)
-    problem = _state_dict_problem("ResNet-152 (torchvision)", state, model)
+    problem = _state_dict_problem(label, state, model)
     if problem:
         raise WeightsFileError(problem, reason=problem)
     model.load_state_dict(state, strict=True)
     return model
+
+
+def _resnet_random(seed: int):
+    return _torchvision_random("resnet152", seed)
+
+
+def _resnet_pretrained(f: Path):
+    return _torchvision_pretrained("resnet152", "ResNet-152 (torchvision)", f)
 
 
 # --- BigGAN-deep-256 ----------------------------------------------------------------------
@@ -640,23 +649,11 @@ SPECS["alexnet"] = WeightSpec(
 
 
 def _alexnet_random(seed: int):
-    import torchvision
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return torchvision.models.alexnet(weights=None)
+    return _torchvision_random("alexnet", seed)
 
 
 def _alexnet_pretrained(f: Path):
-    import torchvision
-
-    model = torchvision.models.alexnet(weights=None)
-    state = _torch_load(f)
-    problem = _state_dict_problem("AlexNet (torchvision)", state, model)
-    if problem:
-        raise WeightsFileError(problem, reason=problem)
-    model.load_state_dict(state, strict=True)
-    return model
+    return _torchvision_pretrained("alexnet", "AlexNet (torchvision)", f)
 
 
 _BUILDERS["alexnet"] = _alexnet_random
