@@ -526,10 +526,15 @@ def fourier_slope_mather(img) -> float:
 
     Returns:
         Half the log-log slope of the power spectrum, i.e. the amplitude-spectrum slope
-        (about -1 to -1.5 for natural images; negative).
+        (about -1 to -1.5 for natural images; negative). NaN when the shorter side is under
+        128 px: the crop is then at most 64 px, and the fitted range, which starts at
+        frequency ``round(N/50) - 1``, includes the DC term (log 0) or is empty; the
+        toolbox's ``fourier_slope_mather`` raises there (numpy's "SVD did not converge").
     """
     c = _ctx(img)
     h, w = c.rgb.shape[:2]
+    if min(h, w) < 128:
+        return float("nan")
     half = int(2 ** (np.floor(np.log2(min(h, w))) - 1))
     cy, cx = h // 2, w // 2
     crop = c.lab[cy - half: cy + half, cx - half: cx + half, 0]  # rgb2lab is per pixel: the crop's Lab

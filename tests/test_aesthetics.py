@@ -216,3 +216,16 @@ def test_alexnet_pretrained_goes_through_models_load(tmp_path):
         A.alexnet_conv1(path=pinned, progress=False)
     with pytest.raises(models.WeightsUnavailable, match="alexnet-owt-7be5be79.pth"):
         models.load("alexnet", source="pretrained", progress=False)
+
+
+@pytest.mark.parametrize("side", [32, 96, 127, 128])
+def test_small_images_get_every_measure_and_mathers_slope_is_nan_below_128_px(side):
+    """The smallest documented image (32 px) up to 127 px: Mather's fitted range N/50..N/4 of the
+    <= 64-px crop starts at the DC term (log 0) or is empty, where the toolbox raises; that one
+    column is NaN, every other measure (CNN aside, weights) is finite."""
+    rng = np.random.default_rng(side)
+    img = (rng.random((side, side + 5, 3)) * 255).astype(np.uint8)
+    cols = [c for c in A.COLUMNS if c not in A.MEASURES["cnn"]]
+    got = A.measure(img, which=cols)
+    assert np.isnan(got.pop("fourier_slope_mather")) == (side < 128)
+    assert all(np.isfinite(v) for v in got.values()), {k: v for k, v in got.items() if not np.isfinite(v)}

@@ -36,3 +36,18 @@ def test_registered_output_exists_after_smoke(smoke_run, item):
     assert path.stat().st_size > 0
     if item.kind == "figure":
         assert path.with_suffix(".pdf").exists(), f"{item.id}: no PDF beside {path}"
+
+
+def test_smoke_feature_table_has_no_failed_measure_group(smoke_run):
+    """A measure group that raises on every image (the Aesthetics Toolbox group did, on the smoke profile's
+    96-px images) still lets notebook 02 run, with those columns empty: catch that here."""
+    import pandas as pd
+
+    entries, error = smoke_run
+    assert entries.get("02-image-features.ipynb", {}).get("status") == "ok", error
+    feats = pd.read_parquet(paths.results("smoke") / "features.parquet")
+    errors = feats["error"].fillna("").astype(str) if "error" in feats else pd.Series([], dtype=str)
+    assert not errors.str.len().any(), errors[errors.str.len() > 0].head(3).tolist()
+    assert (feats["status"] == "ok").all()
+    empty = [c for c in feats.columns if feats[c].isna().all() and c not in ("error", "fourier_slope_mather")]
+    assert not empty, f"columns empty for every image: {empty}"
