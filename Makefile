@@ -35,8 +35,11 @@ class: $(STAMP)  ## the teaching profile: pretrained weights, small sizes
 smoke: $(STAMP)  ## the same chain with stand-in weights and tiny sizes
 	$(PY) -m helpers.pipeline run --profile smoke
 
-test: $(STAMP)  ## unit tests + smoke run of every notebook
-	$(PY) -m pytest -q
+# the suite mostly keeps one core busy (papermill kernels, pandas, single-thread torch); pytest-xdist runs
+# test files side by side, whole files per worker so module fixtures (rehearsal files, the smoke chain) run once
+TEST_WORKERS ?= auto
+test: $(STAMP)  ## unit tests + smoke run of every notebook (TEST_WORKERS=1: one process)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 test-fast: $(STAMP)  ## unit tests only
 	$(PY) -m pytest -q -m "not notebooks"
