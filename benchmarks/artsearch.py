@@ -408,13 +408,13 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             bigidx.search_encoded(qv[q:q + 1], qxn[q:q + 1], k=k, rerank="lowrank")
             lat.append(time.perf_counter() - t0)
-        lat = np.array(lat[1:])  # first query warms faiss
+        lat = np.array(lat[1:])  # the first query warms the caches
         exact_s = n_big / stream
         rows.append((f"query latency, {n_big:,} items: exact pass (baseline, est.)", f"{exact_s:.0f} s", "1"))
         rows.append((f"query latency, {n_big:,} items: index p50 (cand. 100, lowrank)", f"{1e3 * np.percentile(lat, 50):.1f} ms",
                      f"{exact_s / np.percentile(lat, 50):.0f}x faster"))
         rows.append((f"query latency, {n_big:,} items: index p95", f"{1e3 * np.percentile(lat, 95):.1f} ms", ""))
-        rows.append((f"index open ({n_big:,} items: memmap + faiss add)", f"{t_open:.1f} s", ""))
+        rows.append((f"index open ({n_big:,} items: memmap + sketches read)", f"{t_open:.1f} s", ""))
         hw = (size // 16) ** 2
         rows.append(("bytes/artwork: fp16 full Gram | fp16 layer3 acts (224px)", f"{1024 * 1024 * 2:,} | {1024 * 196 * 2:,}", ""))
         rows.append(("bytes/artwork: index (sketch 1025 + rank-32 factor, fp16)", f"{index.bytes_per_item():,.0f}",

@@ -151,6 +151,12 @@ def test_index_recall_and_resume(encoder, corpus, tmp_path, monkeypatch):
     index = artsearch.build_index(corpus, tmp_path / "full", **kw)
     assert index.bytes_per_item() == pytest.approx(2 * (65 + 1024 * 16) + 1 + 4)
     np.testing.assert_allclose(index.energy, 1.0, atol=1e-4)  # 4x4 positions: rank 16 keeps everything
+    # the candidate scan is the exact top-c of the stored sketches' inner products (-> positions in index.rows)
+    qs = np.random.default_rng(0).standard_normal((3, index.sketch.shape[1])).astype(np.float32)
+    est, pos = index._candidates(qs, 4)
+    full = qs @ np.asarray(index.sketch[index.rows], np.float32).T
+    assert np.array_equal(pos, np.argsort(-full, axis=1, kind="stable")[:, :4])
+    np.testing.assert_allclose(est, np.take_along_axis(full, pos, 1), rtol=1e-5)
     res = index.search(queries, k=5, candidates=len(corpus))
     assert artsearch.recall_at(res, exact, k=1) == 1.0 and artsearch.recall_at(res, exact, k=5) == 1.0
     np.testing.assert_allclose(res["similarity"], exact["similarity"], atol=2e-3)  # fp16 storage
