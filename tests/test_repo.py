@@ -48,3 +48,22 @@ def test_readme_lists_the_registry():
 def test_registry_ids_unique():
     ids = [i.id for i in registry.ITEMS]
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_papermill_reads_every_parameter_with_its_help(nb_path, caplog):
+    """papermill's parameter reader (``papermill --help-notebook``, and a warning on every run) gives up on a line
+    whose comment holds " = "; every parameter must come through with its comment as help."""
+    import logging
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        params = PythonTranslator.inspect(cell)
+    assert not [r.getMessage() for r in caplog.records if "Unable to parse" in r.getMessage()]
+    names = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", cell.source, re.M)
+    assert {p.name for p in params} >= set(names) - {"SHARD", "N_SHARDS"}  # `A, B = 0, 1` is one line of two
+    assert all(p.help for p in params), [p.name for p in params if not p.help]
