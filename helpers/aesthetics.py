@@ -803,9 +803,20 @@ def alexnet_conv1(*, source: str = "auto", path=None, seed: int = 0, progress: b
                  "random" if models.is_stand_in(net) else "pretrained", models.describe(net))
 
 
-@functools.lru_cache(maxsize=2)
+_DEFAULT_CONV1: list = []  # [Conv1] or [the exception]: one attempt per process, not one download per image
+
+
 def _default_conv1() -> Conv1:
-    return alexnet_conv1(source="auto")
+    from helpers import models
+
+    if not _DEFAULT_CONV1:
+        try:
+            _DEFAULT_CONV1.append(alexnet_conv1(source="auto"))
+        except (models.WeightsUnavailable, models.WeightsFileError) as exc:
+            _DEFAULT_CONV1.append(exc)
+    if isinstance(_DEFAULT_CONV1[0], Exception):
+        raise _DEFAULT_CONV1[0]
+    return _DEFAULT_CONV1[0]
 
 
 def cnn_responses(rgb: np.ndarray, conv: Conv1, *, device="cpu") -> np.ndarray:
@@ -1026,6 +1037,16 @@ def _expand(which) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+class MeasuresIncomplete(RuntimeError):
+    """Raised by :func:`measure` when the CNN measures could not run (no AlexNet weights on an
+    offline machine, a weights file that fails its check): ``values`` holds every requested
+    column, the CNN ones NaN, and ``errors`` says why, so a table keeps the other measures."""
+
+    def __init__(self, values: dict, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.values, self.errors = values, errors
+
+
 def measure(img, *, which=None, cnn: Conv1 | None = None, device="cpu") -> dict[str, float]:
     """Compute the measures of empirical aesthetics of one image.
 
@@ -1046,6 +1067,8 @@ def measure(img, *, which=None, cnn: Conv1 | None = None, device="cpu") -> dict[
     Raises:
         ValueError: ``img`` is not an RGB uint8 array of at least 32 x 32 px, or ``which``
             names an unknown measure.
+        MeasuresIncomplete: the CNN weights are unavailable or fail their check; its
+            ``values`` carry the other measures (``features.table`` keeps them and notes why).
     """
     cols = _expand(which)
     c = _Image(img)
@@ -1069,8 +1092,18 @@ def measure(img, *, which=None, cnn: Conv1 | None = None, device="cpu") -> dict[
         out["fractal_dimension_3d"] = fractal_dimension_3d(c)
     if want & set(MEASURES["phog"]):
         out.update(phog(c))
+    errors = []
     if want & set(MEASURES["cnn"]):
-        out.update(cnn_measures(c, cnn=cnn, device=device))
+        from helpers import models
+
+        try:
+            out.update(cnn_measures(c, cnn=cnn, device=device))
+        except (models.WeightsUnavailable, models.WeightsFileError) as exc:
+            errors.append(f"CNN measures left empty: {type(exc).__name__}: {exc}")
+            out.update(dict.fromkeys(MEASURES["cnn"], float("nan")))
     if want & set(MEASURES["balance"]):
         out.update(balance_measures(c))
-    return {k: float(out[k]) for k in cols}
+    values = {k: float(out[k]) for k in cols}
+    if errors:
+        raise MeasuresIncomplete(values, errors)
+    return values

@@ -400,10 +400,15 @@ def measure(image, *, measures=DEFAULT_MEASURES, jpeg_quality: int = 75, edge_si
         try:
             values = fn(rgb, **settings, **opts)
         except Exception as exc:
-            if not keep_going or len(groups) == 1:
+            partial = getattr(exc, "values", None)  # e.g. aesthetics.MeasuresIncomplete: the rest was measured
+            if keep_going and isinstance(partial, dict):
+                row.setdefault("_group_errors", []).append(f"group {name}: {exc}")
+                values = partial
+            elif not keep_going or len(groups) == 1:
                 raise
-            row.setdefault("_group_errors", []).append(f"group {name}: {type(exc).__name__}: {exc}")
-            continue
+            else:
+                row.setdefault("_group_errors", []).append(f"group {name}: {type(exc).__name__}: {exc}")
+                continue
         for col, val in values.items():
             row[col if col not in row else f"{name}_{col}"] = val
     return row
@@ -627,12 +632,19 @@ def table(paths_or_folder, *, measures=DEFAULT_MEASURES, root=None, cache=None, 
     for c in ("width", "height", "jpeg_bytes", "png_bytes"):
         if c in res:
             res[c] = res[c].astype("Int64")
+    # one warning per distinct problem (a missing weights file would otherwise repeat once per image)
+    problems: dict = {}
     for i in range(len(files)):
         err = str(rows[i].get("error") or "")
         if rows[i].get("status") == "failed" or err:
-            where = "" if files[i] in err else f"{files[i]}: "
             what = "row marked failed" if rows[i].get("status") == "failed" else "those columns left empty"
-            warnings.warn(f"features.table: {where}{err} ({what}, the rest goes on)", stacklevel=2)
+            problems.setdefault((err.replace(files[i], "<file>"), what), []).append(files[i])
+    for (err, what), where in problems.items():
+        if len(where) == 1:
+            msg = err.replace("<file>", where[0]) if "<file>" in err else f"{where[0]}: {err}"
+        else:
+            msg = f"{len(where)} images ({where[0]}, ...): {err}"
+        warnings.warn(f"features.table: {msg} ({what}, the rest goes on)", stacklevel=2)
     res = pd.concat([df, res.drop(columns=[c for c in res.columns if c in df.columns])], axis=1)
     front = [c for c in df.columns] + [c for c in res.columns if c not in df.columns and c not in ("status", "error", "note")]
     return res[front + ["status", "error", "note"]]

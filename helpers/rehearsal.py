@@ -252,6 +252,7 @@ def write_lucent_pth(path, *, seed: int = 0):
 BIGGAN_WEIGHTS = "pytorch_model.bin"  # pytorch_pretrained_biggan.model.WEIGHTS_NAME
 BIGGAN_CONFIG = "config.json"  # pytorch_pretrained_biggan.model.CONFIG_NAME
 RESNET_REHEARSAL_NAME = "resnet152-rehearsal.pth"
+ALEXNET_REHEARSAL_NAME = "alexnet-rehearsal.pth"
 _WRITTEN: dict = {}  # (writer, seed) -> files written earlier in this process, copied instead of rebuilt
 
 
@@ -358,6 +359,21 @@ def write_resnet152(path, *, seed: int = 0):
     Raises:
         ValueError: ``path`` is named ``resnet152-394f9c45.pth``.
     """
+    return _write_torchvision("resnet152", path, RESNET_REHEARSAL_NAME, seed)
+
+
+def write_alexnet(path, *, seed: int = 0):
+    """AlexNet as torchvision's ``alexnet-owt-7be5be79.pth`` is (the CNN measures of ``helpers.aesthetics``).
+
+    As :func:`write_resnet152`: a ``torch.save`` of the state dict of torchvision's seeded random
+    initialisation, never under the real file's name (its sha256 prefix is pinned); point
+    ``$NA_WEIGHTS_ALEXNET`` or ``path=`` at it. The folder default name is ``alexnet-rehearsal.pth``.
+    """
+    return _write_torchvision("alexnet", path, ALEXNET_REHEARSAL_NAME, seed)
+
+
+def _write_torchvision(name: str, path, default_name: str, seed: int):
+    """A torchvision network's seeded stand-in saved as torchvision saves the real weights (see write_resnet152)."""
     from pathlib import Path
 
     import torch
@@ -366,20 +382,18 @@ def write_resnet152(path, *, seed: int = 0):
 
     path = Path(path)
     if path.is_dir() or not path.suffix:
-        path = path / RESNET_REHEARSAL_NAME
-    if path.name == models.SPECS["resnet152"].filename:
-        raise ValueError(f"write_resnet152: {path.name} is the real file's name, whose sha256 prefix is pinned; "
-                         f"a stand-in under that name would (rightly) be refused. Use another name, e.g. {RESNET_REHEARSAL_NAME}")
+        path = path / default_name
+    if path.name == models.SPECS[name].filename:
+        raise ValueError(f"write_{name}: {path.name} is the real file's name, whose sha256 prefix is pinned; "
+                         f"a stand-in under that name would (rightly) be refused. Use another name, e.g. {default_name}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = ("resnet152", int(seed))
+    key = (name, int(seed))
     _forget_records(path)
     if not _reuse(key, [path]):
-        torch.save(models._resnet_random(int(seed)).state_dict(), path)
+        torch.save(models._torchvision_random(name, int(seed)).state_dict(), path)
         _WRITTEN[key] = [path]
-    models.mark_stand_in(path, writer="helpers.rehearsal.write_resnet152", seed=int(seed))
+    models.mark_stand_in(path, writer=f"helpers.rehearsal.write_{name}", seed=int(seed))
     return path
-
-
 
 
 # === ArtBench-10 (CIFAR-python, CIFAR-binary, ImageFolder, CSV) ===============================
@@ -513,7 +527,7 @@ def _n(plan, split):
 # === all at once ==============================================================================
 def write_all(folder, *, seed: int = 0, artbench_layouts=("cifar-python", "imagefolder-split"), n_per_style: int = 12,
               set_env: bool = False) -> dict:
-    """Write every rehearsal file under ``folder``: all three networks and ArtBench-10 layouts.
+    """Write every rehearsal file under ``folder``: the four networks (AlexNet for the CNN measures) and ArtBench-10 layouts.
 
     Args:
         folder: output folder (created); networks go to ``folder/weights``, ArtBench to ``folder/data``.
@@ -536,6 +550,7 @@ def write_all(folder, *, seed: int = 0, artbench_layouts=("cifar-python", "image
         "inception5h-lucent": write_lucent_pth(weights / "inception5h.pth", seed=seed),
         "biggan-deep-256": write_biggan_deep_256(weights / "biggan-deep-256", seed=seed),
         "resnet152": write_resnet152(weights, seed=seed),
+        "alexnet": write_alexnet(weights, seed=seed),
     }
     from helpers import models
 
@@ -543,7 +558,8 @@ def write_all(folder, *, seed: int = 0, artbench_layouts=("cifar-python", "image
     for layout in artbench_layouts:
         files[f"artbench-{layout}"] = write_artbench(data, layout=layout, n_per_style=n_per_style, seed=seed)
     env = {"NA_WEIGHTS_INCEPTION5H": str(files["inception5h"]), "NA_WEIGHTS_BIGGAN_DEEP_256": str(biggan),
-           "NA_WEIGHTS_RESNET152": str(files["resnet152"]), "NA_DATA_DIR": str(data)}
+           "NA_WEIGHTS_RESNET152": str(files["resnet152"]), "NA_WEIGHTS_ALEXNET": str(files["alexnet"]),
+           "NA_DATA_DIR": str(data)}
     if set_env:
         os.environ.update(env)
     return {"env": env, "files": files}

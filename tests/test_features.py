@@ -417,3 +417,31 @@ def _empty(tmp_path):
     d = tmp_path / "empty"
     d.mkdir()
     return d
+
+
+def test_missing_cnn_weights_empty_only_the_cnn_columns_with_one_warning(tmp_path, monkeypatch):
+    """Offline without AlexNet (the rehearsal files hold none): the Aesthetics Toolbox group still gives its other
+    measures; the CNN columns are NaN, each row says why, one warning covers all images, one load is attempted."""
+    from helpers import aesthetics, models
+
+    attempts = []
+
+    def unavailable(**kw):
+        attempts.append(kw)
+        raise models.WeightsUnavailable("Pretrained weights for 'alexnet' are not available: offline")
+
+    monkeypatch.setattr(aesthetics, "alexnet_conv1", unavailable)
+    monkeypatch.setattr(aesthetics, "_DEFAULT_CONV1", [])
+    paths_ = [io.save_image(_objects(s, size=64), tmp_path / f"{s}.png") for s in range(3)]
+    with pytest.warns(UserWarning) as rec:
+        df = features.table(paths_, measures=[("aesthetics", {"which": ["size", "cnn", "balance"]})], n_jobs=1,
+                            progress=False)
+    msgs = [str(w.message) for w in rec if "features.table" in str(w.message)]
+    assert len(msgs) == 1 and msgs[0].startswith("features.table: 3 images (") and "alexnet" in msgs[0], msgs
+    assert len(attempts) == 1
+    assert (df["status"] == "ok").all() and df["error"].str.contains("CNN measures left empty").all()
+    assert df["cnn_sparseness"].isna().all() and df["mirror_symmetry"].notna().all()
+    assert (df["image_size"] == 128).all()
+    with pytest.raises(aesthetics.MeasuresIncomplete) as info:  # called directly: the rest rides on the error
+        aesthetics.measure(_objects(0, size=64), which=["size", "cnn"])
+    assert info.value.values["image_size"] == 128 and np.isnan(info.value.values["cnn_variability"])

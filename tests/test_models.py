@@ -187,8 +187,7 @@ def good_files(tmp_path_factory, rehearsal_biggan):
 
     folder = tmp_path_factory.mktemp("good")
     files = {"biggan-deep-256": rehearsal_biggan, "resnet152": rehearsal.write_resnet152(folder, seed=0)}
-    torch.save(models.load("alexnet", source="random", seed=0).state_dict(), folder / "alexnet-stand-in.pth")
-    files["alexnet"] = folder / "alexnet-stand-in.pth"
+    files["alexnet"] = rehearsal.write_alexnet(folder, seed=0)
     if hasattr(rehearsal, "write_inception5h_zip"):  # the inception owner's real-format writer
         files["inception5h"] = rehearsal.write_inception5h_zip(folder / "inception5h.zip")
     else:  # lucent's .pth layout is a torch.save'd state dict as well
@@ -230,6 +229,26 @@ def test_rehearsal_resnet_loads_by_path_and_env_but_not_under_the_pinned_name(go
     assert models.load("resnet152", progress=False).na_info["file"] == str(f)
     with pytest.raises(ValueError, match="sha256 prefix is pinned"):
         rehearsal.write_resnet152(tmp_path / models.SPECS["resnet152"].filename)
+
+
+@pytest.mark.parametrize("name", ["resnet152", "alexnet"])
+def test_rehearsal_torchvision_file_is_torchvisions_layout_and_labelled(name, good_files, monkeypatch):
+    """ResNet-152 and AlexNet rehearsal files: the keys and shapes of torchvision's own state dict, loaded by
+    $NA_WEIGHTS_<NAME> as source 'rehearsal'; the AlexNet one feeds the CNN measures, labelled stand-in."""
+    f = good_files[name]
+    state = torch.load(f, weights_only=True)
+    ref = models.load(name, source="random").state_dict()
+    assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in ref.items()}
+    monkeypatch.setenv(models.SPECS[name].env_var, str(f))
+    net = models.load(name, progress=False)
+    assert net.na_info["source"] == "rehearsal" and net.na_info["file"] == str(f)
+    if name == "alexnet":
+        from helpers import aesthetics
+
+        conv = aesthetics.alexnet_conv1()
+        assert conv.is_stand_in, conv.description
+        vals = aesthetics.cnn_measures(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), cnn=conv)
+        assert all(np.isfinite(v) for v in vals.values())
 
 
 def test_resnet_stand_in_and_local_file(tmp_path):

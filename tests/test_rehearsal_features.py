@@ -11,13 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import dream, io, paths, registry
+from helpers import aesthetics, dream, io, paths, registry, rehearsal
 
 pytestmark = pytest.mark.rehearsal
 
 NB = paths.root() / "notebooks" / "02-image-features.ipynb"
-# the Aesthetics Toolbox groups of helpers.aesthetics except the CNN ones (no AlexNet weights here)
-NO_CNN = ["size", "color", "edges", "fourier", "fractal", "phog", "balance"]
 
 
 def _stand_in_dream(folder, n=24, size=64, seed=0):
@@ -43,16 +41,20 @@ def test_notebook02_rehearsal(tmp_path, monkeypatch, profile):
 
     monkeypatch.setenv("NA_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("NA_FIGURES_DIR", str(tmp_path / "figures"))
+    # every measure of the paper profile, the CNN ones on AlexNet in torchvision's real file layout
+    monkeypatch.setenv("NA_WEIGHTS_ALEXNET", str(rehearsal.write_alexnet(tmp_path / "weights")))
     _stand_in_dream(paths.results(profile) / "dream")
     papermill.execute_notebook(str(NB), str(tmp_path / "02.ipynb"), progress_bar=False, kernel_name="python3",
-                               parameters={"PROFILE": profile, "N_IMAGES": 12, "N_JOBS": 1, "N_EXAMPLES": 2,
-                                           "AESTHETICS_WHICH": NO_CNN})
+                               parameters={"PROFILE": profile, "N_IMAGES": 12, "N_JOBS": 1, "N_EXAMPLES": 2})
     for item in registry.ITEMS:
         if item.notebook == NB.name:
             assert item.path(profile).exists(), f"{item.id}: not written"
     feats = io.load_table(paths.results(profile) / "features.parquet")
     assert len(feats) == 12 and (feats["status"] == "ok").all()
     assert {"layer", "group", "feature_congestion", "subband_entropy", "spectrum_slope"} <= set(feats.columns)
+    assert not feats["error"].fillna("").astype(bool).any(), feats["error"].unique()
+    toolbox = [c for c in aesthetics.COLUMNS if c != "fourier_slope_mather"]  # NaN below 128 px (64-px images here)
+    assert feats[toolbox].notna().all().all(), feats[toolbox].columns[feats[toolbox].isna().any()].tolist()
     sep = io.load_table(paths.results(profile) / "p1-feature-separation.csv")
     assert {"measure", "H", "p_bh", "eta2"} <= set(sep.columns) and len(sep) > 5
 
