@@ -8,20 +8,12 @@ import numpy as np
 import pytest
 
 from helpers import clutter, features
+from synthetic_images import objects
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "clutter-matlab.json"
 
 
 # --- clutter: Feature Congestion and Sub-band Entropy ------------------------------------
-def _objects(n, size=128, seed=0):
-    """Mid-gray canvas with ``n`` random coloured rectangles (seeded)."""
-    rng = np.random.default_rng(seed)
-    img = np.full((size, size, 3), 128, np.uint8)
-    for _ in range(n):
-        y, x = rng.integers(0, size - 12, 2)
-        h, w = rng.integers(6, 14, 2)
-        img[y:y + h, x:x + w] = rng.integers(0, 256, 3)
-    return img
 
 
 def _gratings(n_orient, size=128, period=8):
@@ -48,7 +40,7 @@ def test_uniform_image_reference_values(colour, shape):
 
 
 def test_feature_congestion_maps():
-    img = _objects(10, size=96)
+    img = objects(10, size=96)
     value, maps = clutter.feature_congestion(img, return_maps=True)
     assert set(maps) == {"fc", "color", "contrast", "orientation"}
     assert all(m.shape == (96, 96) and np.isfinite(m).all() for m in maps.values())
@@ -60,7 +52,7 @@ def test_feature_congestion_maps():
 
 
 def test_more_objects_more_clutter():
-    few, many = _objects(3), _objects(40)
+    few, many = objects(3), objects(40)
     assert clutter.feature_congestion(many) > clutter.feature_congestion(few) > 1.248283
     assert clutter.subband_entropy(many) > clutter.subband_entropy(few) > 0
 
@@ -76,7 +68,7 @@ def test_more_orientations_more_orientation_clutter():
 def test_constant_shift_leaves_contrast_and_colour_clutter_alone():
     # A constant shift of L (and of a, b) changes no local (co)variance: DoG kernels and
     # covariances are shift invariant, as in the reference.
-    lab = clutter._rgb2lab_rr(_objects(20, size=96))
+    lab = clutter._rgb2lab_rr(objects(20, size=96))
     L, a, b = (clutter._gaussian_pyramid(lab[..., i], 3) for i in range(3))
     shift = lambda pyr, c: [x + c for x in pyr]  # noqa: E731
     for c0, c1 in zip(clutter._contrast_clutter_levels(L), clutter._contrast_clutter_levels(shift(L, 2.5))):
@@ -87,7 +79,7 @@ def test_constant_shift_leaves_contrast_and_colour_clutter_alone():
         np.testing.assert_allclose(c0, c1, rtol=1e-6)
     # and a uniform colour swap on a gray-level pattern keeps the contrast clutter map
     # whenever the luminance pattern is the same: compare against the same image
-    img = _objects(15, size=96)
+    img = objects(15, size=96)
     v, m = clutter.feature_congestion(img, return_maps=True)
     v2, m2 = clutter.feature_congestion(img.copy(), return_maps=True)
     np.testing.assert_array_equal(m["contrast"], m2["contrast"])
@@ -132,11 +124,11 @@ def test_entropy_is_matlab_histc():
 
 
 def test_subband_entropy_bands_and_small_images():
-    v, ent = clutter.subband_entropy(_objects(10, size=64), return_bands=True)
+    v, ent = clutter.subband_entropy(objects(10, size=64), return_bands=True)
     assert set(ent) == {"L", "a", "b"} and all(len(e) == 13 for e in ent.values())
     w = clutter.SE_CHROMA_WEIGHT
     assert v == pytest.approx((np.mean(ent["L"]) + w * (np.mean(ent["a"]) + np.mean(ent["b"]))) / (1 + 2 * w))
-    gray = np.repeat(_objects(10, size=64)[..., :1], 3, axis=2)
+    gray = np.repeat(objects(10, size=64)[..., :1], 3, axis=2)
     _, eg = clutter.subband_entropy(gray, return_bands=True)
     assert max(eg["a"]) == 0 and max(eg["b"]) == 0  # achromatic: chroma range < 0.008
     with pytest.raises(ValueError, match="too small"):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from helpers import clutter, features, io
+from synthetic_images import objects
 
 
 def _noise(h=96, w=96, seed=0):
@@ -92,15 +93,6 @@ def test_edge_density():
     assert features.edge_density(_noise(64, 64), sigma=1.0) > features.edge_density(_noise(64, 64), sigma=4.0)
 
 
-def _objects(n, size=128, seed=0):
-    """Mid-gray canvas with ``n`` random coloured rectangles (seeded)."""
-    rng = np.random.default_rng(seed)
-    img = np.full((size, size, 3), 128, np.uint8)
-    for _ in range(n):
-        y, x = rng.integers(0, size - 12, 2)
-        h, w = rng.integers(6, 14, 2)
-        img[y:y + h, x:x + w] = rng.integers(0, 256, 3)
-    return img
 
 
 # --- measure() and table() ---------------------------------------------------------------
@@ -126,13 +118,13 @@ def image_folder(tmp_path):
 
     rng = np.random.default_rng(0)
     d = tmp_path / "imgs"
-    io.save_image(_objects(8, size=64), d / "sub" / "good.png")
+    io.save_image(objects(8, size=64), d / "sub" / "good.png")
     Image.fromarray(rng.integers(0, 256, (48, 40), dtype=np.uint8)).save(d / "gray.png")
     Image.fromarray(rng.integers(0, 256, (40, 40, 4), dtype=np.uint8)).save(d / "rgba.png")
     Image.fromarray(rng.integers(0, 65536, (40, 40), dtype=np.uint16)).save(d / "deep16.png")
     _png16_rgb(d / "rgb16.png", rng.integers(0, 65536, (40, 48, 3), dtype=np.uint16))
-    Image.fromarray(_objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(d / "palette.png")
-    pt = Image.fromarray(_objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    Image.fromarray(objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(d / "palette.png")
+    pt = Image.fromarray(objects(8, size=64)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     pt.info["transparency"] = 0
     pt.save(d / "palette_transparent.png", transparency=0)
     Image.new("L", (4600, 4600)).save(d / "huge.png")  # 21.2 MP; compresses to a few kB
@@ -149,7 +141,7 @@ CONTRACT = ["path", "hue", "hue_circular", "saturation", "brightness", "jpeg_byt
 
 
 def test_measure_row():
-    img = _objects(8, size=64)
+    img = objects(8, size=64)
     row = features.measure(img)
     assert row["width"] == row["height"] == 64
     assert row["feature_congestion"] == pytest.approx(features.feature_congestion(img))
@@ -203,7 +195,7 @@ def test_table_bad_files_and_conversions(image_folder):
 
 
 def test_table_missing_file_in_list(tmp_path):
-    good = io.save_image(_objects(4, size=48), tmp_path / "a.png")
+    good = io.save_image(objects(4, size=48), tmp_path / "a.png")
     with pytest.warns(UserWarning, match="nowhere.png"):
         df = features.table([good, tmp_path / "nowhere.png"], n_jobs=1, progress=False, measures="color")
     assert list(df["status"]) == ["ok", "failed"]
@@ -215,7 +207,7 @@ def _two_columns(rgb):
 
 
 def test_measures_groups_pluggable(tmp_path, monkeypatch):
-    img = _objects(6, size=48)
+    img = objects(6, size=48)
     assert list(features.measure(img, measures="clutter")) == ["width", "height", "feature_congestion",
                                                                  "subband_entropy"]
     row = features.measure(img, measures=["edges", _two_columns])
@@ -248,7 +240,7 @@ def _failing_group(rgb):
 
 
 def test_one_failing_group_keeps_the_row(tmp_path):
-    p = io.save_image(_objects(4, size=48), tmp_path / "a.png")
+    p = io.save_image(objects(4, size=48), tmp_path / "a.png")
     with pytest.warns(UserWarning, match="a.png.*_failing_group.*fit did not converge.*columns left empty"):
         df = features.table([p], measures=["clutter", _failing_group], n_jobs=1, progress=False)
     assert df.loc[0, "status"] == "ok" and df.loc[0, "feature_congestion"] > 0
@@ -261,7 +253,7 @@ def test_table_cache_keys_on_measures(tmp_path, monkeypatch):
     import warnings
 
     for i in range(2):
-        io.save_image(_objects(3 + i, size=48, seed=i), tmp_path / "imgs" / f"{i}.png")
+        io.save_image(objects(3 + i, size=48, seed=i), tmp_path / "imgs" / f"{i}.png")
     cache = tmp_path / "cache.parquet"
     calls = []
     real = features._measure_file
@@ -294,10 +286,10 @@ def test_table_cache_recomputes_only_changed(image_folder, tmp_path, monkeypatch
 
     pd.testing.assert_frame_equal(first, again)
     # change one image (new content and mtime) and add one: only those two are measured
-    io.save_image(_objects(30, size=64, seed=5), image_folder / "sub" / "good.png")
+    io.save_image(objects(30, size=64, seed=5), image_folder / "sub" / "good.png")
     st = os.stat(image_folder / "sub" / "good.png")
     os.utime(image_folder / "sub" / "good.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    io.save_image(_objects(3, size=64, seed=6), image_folder / "new.png")
+    io.save_image(objects(3, size=64, seed=6), image_folder / "new.png")
     third = features.table(image_folder, cache=cache, n_jobs=1, progress=False)
     assert sorted(os.path.basename(c) for c in calls) == ["good.png", "new.png"]
     old_fc = first.set_index("path").loc["sub/good.png", "feature_congestion"]
@@ -315,7 +307,7 @@ def test_table_manifest_columns_and_parallel(tmp_path, monkeypatch):
     rows = []
     for i in range(4):
         rel = f"layer{i}/seed{i}.png"
-        io.save_image(_objects(4 + i, size=48, seed=i), d / rel)
+        io.save_image(objects(4 + i, size=48, seed=i), d / rel)
         rows.append({"layer": f"layer{i}", "layer_index": i, "seed": i, "path": rel})
     manifest = pd.DataFrame(rows)
     serial = features.table(manifest, root=d, n_jobs=1, progress=False)
@@ -334,13 +326,13 @@ def test_figures(tmp_path):
     matplotlib.use("Agg")
     import pandas as pd
 
-    rows = [{"path": f"{i}.png", **features.measure(_objects(3 + 5 * i, size=48, seed=i)), "status": "ok", "error": ""}
+    rows = [{"path": f"{i}.png", **features.measure(objects(3 + 5 * i, size=48, seed=i)), "status": "ok", "error": ""}
             for i in range(3)]
     rows.append({"path": "bad.png", "status": "failed", "error": "ImageReadError: bad"})
     fig = features.plot_distributions(pd.DataFrame(rows), notes=["TEST NOTE"])
     assert "1 failed" in fig._suptitle.get_text()
     assert any(t.get_text() == "TEST NOTE" for t in fig.texts)
-    fig2 = features.plot_clutter_maps({"a": _objects(5, size=48), "b": _objects(20, size=48)})
+    fig2 = features.plot_clutter_maps({"a": objects(5, size=48), "b": objects(20, size=48)})
     assert len(fig2.axes) >= 12  # 2 rows x 6 panels (+ colour bars)
 
 
@@ -401,7 +393,7 @@ def test_correlation_and_separation_figures():
 
 def test_stimuli_from_a_folder(tmp_path):
     for rel in ("cats/a.png", "cats/b.png", "dogs/c.jpg", "top.png"):
-        io.save_image(_objects(3, size=40), tmp_path / rel)
+        io.save_image(objects(3, size=40), tmp_path / rel)
     (tmp_path / "readme.txt").write_text("not an image")
     df = features.stimuli(tmp_path)
     assert list(df["path"]) == ["cats/a.png", "cats/b.png", "dogs/c.jpg", "top.png"]
@@ -432,7 +424,7 @@ def test_missing_cnn_weights_empty_only_the_cnn_columns_with_one_warning(tmp_pat
 
     monkeypatch.setattr(aesthetics, "alexnet_conv1", unavailable)
     monkeypatch.setattr(aesthetics, "_DEFAULT_CONV1", [])
-    paths_ = [io.save_image(_objects(s, size=64), tmp_path / f"{s}.png") for s in range(3)]
+    paths_ = [io.save_image(objects(s, size=64), tmp_path / f"{s}.png") for s in range(3)]
     with pytest.warns(UserWarning) as rec:
         df = features.table(paths_, measures=[("aesthetics", {"which": ["size", "cnn", "balance"]})], n_jobs=1,
                             progress=False)
@@ -443,5 +435,5 @@ def test_missing_cnn_weights_empty_only_the_cnn_columns_with_one_warning(tmp_pat
     assert df["cnn_sparseness"].isna().all() and df["mirror_symmetry"].notna().all()
     assert (df["image_size"] == 128).all()
     with pytest.raises(aesthetics.MeasuresIncomplete) as info:  # called directly: the rest rides on the error
-        aesthetics.measure(_objects(0, size=64), which=["size", "cnn"])
+        aesthetics.measure(objects(0, size=64), which=["size", "cnn"])
     assert info.value.values["image_size"] == 128 and np.isnan(info.value.values["cnn_variability"])
