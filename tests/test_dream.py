@@ -268,7 +268,8 @@ def test_study_start_images_download_check_cache_and_fall_back_to_noise(tmp_path
     assert starts[7][1] == "noise:7" and np.array_equal(starts[7][0], dream.noise_image(7, 48))  # beyond the five
     cached = dream.study_start_folder() / "gaussianNoise800x800_1.png"
     assert cached.exists() and download.record_path(cached).exists()
-    srv.shutdown()  # offline now: the cache serves
+    srv.shutdown()  # offline now (socket closed: refused at once, not a 30-s timeout): the cache serves
+    srv.server_close()
     again = dream.start_images("study", [0], size=64, url=url, pins=pins)
     assert again[0][1] == "gaussianNoise800x800_1.png" and np.array_equal(again[0][0], dream.noise_image(100, 64))
     with pytest.raises(dream.StartImagesUnavailable) as info:  # not cached and offline: where to put it
