@@ -57,6 +57,31 @@ def _inception_heads(seed: int) -> dict:
     return out
 
 
+def graph_node(g, name: str, op: str, inputs=(), **attrs):
+    """Append a NodeDef to the GraphDef ``g``; each attribute's kind follows its value: ``T`` and
+    ``dtype`` are DataType enums, then bytes -> ``s``, bool -> ``b``, float -> ``f``, int -> ``i``,
+    list -> ``list.i``, anything else a TensorProto (``tensor``). Returns the node."""
+    n = g.node.add(name=name, op=op)
+    n.input.extend(inputs)
+    for k, v in attrs.items():
+        a = n.attr[k]
+        if k in ("T", "dtype"):
+            a.type = v
+        elif isinstance(v, bytes):
+            a.s = v
+        elif isinstance(v, bool):
+            a.b = v
+        elif isinstance(v, float):
+            a.f = v
+        elif isinstance(v, int):
+            a.i = v
+        elif isinstance(v, list):
+            a.list.i.extend(v)
+        else:
+            a.tensor.CopyFrom(v)
+    return n
+
+
 def inception5h_graphdef(*, seed: int = 0, conv1x1_padding: str = "SAME", lrn: dict | None = None,
                          concat_order: dict | None = None):
     """The stand-in inception5h network (:func:`helpers.inception.random_model`) as a TF1 ``GraphDef``
@@ -84,25 +109,7 @@ def inception5h_graphdef(*, seed: int = 0, conv1x1_padding: str = "SAME", lrn: d
     g.versions.producer = 9  # an old (2015-era) producer version; the converter does not read it
 
     def node(name, op, inputs=(), **attrs):
-        n = g.node.add(name=name, op=op)
-        n.input.extend(inputs)
-        for k, v in attrs.items():
-            a = n.attr[k]
-            if k in ("T", "dtype"):
-                a.type = v
-            elif isinstance(v, bytes):
-                a.s = v
-            elif isinstance(v, bool):
-                a.b = v
-            elif isinstance(v, float):
-                a.f = v
-            elif isinstance(v, int):
-                a.i = v
-            elif isinstance(v, list):
-                a.list.i.extend(v)
-            else:
-                a.tensor.CopyFrom(v)
-        return n
+        return graph_node(g, name, op, inputs, **attrs)
 
     f32 = types_pb2.DT_FLOAT
 

@@ -86,3 +86,11 @@ def inception_stand_in():
     from helpers import models
 
     return models.load("inception5h", source="random", seed=0)
+
+
+@pytest.fixture
+def empty_dir(tmp_path) -> Path:
+    """An existing, empty folder."""
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d

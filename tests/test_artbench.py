@@ -142,7 +142,7 @@ def test_locate_corpus_names_the_url_when_missing(tmp_path, monkeypatch):
     assert artbench.locate_corpus() == root
 
 
-def test_read_corpus_demo_layouts_and_metadata_join(tmp_path):
+def test_read_corpus_demo_layouts_and_metadata_join(tmp_path, empty_dir):
     split = artbench.read_corpus(artbench.make_demo_corpus(tmp_path / "s", n=12, size=32, seed=0))
     assert split.kind == "imagefolder-split" and len(split) == 12
     row = split.items.iloc[0]
@@ -181,12 +181,6 @@ def test_read_corpus_demo_layouts_and_metadata_join(tmp_path):
         io.save_image(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), plain / "sub" / f"x{i}.png")
     assert artbench.read_corpus(plain).kind == "folder"
     with pytest.raises(FileNotFoundError, match="no image files"):
-        artbench.read_corpus(_empty(tmp_path))
-
-
-def _empty(tmp_path):
-    d = tmp_path / "empty"
-    d.mkdir()
-    return d
+        artbench.read_corpus(empty_dir)
 
 

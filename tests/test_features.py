@@ -391,7 +391,7 @@ def test_correlation_and_separation_figures():
     assert len(fig2.axes[0].patches) == 3
 
 
-def test_stimuli_from_a_folder(tmp_path):
+def test_stimuli_from_a_folder(tmp_path, empty_dir):
     for rel in ("cats/a.png", "cats/b.png", "dogs/c.jpg", "top.png"):
         io.save_image(objects(3, size=40), tmp_path / rel)
     (tmp_path / "readme.txt").write_text("not an image")
@@ -402,13 +402,7 @@ def test_stimuli_from_a_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder"):
         features.stimuli(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="no image files"):
-        features.stimuli(_empty(tmp_path))
-
-
-def _empty(tmp_path):
-    d = tmp_path / "empty"
-    d.mkdir()
-    return d
+        features.stimuli(empty_dir)
 
 
 def test_missing_cnn_weights_empty_only_the_cnn_columns_with_one_warning(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import dream, inception, models
+from helpers import dream, inception, models, rehearsal
 
 
 # --- explicit TF references (NumPy loops; padding from the TF documentation's formula) ---
@@ -255,21 +255,7 @@ def graphdef_from(model, *, lrn=(5, 2.0, 1e-4, 0.5), heads=True, identity=False,
     g = graph_pb2.GraphDef()
 
     def node(name, op, inputs=(), **attrs):
-        n = g.node.add(name=name, op=op)
-        n.input.extend(inputs)
-        for k, v in attrs.items():
-            a = n.attr[k]
-            if isinstance(v, bytes):
-                a.s = v
-            elif isinstance(v, float):
-                a.f = v
-            elif isinstance(v, int):
-                a.i = v
-            elif isinstance(v, list):
-                a.list.i.extend(v)
-            else:
-                a.tensor.CopyFrom(v)
-        return n
+        return rehearsal.graph_node(g, name, op, inputs, **attrs)
 
     def const(name, arr):
         node(name, "Const", value=tensor_util.make_tensor_proto(np.asarray(arr, np.float32)))
