@@ -3,11 +3,12 @@
 Runs in one process pinned to one core (``os.sched_setaffinity``, as ``taskset -c 0``) with
 one BLAS/OpenMP/torch thread:
 
-1. Feature Congestion and Sub-band Entropy of ``helpers.clutter`` side by side with the
-   implementation before this rewrite (``helpers/features.py`` at commit ``BASELINE``,
-   taken from git and loaded as a module), interleaved round by round so the machine's
-   load hits both alike: median and minimum CPU seconds per image, the ratio, and the
-   largest relative difference of the values.
+1. Feature Congestion and Sub-band Entropy of ``helpers.clutter`` side by side with two
+   earlier implementations taken from git and loaded as modules: ``BASELINE`` (in
+   ``helpers/features.py``, before the clutter rewrite) and ``PREVIOUS`` (``helpers/clutter.py``
+   in NumPy/SciPy only, before its numba loops and torch FFTs), interleaved round by round
+   so the machine's load hits all alike: median and minimum CPU seconds per image, the
+   ratios, and the largest relative difference of the values.
 2. Every measure group of ``features.measure`` on its own (median CPU s per image),
    including the Aesthetics Toolbox group when ``helpers.aesthetics`` is importable.
 3. ``features.table`` on a sample of images with all cores, extrapolated to the paper's
@@ -37,19 +38,25 @@ import numpy as np  # noqa: E402
 from helpers import clutter, features, io  # noqa: E402
 
 BASELINE = "72cc6db"  # the last commit before helpers/clutter.py (FC with the half-pixel phase error)
+PREVIOUS = "89ddfa3"  # helpers/clutter.py in NumPy/SciPy only, before the numba loops and torch FFTs
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_module(commit, path="helpers/features.py"):
+    """``path`` at ``commit`` as a module, or None when git cannot provide it."""
+    try:
+        src = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{path}"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    mod = types.ModuleType(f"{Path(path).stem}_{commit}")
+    exec(compile(src, f"{path}@{commit}", "exec"), mod.__dict__)
+    return mod
 
 
 def baseline_module():
     """``helpers/features.py`` at ``BASELINE`` as a module, or None when git cannot provide it."""
-    try:
-        src = subprocess.run(["git", "-C", str(ROOT), "show", f"{BASELINE}:helpers/features.py"],
-                             capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    mod = types.ModuleType("features_before")
-    exec(compile(src, f"helpers/features.py@{BASELINE}", "exec"), mod.__dict__)
-    return mod
+    return git_module(BASELINE)
 
 
 def test_images(n, size, seed=0):
@@ -96,44 +103,60 @@ def main():
     noise = np.clip(np.rint(np.random.default_rng(12345).normal(126.5, 12.75, (size, size, 3))), 0, 255).astype(np.uint8)
     imgs.append(noise)  # the reference run's noise image (clutter-matlab.json) at this size
     old = baseline_module()
-    for im in imgs[:1]:  # warm up imports, kernels and cached matrices
+    prev = git_module(PREVIOUS, "helpers/clutter.py")
+    for im in imgs[:1]:  # warm up imports, compiled loops and cached matrices
         clutter.measure(im)
-        if old is not None:
-            old.clutter(im)
+        for mod, fn in ((old, "clutter"), (prev, "measure")):
+            if mod is not None:
+                getattr(mod, fn)(im)
     print(f"# image measures benchmark: {len(imgs)} images of {size}x{size}, one core, one thread, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
-    # 1. clutter: before vs after, interleaved
-    fns = {"feature_congestion": (clutter.feature_congestion, getattr(old, "feature_congestion", None)),
-           "subband_entropy": (clutter.subband_entropy, getattr(old, "subband_entropy", None)),
-           "FC + SE (shared Lab)": (lambda im: clutter.measure(im), getattr(old, "clutter", None))}
-    t = {k: {"new": [], "old": []} for k in fns}
-    rel = {k: 0.0 for k in fns}
+    # 1. clutter: before the rewrite, the previous NumPy/SciPy code, and now, interleaved
+    versions = {"before": (old, ("feature_congestion", "subband_entropy", "clutter")),
+                "previous": (prev, ("feature_congestion", "subband_entropy", "measure"))}
+    names = {"feature_congestion": 0, "subband_entropy": 1, "FC + SE (shared Lab)": 2}
+    now_fns = {"feature_congestion": clutter.feature_congestion, "subband_entropy": clutter.subband_entropy,
+               "FC + SE (shared Lab)": clutter.measure}
+    t = {k: {"now": [], "previous": [], "before": []} for k in names}
+    rel = {k: {"previous": 0.0, "before": 0.0} for k in names}
+
+    def values(v):
+        return np.array(list(v.values()) if isinstance(v, dict) else [v], float)
+
     for im in imgs:
         for _ in range(rounds):
-            for name, (new_fn, old_fn) in fns.items():
-                c_new, _, v_new = cpu(new_fn, im)
-                t[name]["new"].append(c_new)
-                if old_fn is not None:
-                    c_old, _, v_old = cpu(old_fn, im)
-                    t[name]["old"].append(c_old)
-                    a = np.array(list(v_new.values()) if isinstance(v_new, dict) else [v_new], float)
-                    b = np.array(list(v_old.values()) if isinstance(v_old, dict) else [v_old], float)
-                    rel[name] = max(rel[name], float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))))
-    print(f"\n## Clutter per {size}x{size} image, CPU seconds on one core ({len(imgs)} images x {rounds} rounds)")
-    if old is None:
-        print(f"(baseline {BASELINE} not available from git: only the new code is timed)")
-    print("| measure | before median | before min | now median | now min | speed-up (medians) | max rel. diff |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in fns:
-        n, o = t[name]["new"], t[name]["old"]
-        if o:
-            print(f"| {name} | {statistics.median(o):.3f} | {min(o):.3f} | {statistics.median(n):.3f} | {min(n):.3f} "
-                  f"| {statistics.median(o) / statistics.median(n):.2f}x | {rel[name]:.1e} |")
-        else:
-            print(f"| {name} | - | - | {statistics.median(n):.3f} | {min(n):.3f} | - | - |")
-    print("(max rel. diff of FC is the phase fix: the baseline put expanded samples half a pixel off; "
-          "tests/test_clutter.py holds both to the MATLAB original)")
+            for name, i in names.items():
+                c_now, _, v_now = cpu(now_fns[name], im)
+                t[name]["now"].append(c_now)
+                for ver, (mod, fns) in versions.items():
+                    if mod is None:
+                        continue
+                    c, _, v = cpu(getattr(mod, fns[i]), im)
+                    t[name][ver].append(c)
+                    a, b = values(v_now), values(v)
+                    rel[name][ver] = max(rel[name][ver], float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))))
+    print(f"\n## Clutter per {size}x{size} image, CPU seconds on one core ({len(imgs)} images x {rounds} rounds, "
+          "interleaved; median, min in brackets)")
+    for ver, commit in (("before", BASELINE), ("previous", PREVIOUS)):
+        if versions[ver][0] is None:
+            print(f"({ver}: {commit} not available from git, not timed)")
+    print(f"| measure | before ({BASELINE}) | previous ({PREVIOUS}) | now | now vs previous | now vs before "
+          "| max rel. diff vs previous | vs before |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def cell(x):
+        return f"{statistics.median(x):.3f} ({min(x):.3f})" if x else "-"
+
+    def ratio(a, b):
+        return f"{statistics.median(a) / statistics.median(b):.2f}x" if a and b else "-"
+
+    for name in names:
+        n, p, o = t[name]["now"], t[name]["previous"], t[name]["before"]
+        print(f"| {name} | {cell(o)} | {cell(p)} | {cell(n)} | {ratio(p, n)} | {ratio(o, n)} "
+              f"| {rel[name]['previous']:.1e} | {rel[name]['before']:.1e} |")
+    print("(the FC difference against 'before' is the phase fix: the baseline put expanded samples half a pixel "
+          "off; tests/test_clutter.py holds the current code to the MATLAB original)")
 
     # 2. every measure group on its own
     groups = [g for g in features.available_measures() if g not in features.ALIASES]

@@ -194,3 +194,62 @@ def test_features_names_still_importable():
     assert features.feature_congestion is clutter.feature_congestion
     assert features.subband_entropy is clutter.subband_entropy
     assert features.clutter is clutter.measure and features.FC_WEIGHTS is clutter.FC_WEIGHTS
+
+
+# --- the compiled kernels and the torch FFT paths, each against the plain NumPy/SciPy form ---
+
+
+def _histc_entropy(x):
+    """entropy.m with MATLAB histc semantics, written out with np.searchsorted."""
+    x = np.ravel(x)
+    nb = int(np.ceil(np.sqrt(x.size)))
+    edges = np.linspace(x.min(), x.max(), nb)
+    idx = np.minimum(np.searchsorted(edges, x, side="right") - 1, nb - 1)
+    p = np.bincount(idx, minlength=nb)
+    p = p[p > 0] / x.size
+    return float(-np.sum(p * np.log(p)))
+
+
+@pytest.mark.parametrize("case", ["normal", "tiny-range", "on-edges", "ties", "strided", "constant-steps"])
+def test_entropy_counts_equal_searchsorted_histc(case):
+    rng = np.random.default_rng(7)
+    x = {"normal": lambda: rng.normal(size=(333, 517)),
+         "tiny-range": lambda: 1e6 + 1e-7 * rng.normal(size=(100, 100)),  # range ~1e-12 of |x|
+         "on-edges": lambda: np.linspace(-3.0, 2.0, 10001).reshape(1, -1),  # every value an edge
+         "ties": lambda: np.round(3 * rng.normal(size=(200, 300))) / 3,
+         "strided": lambda: (rng.normal(size=(64, 80)) + 1j * rng.normal(size=(64, 80))).imag,
+         "constant-steps": lambda: np.repeat(np.linspace(-2, 5, 50), 40).reshape(40, 50)}[case]()
+    assert clutter._entropy(x) == _histc_entropy(x)  # same counts, same sum: bit for bit
+
+
+def test_lab_kernel_equals_float_path():
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 256, size=(300, 301, 3), dtype=np.uint8)
+    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [1, 1, 1], [10, 10, 10], [11, 11, 11]]
+    np.testing.assert_allclose(clutter._rgb2lab_rr(rgb), clutter._rgb2lab_rr(rgb.astype(np.float64)), rtol=0, atol=1e-13)
+
+
+def test_collapse_equals_2d_upconv():
+    import pyrtools
+
+    rng = np.random.default_rng(9)
+    levels = [rng.random((45, 61)), rng.random((23, 31)), rng.random((12, 16))]
+    k2 = np.outer(clutter._PYR_KERNEL, clutter._PYR_KERNEL)
+    want = levels[0].copy()
+    for s in range(1, 3):  # the reference's 2-D upConv, s times for level s
+        here = levels[s]
+        for _ in range(s):
+            here = pyrtools.upConv(here, k2, "reflect1", (2, 2), start=(0, 0))
+        h, w = min(want.shape[0], here.shape[0]), min(want.shape[1], here.shape[1])
+        want[:h, :w] = np.maximum(want[:h, :w], here[:h, :w])
+    np.testing.assert_allclose(clutter._collapse(levels), want, rtol=1e-13, atol=1e-15)
+
+
+def test_diagonal_filters_by_fft_equal_direct_mirror_convolution():
+    from scipy.ndimage import convolve
+
+    x = np.random.default_rng(10).normal(size=(41, 57))
+    f = clutter._orient_filters()
+    left, right = clutter._mirror_fftconv2(x, f[2], f[3], "test-diag")
+    np.testing.assert_allclose(left, convolve(x, f[2], mode="mirror"), atol=1e-12)
+    np.testing.assert_allclose(right, convolve(x, f[3], mode="mirror"), atol=1e-12)
