@@ -16,7 +16,8 @@ conversions from grayscale, RGBA, 16-bit or palette images are the caller's
 
 * gray: Pillow's ``Image.convert("L")`` (ITU-R 601-2 luma, integer arithmetic), ``uint8``;
 * CIELAB: ``skimage.color.rgb2lab`` (D65, L in [0, 100]); HSV: ``skimage.color.rgb2hsv``
-  (all three channels in [0, 1], hue as a fraction of a full turn).
+  (all three channels in [0, 1], hue as a fraction of a full turn; for uint8 images its
+  formulas in one compiled pass, equal bit for bit: :mod:`helpers.colorspace`).
 
 Agreement with the toolbox (commit 005e0365, six reference images): every measure to
 floating-point precision (<= 4e-14 relative), except the CNN measures (<= 3e-7), whose
@@ -141,7 +142,7 @@ class _Image:
 
     @functools.cached_property
     def hsv(self) -> np.ndarray:
-        from skimage.color import rgb2hsv
+        from helpers.colorspace import rgb2hsv  # skimage's rgb2hsv, bit for bit, in one compiled pass
 
         return rgb2hsv(self.rgb)
 

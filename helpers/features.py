@@ -66,7 +66,8 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
 # Colour
 # ----------------------------------------------------------------------------------------
 def color_stats(image) -> dict:
-    """Mean hue, saturation and brightness in HSV (``skimage.color.rgb2hsv``).
+    """Mean hue, saturation and brightness in HSV (``skimage.color.rgb2hsv``, bit for bit, via
+    :func:`helpers.colorspace.rgb2hsv`).
 
     Hue is an angle: 0 and 1 are both red. The arithmetic mean of hue values in [0, 1)
     (what image-statistics papers usually report, and what Paper 1 most likely used)
@@ -85,7 +86,7 @@ def color_stats(image) -> dict:
         ``hue_concentration`` ([0, 1]), ``saturation`` ([0, 1]), ``brightness``
         (mean HSV value, [0, 1]).
     """
-    from skimage.color import rgb2hsv
+    from helpers.colorspace import rgb2hsv
 
     hsv = rgb2hsv(_rgb(image))
     h = hsv[..., 0].ravel()
