@@ -320,21 +320,12 @@ class Dreamer:
 
     def render(self, img, rng, *, iter_n=1, step=2.0, octave_n=5, octave_scale=1.4, tile_size=512):
         """One ``render_deepdream`` call of the TF tutorial on a float image (3, H, W); returns the new image."""
-        octaves = []
-        for _ in range(octave_n - 1):
-            hw = img.shape[-2:]
-            lo = resize_bilinear(img, np.int32(np.float32(hw) / octave_scale))
-            octaves.append(img - resize_bilinear(lo, hw))
-            img = lo
-        for octave in range(octave_n):
-            if octave > 0:
-                hi = octaves[-octave]
-                img = resize_bilinear(img, hi.shape[-2:]) + hi
-            for _ in range(iter_n):
-                g = self.grad_tiled(img, rng, tile_size)
-                # fast: torch's mean (no host round trip; on a GPU no synchronisation); exact: NumPy's
-                img = img + g * (step / (g.abs().mean() + 1e-7) if self.fast else _step_scale(g, step))
-        return img
+        def ascend(img):
+            g = self.grad_tiled(img, rng, tile_size)
+            # fast: torch's mean (no host round trip; on a GPU no synchronisation); exact: NumPy's
+            return img + g * (step / (g.abs().mean() + 1e-7) if self.fast else _step_scale(g, step))
+
+        return _octaves(img, ascend, iter_n=iter_n, octave_n=octave_n, octave_scale=octave_scale)
 
     def grad_tiled_batch(self, imgs, rngs, tile_size: int = 512):
         """:meth:`grad_tiled` of several images (N, 3, H, W) at once: each image is rolled by its own
@@ -354,20 +345,30 @@ class Dreamer:
 
     def render_batch(self, imgs, rngs, *, iter_n=1, step=2.0, octave_n=5, octave_scale=1.4, tile_size=512):
         """:meth:`render` of several images (N, 3, H, W) at once; the step size is per image."""
-        octaves = []
-        for _ in range(octave_n - 1):
-            hw = imgs.shape[-2:]
-            lo = resize_bilinear(imgs, np.int32(np.float32(hw) / octave_scale))
-            octaves.append(imgs - resize_bilinear(lo, hw))
-            imgs = lo
-        for octave in range(octave_n):
-            if octave > 0:
-                hi = octaves[-octave]
-                imgs = resize_bilinear(imgs, hi.shape[-2:]) + hi
-            for _ in range(iter_n):
-                g = self.grad_tiled_batch(imgs, rngs, tile_size)
-                imgs = imgs + g * (step / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-7))
-        return imgs
+        def ascend(imgs):
+            g = self.grad_tiled_batch(imgs, rngs, tile_size)
+            return imgs + g * (step / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-7))
+
+        return _octaves(imgs, ascend, iter_n=iter_n, octave_n=octave_n, octave_scale=octave_scale)
+
+
+def _octaves(img, ascend, *, iter_n, octave_n, octave_scale):
+    """The octave loop of the TF tutorial's ``render_deepdream``: split ``img`` (..., H, W) into
+    ``octave_n`` scales (each ``1/octave_scale`` of the last, sizes truncated as TF's int32 cast),
+    then from the coarsest up add back each scale's detail and call ``ascend(img)`` ``iter_n`` times."""
+    octaves = []
+    for _ in range(octave_n - 1):
+        hw = img.shape[-2:]
+        lo = resize_bilinear(img, np.int32(np.float32(hw) / octave_scale))
+        octaves.append(img - resize_bilinear(lo, hw))
+        img = lo
+    for octave in range(octave_n):
+        if octave > 0:
+            hi = octaves[-octave]
+            img = resize_bilinear(img, hi.shape[-2:]) + hi
+        for _ in range(iter_n):
+            img = ascend(img)
+    return img
 
 
 PRECISIONS = ("fp32", "bf16", "auto")
