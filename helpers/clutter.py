@@ -18,14 +18,13 @@ function                    returns
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from helpers import io
+from helpers.jit import compiled
 
-# The per-pixel loops below are compiled with numba (``cache=True``: compiled once per
-# machine, kept beside this file or in numba's user cache). Each does what the NumPy
-# expression in its docstring does, in one pass over memory instead of one per operation.
-_JIT = dict(cache=True, nogil=True)
+# The per-pixel loops below are compiled with numba (:func:`helpers.jit.compiled`). Each
+# does what the NumPy expression in its docstring does, in one pass over memory instead of
+# one per operation.
 
 
 def _rgb(image) -> np.ndarray:
@@ -88,7 +87,7 @@ def _rgb2lab_rr(rgb: np.ndarray) -> np.ndarray:
     return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
 
 
-@njit(**_JIT)
+@compiled
 def _lab_u8(rgb, lut):  # pragma: no cover - compiled
     """:func:`_rgb2lab_rr` for uint8 HxWx3 in one pass (same formulas, same order)."""
     h, w, _ = rgb.shape
@@ -321,7 +320,7 @@ def _color_clutter_levels(L: list, a: list, b: list, pool_sigma: float = 3.0) ->
     return out
 
 
-@njit(**_JIT)
+@compiled
 def _color_volume(m, dL2, da2, db2):  # pragma: no cover - compiled
     """computeColorClutter.m's per-pixel step, from the pooled [mL, ma, mb, LL, La, Lb, aa, ab, bb]:
 
@@ -629,7 +628,7 @@ def _sf_masks(shape: tuple, height: int, order: int, twidth: int = 1) -> list:
     return _SF_MASKS[key]
 
 
-@njit(**_JIT)
+@compiled
 def _full_spectrum_times(half, w, mask):  # pragma: no cover - compiled
     """``fft2(x) * mask`` for real ``x`` [C, h, w] from ``half = rfft2(x)`` (Hermitian symmetry).
 
@@ -646,7 +645,7 @@ def _full_spectrum_times(half, w, mask):  # pragma: no cover - compiled
     return out
 
 
-@njit(**_JIT)
+@compiled
 def _times_each(x, masks):  # pragma: no cover - compiled
     """``x[:, None] * masks[None]``: [C, h, w] times [P, h, w] -> [C, P, h, w]."""
     c_, h, w = x.shape
@@ -660,7 +659,7 @@ def _times_each(x, masks):  # pragma: no cover - compiled
     return out
 
 
-@njit(**_JIT)
+@compiled
 def _gather_times(x, rows, cols, mask):  # pragma: no cover - compiled
     """``x[:, rows][:, :, cols] * mask`` (the next pyramid level's spectrum)."""
     c_ = x.shape[0]
@@ -729,7 +728,7 @@ def _entropy(x: np.ndarray, tol: float = 0.0) -> float:
     return float(-np.sum(pr * np.log(pr)))
 
 
-@njit(**_JIT)
+@compiled
 def _min_max(x):  # pragma: no cover - compiled
     """``(x.min(), x.max())`` of a non-empty 2-D array (any strides) in one pass."""
     lo = hi = x[0, 0]
@@ -743,7 +742,7 @@ def _min_max(x):  # pragma: no cover - compiled
     return lo, hi
 
 
-@njit(**_JIT)
+@compiled
 def _histc_counts(x, lo, hi, nbins):  # pragma: no cover - compiled
     """MATLAB ``histc(x(:), linspace(lo, hi, nbins))`` of a 2-D array (any strides).
 

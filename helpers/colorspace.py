@@ -15,7 +15,8 @@ million random colours against skimage). Other dtypes go to skimage itself.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from helpers.jit import compiled
 
 
 def rgb2hsv(rgb: np.ndarray) -> np.ndarray:
@@ -41,7 +42,7 @@ def rgb2hsv(rgb: np.ndarray) -> np.ndarray:
     return _sk(rgb)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _hsv_u8(rgb):  # pragma: no cover - compiled
     """:func:`rgb2hsv` of uint8 HxWx3, one pass."""
     h, w, _ = rgb.shape

@@ -30,3 +30,13 @@ def test_rgb2hsv_equals_skimage_bit_for_bit(which):
 def test_rgb2hsv_other_dtypes_go_to_skimage():
     img = np.random.default_rng(1).random((7, 9, 3)).astype(np.float32)
     np.testing.assert_array_equal(colorspace.rgb2hsv(img), skimage_rgb2hsv(img))
+
+
+def test_compiled_works_where_numba_has_no_cache_location():
+    from helpers.jit import compiled
+
+    ns: dict = {}  # a function whose source file does not exist: numba finds no cache locator
+    exec(compile("def f(x):\n    return x + 1\n", "/nonexistent/folder/f.py", "exec"), ns)
+    with pytest.warns(UserWarning, match="NUMBA_CACHE_DIR"):
+        f = compiled(ns["f"])
+    assert f(2) == 3
