@@ -54,11 +54,6 @@ def git_module(commit, path="helpers/features.py"):
     return mod
 
 
-def baseline_module():
-    """``helpers/features.py`` at ``BASELINE`` as a module, or None when git cannot provide it."""
-    return git_module(BASELINE)
-
-
 def test_images(n, size, seed=0):
     """Deterministic textured colour images (blobs, gratings, edges and noise), uint8 HxWx3."""
     rng = np.random.default_rng(seed)
@@ -102,7 +97,7 @@ def main():
     imgs = test_images(n_img, size)
     noise = np.clip(np.rint(np.random.default_rng(12345).normal(126.5, 12.75, (size, size, 3))), 0, 255).astype(np.uint8)
     imgs.append(noise)  # the reference run's noise image (clutter-matlab.json) at this size
-    old = baseline_module()
+    old = git_module(BASELINE)  # helpers/features.py before the clutter rewrite
     prev = git_module(PREVIOUS, "helpers/clutter.py")
     for im in imgs[:1]:  # warm up imports, compiled loops and cached matrices
         clutter.measure(im)

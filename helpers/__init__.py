@@ -59,7 +59,7 @@ def check_profile(profile: str) -> str:
 
 
 _CORE = ("torch", "torchvision", "pytorch-pretrained-biggan", "numpy", "scipy", "pandas", "scikit-image", "seaborn",
-         "matplotlib", "statsmodels", "papermill", "jupyterlab", "pyrtools", "pandera")
+         "matplotlib", "statsmodels", "papermill", "jupyterlab", "pyrtools", "numba", "pandera")
 
 
 def environment_report() -> dict:

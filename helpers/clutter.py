@@ -250,13 +250,9 @@ def _sep2t(x: np.ndarray, name: str, stage) -> np.ndarray:
 
 
 def _overlapconv2t(x: np.ndarray, k: np.ndarray, name: str) -> np.ndarray:
-    """:func:`_overlapconv2` with the last two axes of the result swapped (see :func:`_sep2t`)."""
+    """RRoverlapconv(k) then RRoverlapconv(k') over the last two axes (``name``: cache key of ``k``),
+    returned with those two axes swapped (see :func:`_sep2t`)."""
     return _sep2t(x, "overlap:" + name, lambda y, axis: _overlapconv(y, k, axis))
-
-
-def _overlapconv2(x: np.ndarray, k: np.ndarray, name: str) -> np.ndarray:
-    """RRoverlapconv(k) then RRoverlapconv(k') over the last two axes (``name``: cache key of ``k``)."""
-    return _sep2(x, "overlap:" + name, lambda y, axis: _overlapconv(y, k, axis))
 
 
 def _reduce(x: np.ndarray, k: np.ndarray = _PYR_KERNEL) -> np.ndarray:
