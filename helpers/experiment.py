@@ -484,7 +484,7 @@ def chromium(download_dir, *, user_data_dir=None):
 
 
 def play(driver, url, *, participant: str, responses, answers=None, download_dir=None, screenshot=None,
-         timeout_s: float = 60.0, move: str = "both") -> dict:
+         timeout_s: float = 60.0, move: str = "both", download_timeout_s: float = 60.0) -> dict:
     """Play one participant through an exported experiment in a Selenium-driven browser.
 
     On every rating screen both sliders are moved with the keyboard (Home, then arrow keys), as a
@@ -501,6 +501,7 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
         screenshot: path of a PNG screenshot of the first rating trial (or None).
         move: "both" (normal), "none" (leaves the sliders untouched; only possible when the export
             has ``require_movement=False``) - for testing the importer's flags.
+        download_timeout_s: how long to wait for each download to be complete.
 
     Returns:
         dict: n_ratings, n_checks, csv and json paths (when ``download_dir`` is given).
@@ -571,14 +572,50 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
         if not config.get("auto_download"):
             driver.find_element(By.ID, "na-download-csv").click()
         for ext in ("csv", "json"):
-            path = Path(download_dir) / f"{stem}.{ext}"
-            t_end = time.monotonic() + 20
-            while not (path.exists() and path.stat().st_size > 0) and time.monotonic() < t_end:
-                time.sleep(0.05)
-            if not path.exists():
-                raise TimeoutError(f"experiment.play: the browser did not save {path}")
-            out[ext] = path
+            out[ext] = _wait_for_download(Path(download_dir) / f"{stem}.{ext}", timeout_s=download_timeout_s)
     return out
+
+
+def _download_state(path: Path) -> str:
+    """``"done"``, ``"missing"``, ``"empty"`` or ``"in progress"`` for a file a Chromium download writes."""
+    folder = path.parent
+    if (folder / f"{path.name}.crdownload").exists() or any(folder.glob("Unconfirmed *.crdownload")):
+        return "in progress"  # Chromium writes *.crdownload and renames it to the final name when done
+    if not path.exists():
+        return "missing"
+    return "done" if path.stat().st_size > 0 else "empty"
+
+
+def _wait_for_download(path: Path, *, timeout_s: float = 60.0, poll_s: float = 0.05) -> Path:
+    """Wait until Chromium has finished saving ``path``: present, not empty, no partial file beside it, and
+    its size unchanged over two polls. A JSON file must also parse (a complete download does).
+
+    A name that merely exists is not enough: under load Chromium may still be writing when the page says
+    it started, and a download still running when the browser quits is deleted.
+    """
+    import time
+
+    t_end = time.monotonic() + timeout_s
+    last = -1
+    state = _download_state(path)
+    while time.monotonic() < t_end:
+        state = _download_state(path)
+        if state == "done":
+            size = path.stat().st_size
+            if size == last:
+                if path.suffix != ".json":
+                    return path
+                try:
+                    json.loads(path.read_text(encoding="utf-8"))
+                    return path
+                except (ValueError, UnicodeDecodeError):
+                    state = "incomplete (does not parse as JSON yet)"
+            last = size
+        else:
+            last = -1
+        time.sleep(poll_s)
+    raise TimeoutError(f"experiment.play: the browser did not finish saving {path} within {timeout_s:.0f} s "
+                       f"(file {state})")
 
 
 # ---------------------------------------------------------------------------------------------

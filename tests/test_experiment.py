@@ -211,3 +211,39 @@ def test_analyses_group_by_any_column(exported, tmp_path):
     means = stats.image_means(data, feats, unit="condition")
     assert set(means["condition"]) == {"calm", "busy"} and "hue" in means
     assert len(stats.image_means(data, feats, unit="image")) == 6
+
+
+def test_download_wait_needs_a_finished_file(tmp_path):
+    """What the browser test's CI failure showed: a download may still be running when the page says it
+    started. The wait returns only a complete file and says what state it found when it gives up."""
+    import threading
+    import time
+
+    path = tmp_path / "na-ratings_P1.json"
+    with pytest.raises(TimeoutError, match=r"na-ratings_P1\.json within 0 s \(file missing\)"):
+        experiment._wait_for_download(path, timeout_s=0.2)
+    partial = tmp_path / "na-ratings_P1.json.crdownload"
+    partial.write_text('[{"a": 1}]')
+    path.write_text("")  # a name reserved beside a running download
+    with pytest.raises(TimeoutError, match=r"\(file in progress\)"):
+        experiment._wait_for_download(path, timeout_s=0.2)
+    partial.unlink()
+    with pytest.raises(TimeoutError, match=r"\(file empty\)"):
+        experiment._wait_for_download(path, timeout_s=0.2)
+    path.write_text('[{"a": 1}, {"b"')
+    with pytest.raises(TimeoutError, match="does not parse as JSON"):
+        experiment._wait_for_download(path, timeout_s=0.3)
+
+    def finish():
+        time.sleep(0.3)
+        tmp = tmp_path / "x.tmp"
+        tmp.write_text('[{"a": 1}, {"b": 2}]')
+        tmp.replace(path)
+        partial.unlink()
+
+    partial.write_text("")
+    t = threading.Thread(target=finish)
+    t.start()
+    assert experiment._wait_for_download(path, timeout_s=5) == path
+    t.join()
+    assert json.loads(path.read_text()) == [{"a": 1}, {"b": 2}] and not partial.exists()
