@@ -579,8 +579,13 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
 def _download_state(path: Path) -> str:
     """``"done"``, ``"missing"``, ``"empty"`` or ``"in progress"`` for a file a Chromium download writes."""
     folder = path.parent
-    if (folder / f"{path.name}.crdownload").exists() or any(folder.glob("Unconfirmed *.crdownload")):
-        return "in progress"  # Chromium writes *.crdownload and renames it to the final name when done
+    # Chromium writes into a partial file beside the target and renames it when done: a hidden
+    # .org.chromium.Chromium.XXXXXX (blob downloads, seen with Debian's chromium) or *.crdownload.
+    partial = [folder / f"{path.name}.crdownload", *folder.glob("Unconfirmed *.crdownload"),
+               *folder.glob(".org.chromium.Chromium.*")]
+    partial = [q for q in partial if q.exists()]
+    if partial:
+        return f"in progress: partial file {partial[0].name}"
     if not path.exists():
         return "missing"
     return "done" if path.stat().st_size > 0 else "empty"
@@ -744,6 +749,10 @@ def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=No
                            download_dir=download_dir, screenshot=screenshot if k == 0 else None)
             finally:
                 driver.quit()
+            gone = [str(res[ext]) for ext in ("csv", "json") if not res[ext].exists()]
+            if gone:  # a browser deletes downloads it had not finished when it quits
+                raise RuntimeError(f"experiment.run_sessions: {pid}: the browser removed {', '.join(gone)} when it quit; "
+                                   "its download was not complete. Run again (a heavily loaded machine slows the browser).")
             out.append(res["csv"])
     if received is not None:
         received.extend(server.received)

@@ -225,9 +225,14 @@ def test_download_wait_needs_a_finished_file(tmp_path):
     partial = tmp_path / "na-ratings_P1.json.crdownload"
     partial.write_text('[{"a": 1}]')
     path.write_text("")  # a name reserved beside a running download
-    with pytest.raises(TimeoutError, match=r"\(file in progress\)"):
+    with pytest.raises(TimeoutError, match=r"\(file in progress: partial file na-ratings_P1\.json\.crdownload\)"):
         experiment._wait_for_download(path, timeout_s=0.2)
     partial.unlink()
+    hidden = tmp_path / ".org.chromium.Chromium.AbC123"  # what Debian's chromium writes for a blob download
+    hidden.write_text("[")
+    with pytest.raises(TimeoutError, match=r"partial file \.org\.chromium\.Chromium\.AbC123"):
+        experiment._wait_for_download(path, timeout_s=0.2)
+    hidden.unlink()
     with pytest.raises(TimeoutError, match=r"\(file empty\)"):
         experiment._wait_for_download(path, timeout_s=0.2)
     path.write_text('[{"a": 1}, {"b"')
