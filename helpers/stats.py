@@ -943,6 +943,34 @@ def _dz_ci(t, n, level: float = 0.95):
     return out[0], out[1]
 
 
+def _rank_biserial_resampled(x, idx):
+    """Matched-pairs rank-biserial r of each resample ``x[idx[b]]`` (zeros dropped, as the Wilcoxon test does).
+
+    The same numbers as ranking every row with ``scipy.stats.rankdata`` (average ranks for ties), found by
+    counting instead of sorting: a resample only repeats values of ``x``, so the average rank of the
+    ``c`` copies of the k-th smallest ``|x|`` is (copies of smaller values) + (c + 1) / 2. Ranks are
+    half-integers and their sums exact in float64, so the result is bit for bit that of ranking
+    (tests/test_stats.py checks it); for 2000 resamples of 150 it takes ~7 ms instead of ~60 ms.
+    """
+    x = np.asarray(x, dtype=float)
+    idx = np.atleast_2d(idx)
+    b, n = idx.shape
+    levels, group = np.unique(np.abs(x), return_inverse=True)  # tied |x| share a group
+    k = len(levels)
+    rows = np.arange(b)[:, None] * k
+    counts = np.bincount((rows + group[idx]).ravel(), minlength=b * k).reshape(b, k).astype(float)
+    positive = np.bincount((rows + group[idx]).ravel(), weights=(x[idx] > 0).ravel().astype(float),
+                           minlength=b * k).reshape(b, k)
+    counts[:, (levels == 0) | np.isnan(levels)] = 0.0  # zeros and missing values are dropped before ranking
+    before = np.cumsum(counts, axis=1) - counts
+    ranks = before + (counts + 1) / 2
+    m = counts.sum(axis=1)
+    total = m * (m + 1) / 2
+    pos = (positive * ranks).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (2 * pos - total) / total, 0.0)
+
+
 def layer_effect_sizes(ratings, *, group_by: str = "layer", neutral: float = 50.0, level: float = 0.95):
     """Effect sizes with confidence intervals for the per-layer tests against neutral.
 
@@ -960,17 +988,6 @@ def layer_effect_sizes(ratings, *, group_by: str = "layer", neutral: float = 50.
     pm = participant_layer_means(ratings, group_by=group_by)
     rng = np.random.default_rng(0)
     rows = []
-
-    def rank_biserial(x):
-        """Matched-pairs rank-biserial r of each row of ``x`` (zeros dropped, as the Wilcoxon test does)."""
-        x = np.atleast_2d(x)
-        a = np.where(x == 0, np.nan, np.abs(x))
-        r = ss.rankdata(a, axis=1, nan_policy="omit")
-        total = np.nansum(r, axis=1)
-        pos = np.nansum(np.where(x > 0, r, 0.0), axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(total > 0, (2 * pos - total) / total, 0.0)
-
     for axis in AXES:
         for name, g in pm.groupby(group_by, sort=False):
             x = g[axis].to_numpy(float) - neutral
@@ -981,9 +998,9 @@ def layer_effect_sizes(ratings, *, group_by: str = "layer", neutral: float = 50.
             t = m / se if se and np.isfinite(se) and se > 0 else np.nan
             d = m / sd if sd and np.isfinite(sd) and sd > 0 else np.nan
             d_lo, d_hi = np.nan, np.nan  # filled below, all tests at once
-            boots = rank_biserial(x[rng.integers(0, n, (2000, n))]) if n > 2 else np.array([np.nan])
+            boots = _rank_biserial_resampled(x, rng.integers(0, n, (2000, n))) if n > 2 else np.array([np.nan])
             rows.append(dict(axis=axis, layer=name, n=n, mean_diff=m, mean_ci_low=m - tcrit * se, mean_ci_high=m + tcrit * se,
-                             d_z=d, d_ci_low=d_lo, d_ci_high=d_hi, rank_biserial=float(rank_biserial(x)[0]),
+                             d_z=d, d_ci_low=d_lo, d_ci_high=d_hi, rank_biserial=float(_rank_biserial_resampled(x, np.arange(n)[None])[0]),
                              r_ci_low=float(np.nanquantile(boots, (1 - level) / 2)),
                              r_ci_high=float(np.nanquantile(boots, 1 - (1 - level) / 2)), level=level, _t=t))
     out = pd.DataFrame(rows)

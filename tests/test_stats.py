@@ -239,3 +239,27 @@ def test_key_numbers_are_strict_json(sim, features):
     json.dumps(key, allow_nan=False)
     assert key["n_participants"] == 150 and key["simulated"] is True and all(key["planted_in_ci"].values())
     assert key["regression"]["arousal/selected"]["r2"] > 0.3
+
+
+def test_resampled_rank_biserial_is_that_of_ranking_every_resample():
+    """The bootstrap of layer_effect_sizes counts copies instead of sorting: bit for bit the ranked version."""
+    from scipy import stats as ss
+
+    def ranked(x):  # the definition: drop zeros and missing values, average ranks of |x|, r = (2 W+ - T) / T
+        x = np.atleast_2d(x)
+        a = np.where((x == 0) | np.isnan(x), np.nan, np.abs(x))
+        r = ss.rankdata(a, axis=1, nan_policy="omit")
+        total = np.nansum(r, axis=1)
+        pos = np.nansum(np.where(x > 0, r, 0.0), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, (2 * pos - total) / total, 0.0)
+
+    rng = np.random.default_rng(5)
+    cases = [rng.normal(0, 10, 150), rng.integers(-3, 4, 40).astype(float), np.array([0.0, 0.0, 1.0]),
+             np.array([2.0, -2.0, 2.0, 0.0, -1.5]), np.zeros(4), np.array([1.0, np.nan, -3.0, 3.0, 0.0])]
+    cases += [rng.integers(-4, 5, rng.integers(3, 25)).astype(float) for _ in range(200)]
+    for x in cases:
+        idx = rng.integers(0, len(x), (300, len(x)))
+        got = stats._rank_biserial_resampled(x, idx)
+        assert np.array_equal(got, ranked(x[idx])), x
+        assert stats._rank_biserial_resampled(x, np.arange(len(x))[None])[0] == ranked(x)[0]
