@@ -12,10 +12,24 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: $(STAMP)
 
+# The install goes through uv (PyPI's `uv`, a pip-compatible installer) when it can be had: the same packages
+# from the same index as pip, in 35 s here against pip's 160 s (pip unpacks and byte-compiles torch's CUDA wheels
+# on one core). uv does not read pip's configuration, so it is handed pip's constraint files (this machine caps
+# torch at the release on its disk in /etc/xdg/pip/constraints.txt). Without uv, or if it fails, pip does it.
+# INSTALLER=pip forces pip.
+INSTALLER ?= uv
+PIP_CONSTRAINTS := $(strip $(PIP_CONSTRAINT) $(shell $(PYTHON) -m pip config list 2>/dev/null | \
+                     sed -n "s/^\(global\|install\)\.constraint='\(.*\)'$$/\2/p"))
+UV_FLAGS := $(foreach c,$(PIP_CONSTRAINTS),--constraint $(c))
+
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@if [ "$(INSTALLER)" = uv ] && $(PY) -m pip install --quiet uv && \
+	    $(VENV)/bin/uv pip install --python $(PY) --quiet $(UV_FLAGS) -e '.[dev]'; then \
+	    echo "installed with uv"; \
+	else \
+	    $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[dev]'; \
+	fi
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (neural-aesthetics)" >/dev/null
 	@touch $(STAMP)
 
