@@ -178,6 +178,18 @@ def main(argv=None):
     rows.append((f"generate {n_img} images, spectral_norm='train'", f"'stored', batch {best}", "'train' (1 power iteration)",
                  per_image[best] * n_img, t, float("nan"), m, f"restored bitwise: {restored()}"))
 
+    # 5b. a B2-redrawn network (Eq. 4): the package's forward pass (subnormal attention weights, slow on x86)
+    # against generate(), which rounds them to 0 on the CPU (biggan.subnormal_attention_zeroed)
+    z, y = biggan.latents(classes[:2])
+    with biggan.resample(model, block="B2", seed=0):
+        def package():
+            with torch.no_grad():
+                return biggan.to_uint8(model(z, y, biggan.TRUNCATION))
+        tb, mb, img_pkg = measure(package, reps)
+        t, m, img_ours = measure(lambda: biggan.generate(model, classes[:2], batch_size=2), reps)
+    rows.append(("generate 2 images, B2 redrawn", "package forward", "generate (subnormals to 0)", tb, t, mb, m,
+                 f"same uint8 images: {np.array_equal(img_pkg, img_ours)}"))
+
     # 6. Figure 2 + S1 cost from the unit costs (5 + 24 networks, 24 + 48 images)
     t_pert = [r for r in rows if r[2] == "backup='disk'"][0][4]
     fig2 = 5 * t_pert + 24 * per_image[best]

@@ -583,6 +583,35 @@ def _one_power_iteration(model):
         model.train(was_training)
 
 
+def _zero_subnormal(module, args, out):
+    """Forward hook: attention weights below the smallest normal float become 0 (in place)."""
+    return out.masked_fill_(out < torch.finfo(out.dtype).tiny, 0.0)
+
+
+@contextlib.contextmanager
+def subnormal_attention_zeroed(model):
+    """While active, the softmax of each self-attention layer of ``model`` rounds subnormal weights to 0.
+
+    Why: with a block redrawn (Eq. 4) the attention logits spread widely, and ``exp`` underflows into
+    subnormal floats (2.2 million of them in four 256-px images of the stand-in). x86 CPUs compute with
+    subnormals 20-25x slower: the attention layer took 4-6 s per batch instead of 0.2 s, and a
+    gallery of B2-redrawn networks twice its time. Each such weight is < 1.2e-38, so it adds less than
+    one float32 rounding step to any sum it enters; the images of the perturbed, redrawn and original
+    networks are bit for bit the same uint8 with and without it (tests/test_biggan.py checks one).
+    ``torch.set_flush_denormal`` would do this for the calling thread only, not torch's worker threads.
+    :func:`generate` uses it on the CPU; GPUs have no subnormal penalty, and there the network runs as
+    the package defines it.
+    """
+    from pytorch_pretrained_biggan.model import SelfAttn
+
+    hooks = [m.softmax.register_forward_hook(_zero_subnormal) for m in model.modules() if isinstance(m, SelfAttn)]
+    try:
+        yield model
+    finally:
+        for h in hooks:
+            h.remove()
+
+
 def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, noise_seed: int = NOISE_SEED,
              batch_size: int = BATCH_SIZE, device=None, spectral_norm: str = "stored", progress: bool = False) -> np.ndarray:
     """Images of ``classes`` from ``model`` with the paper's inputs (:func:`latents`).
@@ -599,6 +628,9 @@ def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, no
             package README's example runs; the stored vectors are put back after each batch).
         progress: tqdm bar over batches.
 
+    On the CPU the attention weights below 1.2e-38 are rounded to 0 (:func:`subnormal_attention_zeroed`:
+    the same images, up to 2x faster for redrawn blocks).
+
     Returns:
         uint8 array (N, 256, 256, 3); NaN pixels (a broken network) become black.
     """
@@ -611,6 +643,8 @@ def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, no
     z, y = latents(classes, truncation=truncation, noise_seed=noise_seed)
     out = []
     with torch.no_grad(), contextlib.ExitStack() as stack:
+        if device.type == "cpu":
+            stack.enter_context(subnormal_attention_zeroed(model))
         run = stack.enter_context(_one_power_iteration(model)) if spectral_norm == "train" else model
         for i in tqdm(range(0, len(z), batch_size), disable=not progress, desc="generate"):
             out.append(to_uint8(run(z[i:i + batch_size].to(device), y[i:i + batch_size].to(device), truncation)))
