@@ -577,7 +577,7 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
 
 
 def _download_state(path: Path) -> str:
-    """``"done"``, ``"missing"``, ``"empty"`` or ``"in progress"`` for a file a Chromium download writes."""
+    """``"done"``, ``"missing"``, ``"empty"`` or ``"in progress: partial file NAME"`` for a file Chromium downloads."""
     folder = path.parent
     # Chromium writes into a partial file beside the target and renames it when done: a hidden
     # .org.chromium.Chromium.XXXXXX (blob downloads, seen with Debian's chromium) or *.crdownload.
