@@ -72,38 +72,42 @@ def _rgb2lab_rr(rgb: np.ndarray) -> np.ndarray:
     [0, 100]; every constant of the clutter measures (the colour deltas, the 0.008
     chroma threshold, the FC weights) was tuned on this scale, so it is kept.
     """
-    if rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[-1] == 3:
-        return _lab_u8(np.ascontiguousarray(rgb), _srgb_lut())
-    x = _srgb_linear(rgb.astype(np.float64) / 255.0)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rgb = np.asarray(rgb)
+    flat = np.ascontiguousarray(rgb).reshape(-1, 3)
+    if rgb.dtype == np.uint8:
+        lab = _lab_u8(flat, _srgb_lut())
+    else:
+        lab = _lab_linear(np.ascontiguousarray(_srgb_linear(flat.astype(np.float64) / 255.0)))
+    return lab.reshape(rgb.shape)
+
+
+@compiled
+def _lab_pixel(r, g, b):  # pragma: no cover - compiled
+    """RGB2Lab.m for one linearised RGB pixel: (L, a, b) on the reference's scale."""
     X = (r * 0.4124 + g * 0.3576 + b * 0.1805) / 95.047
     Y = (r * 0.2126 + g * 0.7152 + b * 0.0722) / 100.000
     Z = (r * 0.0193 + g * 0.1192 + b * 0.9505) / 108.883
-
-    def f(t):
-        return np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16 / 116)
-
-    fx, fy, fz = f(X), f(Y), f(Z)
-    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
+    fx = np.cbrt(X) if X > 0.008856 else 7.787 * X + 16 / 116
+    fy = np.cbrt(Y) if Y > 0.008856 else 7.787 * Y + 16 / 116
+    fz = np.cbrt(Z) if Z > 0.008856 else 7.787 * Z + 16 / 116
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
 
 
 @compiled
 def _lab_u8(rgb, lut):  # pragma: no cover - compiled
-    """:func:`_rgb2lab_rr` for uint8 HxWx3 in one pass (same formulas, same order)."""
-    h, w, _ = rgb.shape
-    out = np.empty((h, w, 3))
-    for i in range(h):
-        for j in range(w):
-            r, g, b = lut[rgb[i, j, 0]], lut[rgb[i, j, 1]], lut[rgb[i, j, 2]]
-            X = (r * 0.4124 + g * 0.3576 + b * 0.1805) / 95.047
-            Y = (r * 0.2126 + g * 0.7152 + b * 0.0722) / 100.000
-            Z = (r * 0.0193 + g * 0.1192 + b * 0.9505) / 108.883
-            fx = np.cbrt(X) if X > 0.008856 else 7.787 * X + 16 / 116
-            fy = np.cbrt(Y) if Y > 0.008856 else 7.787 * Y + 16 / 116
-            fz = np.cbrt(Z) if Z > 0.008856 else 7.787 * Z + 16 / 116
-            out[i, j, 0] = 116 * fy - 16
-            out[i, j, 1] = 500 * (fx - fy)
-            out[i, j, 2] = 200 * (fy - fz)
+    """:func:`_lab_pixel` of uint8 pixels [N, 3], linearised through ``lut`` (one pass, no temporary)."""
+    out = np.empty((rgb.shape[0], 3))
+    for i in range(rgb.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _lab_pixel(lut[rgb[i, 0]], lut[rgb[i, 1]], lut[rgb[i, 2]])
+    return out
+
+
+@compiled
+def _lab_linear(x):  # pragma: no cover - compiled
+    """:func:`_lab_pixel` of linearised float pixels [N, 3]."""
+    out = np.empty((x.shape[0], 3))
+    for i in range(x.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _lab_pixel(x[i, 0], x[i, 1], x[i, 2])
     return out
 
 

@@ -580,8 +580,10 @@ def _download_state(path: Path) -> str:
     """``"done"``, ``"missing"``, ``"empty"`` or ``"in progress: partial file NAME"`` for a file Chromium downloads."""
     folder = path.parent
     # Chromium writes into a partial file beside the target and renames it when done: a hidden
-    # .org.chromium.Chromium.XXXXXX (blob downloads, seen with Debian's chromium) or *.crdownload.
-    partial = [folder / f"{path.name}.crdownload", *folder.glob("Unconfirmed *.crdownload"),
+    # .org.chromium.Chromium.XXXXXX (blob downloads; watched in the download folder of Debian's chromium,
+    # this project's test browser), NAME.crdownload, or "unconfirmed %d.crdownload" ("Unconfirmed" in later
+    # releases) while a download awaits approval (Chromium's chrome/browser/download/download_manager.cc).
+    partial = [folder / f"{path.name}.crdownload", *folder.glob("[Uu]nconfirmed *.crdownload"),
                *folder.glob(".org.chromium.Chromium.*")]
     partial = [q for q in partial if q.exists()]
     if partial:

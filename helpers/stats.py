@@ -957,10 +957,9 @@ def _rank_biserial_resampled(x, idx):
     b, n = idx.shape
     levels, group = np.unique(np.abs(x), return_inverse=True)  # tied |x| share a group
     k = len(levels)
-    rows = np.arange(b)[:, None] * k
-    counts = np.bincount((rows + group[idx]).ravel(), minlength=b * k).reshape(b, k).astype(float)
-    positive = np.bincount((rows + group[idx]).ravel(), weights=(x[idx] > 0).ravel().astype(float),
-                           minlength=b * k).reshape(b, k)
+    cell = (np.arange(b)[:, None] * k + group[idx]).ravel()  # (resample, |x| group) of every draw
+    counts = np.bincount(cell, minlength=b * k).reshape(b, k).astype(float)
+    positive = np.bincount(cell, weights=(x[idx] > 0).ravel().astype(float), minlength=b * k).reshape(b, k)
     counts[:, (levels == 0) | np.isnan(levels)] = 0.0  # zeros and missing values are dropped before ranking
     before = np.cumsum(counts, axis=1) - counts
     ranks = before + (counts + 1) / 2
