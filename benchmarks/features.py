@@ -13,8 +13,11 @@ one BLAS/OpenMP/torch thread:
    including the Aesthetics Toolbox group when ``helpers.aesthetics`` is importable.
 3. ``features.table`` on a sample of images with all cores, extrapolated to the paper's
    720 images (said so in the output).
+4. The floor of FC + SE in float64 on this core (:func:`floor`): the work no implementation of
+   the reference's arithmetic can skip, each part timed or rated on this machine, summed and set
+   beside the 0.2 s target of issue #12 and the measured time of ``clutter.measure``.
 
-Usage: ``.venv/bin/python benchmarks/features.py [--quick] [--rounds N]``
+Usage: ``.venv/bin/python benchmarks/features.py [--quick] [--rounds N] [--floor-only]``
 (quick: 256x256 images, fewer rounds). Timings on a shared machine are noisy: compare the
 ratios of one run, not absolute seconds across runs.
 """
@@ -78,11 +81,125 @@ def cpu(fn, *args):
     return time.process_time() - c, time.perf_counter() - w, res
 
 
+class _CountingNumpy:
+    """``numpy`` for :mod:`helpers.clutter` with a ``matmul`` that adds up the multiply-adds of
+    the non-zero matrix entries (the taps of the banded filter stages, without the zeros a
+    dense block carries), then multiplies as NumPy does."""
+
+    def __init__(self):
+        self.macs = 0
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def matmul(self, a, b, out=None):
+        # the band block is the smaller operand (at most a few hundred rows and columns); each of
+        # its non-zeros multiplies one value per vector of the other operand
+        if a.size <= b.size:
+            self.macs += int(np.count_nonzero(a)) * (b.size // a.shape[1])
+        else:
+            self.macs += int(np.count_nonzero(b)) * (a.size // b.shape[0])
+        return np.matmul(a, b, out=out)
+
+
+def _best(fn, n=7):
+    """Minimum wall seconds of ``n`` calls after one warm-up (a floor wants the best case)."""
+    fn()
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def floor(img, *, target=0.2):
+    """Lower bound of FC + SE (reference arithmetic, float64) on this core, and the current time.
+
+    Parts, each the least that any implementation of the June01 arithmetic in float64 needs:
+    - SE's FFTs: the transforms :func:`helpers.clutter._sf_bands` does, which are already the
+      minimum (one real forward FFT per channel, two real bands per complex inverse FFT),
+      each shape timed with torch (Intel MKL) and SciPy (pocketfft), the faster taken;
+    - FC's one non-separable filter pair (the diagonal orientation filters): one FFT
+      convolution pair at the padded size, timed the same way;
+    - FC's separable filtering: the multiply-adds of every filter tap (counted by running
+      ``clutter.measure`` with a counting ``matmul``; zeros of the banded blocks not counted)
+      at this core's dense float64 GEMM rate (2048^3 ``numpy.matmul``), which no banded
+      filter reaches, so the figure is optimistic;
+    - the sub-band histograms: one read of every band value (the compiled min/max pass).
+    Not counted at all: CIELab, the products and per-pixel steps, the cross-scale collapse.
+    """
+    import scipy.fft as sfft
+    import torch
+
+    lab = clutter._rgb2lab_rr(img)
+    h, w = lab.shape[:2]
+    chans = np.ascontiguousarray(np.moveaxis(lab, -1, 0))
+    t_now = statistics.median([cpu(clutter.measure, img)[0] for _ in range(5)])
+
+    def fft_time(shape, kind):
+        x = np.random.default_rng(0).normal(size=shape)
+        if kind == "rfft2":
+            tt = torch.from_numpy(x)
+            return min(_best(lambda: torch.fft.rfft2(tt)), _best(lambda: sfft.rfft2(x, workers=1)))
+        z = x + 1j * x[..., ::-1]
+        tz = torch.from_numpy(z.copy())
+        return min(_best(lambda: torch.fft.ifft2(tz, out=tz)),
+                   _best(lambda: sfft.ifft2(z, overwrite_x=True, workers=1)))
+
+    # the shapes of _sf_bands: rfft2 [3, H, W]; per level an ifft2 of [3, 2, h, w] (4 bands as
+    # 2 packed pairs); the lowpass ifft2 [3, h', w']
+    masks = clutter._sf_masks((h, w), 3, 3)
+    se_fft = fft_time((3, h, w), "rfft2")
+    shapes = [(h, w)]
+    for bands, gather, _ in masks[1:4]:
+        hh, ww = bands.shape[-2:]
+        se_fft += fft_time((3, 2, hh, ww), "ifft2")
+        shapes.append((np.ravel(gather[0]).size, np.ravel(gather[1]).size))
+    se_fft += fft_time((3,) + shapes[-1], "ifft2")
+    # FC's diagonal pair on each pyramid level: at least one real forward FFT and one complex
+    # inverse (both filters packed into it) at the size of the padded linear convolution (13 x 13
+    # filters after 6 px of mirror padding: +24, as clutter._mirror_fftconv2)
+    fc_fft = 0.0
+    lh, lw = h, w
+    for _ in range(3):
+        shape = tuple(sfft.next_fast_len(s + 24) for s in (lh, lw))
+        fc_fft += fft_time(shape, "rfft2") + fft_time(shape, "ifft2")
+        lh, lw = (lh + 1) // 2, (lw + 1) // 2
+    # the taps of every separable stage, counted
+    counter = _CountingNumpy()
+    clutter.np = counter
+    try:
+        clutter.measure(img)
+    finally:
+        clutter.np = np
+    a = np.random.default_rng(0).random((2048, 2048))
+    gemm_rate = 2048 ** 3 / _best(lambda: np.matmul(a, a), n=3)
+    fc_macs = counter.macs / gemm_rate
+    bands = clutter._sf_bands(chans, 3, 3)
+    hist = _best(lambda: [clutter._min_max(np.atleast_2d(b)) for bl in bands for b in bl])
+    total = se_fft + fc_fft + fc_macs + hist
+    print(f"\n## Floor of FC + SE on this core, float64, {w}x{h} (issue #12's target: {target:.2f} s)")
+    print("| part | how | s |\n|---|---|---:|")
+    print(f"| SE: steerable-pyramid FFTs | timed, faster of MKL and pocketfft | {se_fft:.3f} |")
+    print(f"| FC: diagonal orientation filters | FFT pair per level, timed | {fc_fft:.3f} |")
+    print(f"| FC: separable filter taps | {counter.macs / 1e9:.2f} G multiply-adds at the dense GEMM rate "
+          f"({gemm_rate / 1e9:.1f} G/s) | {fc_macs:.3f} |")
+    print(f"| SE: histograms | one read of every band value | {hist:.3f} |")
+    print(f"| **floor** | sum (CIELab, products, collapse not counted) | **{total:.3f}** |")
+    print(f"| clutter.measure now | CPU s, median of 5 | {t_now:.3f} |")
+    verdict = "above" if total > target else "below"
+    print(f"(the floor is {total / target:.2f}x the target: {verdict} it; now is {t_now / total:.2f}x the floor)")
+    return dict(se_fft=se_fft, fc_fft=fc_fft, fc_macs=counter.macs, gemm_rate=gemm_rate, hist=hist, floor=total,
+                now=t_now)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="256x256 images, fewer rounds")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per image (default 5, quick 2)")
     ap.add_argument("--table-sample", type=int, default=None, help="images in the table sample")
+    ap.add_argument("--floor-only", action="store_true", help="only the floor of FC + SE (section 4)")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -97,6 +214,10 @@ def main():
     imgs = test_images(n_img, size)
     noise = np.clip(np.rint(np.random.default_rng(12345).normal(126.5, 12.75, (size, size, 3))), 0, 255).astype(np.uint8)
     imgs.append(noise)  # the reference run's noise image (clutter-matlab.json) at this size
+    if args.floor_only:
+        clutter.measure(imgs[0])  # compile and cache first
+        floor(imgs[0])
+        return
     old = git_module(BASELINE)  # helpers/features.py before the clutter rewrite
     prev = git_module(PREVIOUS, "helpers/clutter.py")
     for im in imgs[:1]:  # warm up imports, compiled loops and cached matrices
@@ -210,6 +331,11 @@ def main():
           f"re-run from the cache {t_cached:.2f} s")
     print(f"- extrapolated to the paper's 720 images: about {720 * t_table / n_sample / 60:.1f} min on these {cores} cores "
           "(an estimate from the sample, not a measured 720-image run)")
+
+    # 4. the floor, back on one core
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    floor(imgs[0])
 
 
 if __name__ == "__main__":
