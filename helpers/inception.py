@@ -844,9 +844,18 @@ def _ancestors(name: str) -> set:
     return need
 
 
-def flops(layer: str, size: int = 224) -> float:
-    """Approximate multiply-accumulates of the truncated forward to ``layer`` on a size x size image."""
-    hw = {"input": (size, size)}
+def flops(layer: str, size=224, *, kernels=None) -> float:
+    """Multiply-accumulates of the convolutions of the truncated forward to ``layer``.
+
+    Args:
+        layer: layer name.
+        size: image side, or ``(height, width)``.
+        kernels: count only convolutions with these kernel sizes (e.g. ``(1,)``); all if None.
+
+    Pooling, LRN and ReLU are not counted (a few per cent of the work).
+    """
+    h0, w0 = (size, size) if isinstance(size, (int, float)) else size
+    hw = {"input": (int(h0), int(w0))}
     total = 0.0
     need = _ancestors(layer)
     for n in [m for m in NODES if m in need]:
@@ -855,7 +864,8 @@ def flops(layer: str, size: int = 224) -> float:
         if op == "conv":
             cin, cout, k, s = CONVS[n]
             h, w = math.ceil(h / s), math.ceil(w / s)
-            total += h * w * cin * cout * k * k
+            if kernels is None or k in kernels:
+                total += h * w * cin * cout * k * k
         elif op in ("maxpool", "avgpool"):
             if a["padding"] == "SAME":
                 h, w = math.ceil(h / a["stride"]), math.ceil(w / a["stride"])

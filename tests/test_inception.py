@@ -229,6 +229,24 @@ def test_structure_concat_input_mean_and_truncated_forward(model):
     assert "mixed3a_3x3" not in model._plan(("mixed3a_1x1",))
 
 
+@pytest.mark.parametrize("layer", ["conv2d2", "mixed4c", "mixed5b"])
+def test_flops_counts_the_convolutions_the_truncated_forward_runs(model, monkeypatch, layer):
+    counted = []  # (kernel size, multiply-adds) of every convolution the forward calls
+    real = torch.nn.functional.conv2d
+
+    def counting(x, weight, *args, **kwargs):
+        y = real(x, weight, *args, **kwargs)
+        counted.append((weight.shape[-1], y.shape[-2] * y.shape[-1] * weight[0].numel() * weight.shape[0]))
+        return y
+
+    monkeypatch.setattr(torch.nn.functional, "conv2d", counting)
+    with torch.no_grad(), inception.reference_ops(model, True):
+        model(t(np.zeros((1, 3, 90, 70))), layer)
+    assert inception.flops(layer, (90, 70)) == sum(m for _, m in counted)
+    assert inception.flops(layer, (90, 70), kernels=(3, 5)) == sum(m for k, m in counted if k in (3, 5)) > 0
+    assert inception.flops(layer, 64) == inception.flops(layer, (64, 64))
+
+
 def test_wrong_layer_name_lists_close_matches(model):
     with pytest.raises(KeyError, match="mixed4c_3x3_pre_relu"):
         model(torch.zeros(1, 3, 32, 32), "mixed4c_3x3_prerelu")
