@@ -43,11 +43,21 @@ thread count (the "fp32 reference"), beside that reference against itself on 1 t
 what a thread-count change alone does). ``--busy``: the same with a CPU-burning process beside it
 (one core held; killed afterwards).
 
+``--threading``: the OpenMP wait setting ``helpers`` makes (``GOMP_SPINCOUNT=1000``, see
+``helpers.inception._openmp_wait``) against passive waiting and libgomp's default, with 1, 2 and
+``"auto"`` threads, on a quiet machine and beside a CPU-burning process; one fresh process per cell.
+
+``--floor`` (also printed by ``--tf``): the float32 floor of one render, the multiply-adds of every
+convolution's forward and input gradient at this machine's best dense float32 GEMM rate, beside a third
+of TensorFlow's time (the issue's 3x target): where the floor is the larger, no float32 implementation
+can reach 3x (:func:`fp32_floor`).
+
 ``--gpu-estimate``: a CUDA-event-timed estimate of the 720-image job on a GPU (:func:`gpu_estimate`):
 run it on a machine with CUDA; no GPU figure was measured for this project.
 
 Usage: ``python benchmarks/dream.py [--quick] [--job] [--layers conv2d2 mixed4c ...] [--repeats 3]``,
-``python benchmarks/dream.py --tf [--busy] [--renders 3] [--threads 2]``
+``python benchmarks/dream.py --tf [--busy] [--renders 3] [--threads 2]``, ``python benchmarks/dream.py --floor``,
+``python benchmarks/dream.py --threading``
 """
 from __future__ import annotations
 
@@ -60,7 +70,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# helpers before torch: it sets OMP_WAIT_POLICY=PASSIVE, which libgomp reads once, when torch loads
+# helpers before torch: it bounds OpenMP's spin-waiting (GOMP_SPINCOUNT), which libgomp reads once, when torch loads
 from helpers import dream, inception  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -258,6 +268,193 @@ def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, thread
         rows.append(dict(layer=layer, size=size, renders=renders, spread=spread[layer], busy=busy, threads=threads,
                          **{f"{m}_s": med[m] for m in methods}, **{f"{m}_min": min(times[m, layer]) for m in methods},
                          **{f"{m}_psnr": psnr(outs[m, layer], outs["fp32", layer]) for m in methods if m != "fp32"}))
+    fp32_floor(layers, threads=threads, size=size, octave_n=octave_n, tf_once={r["layer"]: r["tf_once_s"] for r in rows},
+               ours={r["layer"]: r["fp32_s"] for r in rows}, model=model)
+    return rows
+
+
+# --- OpenMP waiting: the setting helpers makes, against the alternatives, quiet and beside a busy core ---
+
+_THREADING_CHILD = """
+import sys, time
+import numpy as np
+from helpers import dream, inception  # helpers first: its OpenMP setting must precede torch
+import torch
+layer, size, renders, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+threads = threads if threads == "auto" else int(threads)
+model = inception.random_model(seed=0)
+img = dream.noise_image(0, size)
+dream.dream(model, layer, img[:256, :256], n_renders=1, octave_n=2, threads=threads)  # warm-up
+stamps, used = [time.perf_counter()], []
+def cb(r, im):
+    stamps.append(time.perf_counter())
+    used.append(torch.get_num_threads())
+dream.dream(model, layer, img, n_renders=renders, threads=threads, callback=cb)
+print(float(np.median(np.diff(stamps))), max(used), inception._OMP_POLICY)
+"""
+
+#: (label, environment) of the OpenMP wait settings compared; None: unset
+THREADING_SETTINGS = (("helpers (GOMP_SPINCOUNT=1000)", {}),
+                      ("passive (OMP_WAIT_POLICY=PASSIVE)", {"OMP_WAIT_POLICY": "PASSIVE"}),
+                      ("libgomp default (300,000 spins)", {"GOMP_SPINCOUNT": "300000"}))
+
+
+def run_threading(*, layer="mixed4c", size=800, renders=3, repeats=2, threads=("1", "2", "auto")):
+    """Seconds per render of ``dream`` in a fresh process per OpenMP setting x thread count, on a quiet
+    machine and with a CPU-burning process beside it, ``repeats`` interleaved rounds (median of the
+    rounds' medians); prints the table."""
+    import os
+    import subprocess
+
+    root = str(Path(__file__).resolve().parents[1])
+    times: dict = {}
+    for busy in (False, True):
+        with busy_core(busy):
+            for rep in range(repeats):
+                for label, extra in THREADING_SETTINGS:
+                    for th in threads:
+                        env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+                        env.update(extra, PYTHONPATH=root)
+                        res = subprocess.run([sys.executable, "-c", _THREADING_CHILD, layer, str(size), str(renders),
+                                              th], env=env, capture_output=True, text=True)
+                        if res.returncode:
+                            raise RuntimeError(f"threading child failed ({label}, threads={th}):\n{res.stderr[-2000:]}")
+                        sec, used, policy = res.stdout.split(maxsplit=2)
+                        times.setdefault((busy, label, th), []).append(float(sec))
+                        print(f"{'busy' if busy else 'quiet':6s} round {rep + 1} {label:34s} threads={th:5s} "
+                              f"{float(sec):6.2f} s/render (threads used {used}; {policy.strip()})", flush=True)
+    print(f"\nOpenMP waiting, {layer}, {size} px, 5 octaves, s/render: median over {repeats} interleaved rounds of "
+          f"the median of {renders} renders (a fresh process each; busy: a CPU-burning process beside it)")
+    print(f"| setting | {' | '.join(f'quiet {t}' for t in threads)} | {' | '.join(f'busy {t}' for t in threads)} |")
+    print("|---|" + "---:|" * (2 * len(threads)))
+    rows = []
+    for label, _ in THREADING_SETTINGS:
+        cells = [statistics.median(times[b, label, t]) for b in (False, True) for t in threads]
+        rows.append(dict(setting=label, **{f"{'busy' if b else 'quiet'}_{t}": statistics.median(times[b, label, t])
+                                           for b in (False, True) for t in threads}))
+        print(f"| {label} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    return rows
+
+
+# --- the fp32 arithmetic floor of one render, against the 3x-TensorFlow target --------------------
+
+def gemm_rate(threads, sizes=(2048, 4096)):
+    """Best float32 multiply-adds per second of a dense square ``torch.mm`` on ``threads`` threads: the
+    fastest any convolution of this machine's libraries runs (oneDNN's convolutions are GEMM-like)."""
+    best = 0.0
+    with dream.torch_threads(threads):
+        for n in sizes:
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            c = torch.empty(n, n)
+            torch.mm(a, b, out=c)
+            for _ in range(3):
+                t0 = time.perf_counter()
+                torch.mm(a, b, out=c)
+                best = max(best, n ** 3 / (time.perf_counter() - t0))
+    return best
+
+
+def render_macs(layer, *, size=800, octave_n=5, octave_scale=1.4, tile_size=512, kernels=None):
+    """Multiply-adds of one render's forward passes (every tile of every octave, as ``Dreamer.grad_tiled``
+    cuts them), convolutions only (:func:`helpers.inception.flops`)."""
+    total = 0.0
+    for h, w in dream.octave_sizes((size, size), octave_n, octave_scale):
+        for y, x in dream._tiles(h, w, tile_size):
+            total += inception.flops(layer, (min(tile_size, h - y), min(tile_size, w - x)), kernels=kernels)
+    return total
+
+
+def conv_only_seconds(model, layer, *, threads, size=800, octave_n=5, octave_scale=1.4, tile_size=512, reps=3):
+    """Seconds per render that torch's own convolutions (oneDNN, float32, channels-last) take alone: the
+    forward and the input gradient of every convolution the truncated forward calls, on every tile
+    shape of a render, each timed on its own (best of ``reps``) and summed, with everything else of
+    the render (LRN, pooling, ReLU, concatenation, the step) left out. The convolutions' shapes are
+    recorded from a forward in the reference operations (every convolution through ``F.conv2d``)."""
+    import torch.nn.functional as F
+
+    real = F.conv2d
+    per_tile: dict = {}  # tile shape -> the (input, weight, stride, padding) of each convolution it calls
+    current: list = []
+
+    def record(x, weight, bias=None, stride=1, padding=0, *args, **kwargs):
+        current.append((tuple(x.shape), tuple(weight.shape), stride, padding))
+        return real(x, weight, bias, stride, padding, *args, **kwargs)
+
+    tiles = []
+    for h, w in dream.octave_sizes((size, size), octave_n, octave_scale):
+        tiles += [(min(tile_size, h - y), min(tile_size, w - x)) for y, x in dream._tiles(h, w, tile_size)]
+    F.conv2d = record
+    try:
+        with torch.no_grad(), inception.reference_ops(model, True):
+            for tile in sorted(set(tiles)):
+                current = per_tile[tile] = []
+                model(torch.zeros((1, 3) + tile), layer)
+    finally:
+        F.conv2d = real
+
+    def one(xs, ws, stride, padding):
+        x = torch.randn(xs).contiguous(memory_format=torch.channels_last)
+        wt = torch.randn(ws).contiguous(memory_format=torch.channels_last)
+        y = F.conv2d(x, wt, None, stride, padding)
+        gy = torch.randn_like(y)
+        st = [stride] * 2 if isinstance(stride, int) else list(stride)
+        pd = [padding] * 2 if isinstance(padding, int) else list(padding)
+        best = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            F.conv2d(x, wt, None, stride, padding)
+            torch.ops.aten.convolution_backward(gy, x, wt, None, st, pd, [1, 1], False, [0, 0], 1, [True, False, False])
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    cache: dict = {}
+    total = 0.0
+    with dream.torch_threads(threads), torch.no_grad():
+        for tile in tiles:
+            for key in per_tile[tile]:
+                if key not in cache:
+                    cache[key] = one(*key)
+                total += cache[key]
+    return total
+
+
+def fp32_floor(layers, *, threads, size=800, octave_n=5, tf_once=None, ours=None, model=None):
+    """Seconds per render below which no float32 implementation gets, beside the 3x-TF target.
+
+    A render needs each convolution's forward and its input gradient (the same multiply-adds again;
+    no weight gradients), so ``2 * render_macs`` at :func:`gemm_rate`. Second floor: even if every
+    3x3 and 5x5 convolution (the only ones a fast algorithm such as Winograd's could shorten) cost
+    nothing. Third: torch's own convolutions alone (:func:`conv_only_seconds`, on ``model``, default the
+    stand-in), what any torch implementation spends before anything else. ``tf_once``/``ours``:
+    measured seconds per render by layer, for the comparison."""
+    rate = gemm_rate(threads)
+    model = model or inception.random_model(seed=0)
+    print(f"\nfp32 floor per render, {size} px, {octave_n} octaves, {threads} threads: forward + input gradient of "
+          f"every convolution at this machine's best dense float32 GEMM rate ({rate / 1e9:.0f} G multiply-adds/s)")
+    print(f"{'layer':12s}{'G MAC':>8s}{'floor s':>9s}{'w/o 3x3,5x5':>12s}{'convs only':>11s}"
+          + (f"{'TF once/3':>11s}" if tf_once else "")
+          + (f"{'ours fp32':>10s}{'ours/floor':>11s}" if ours else ""))
+    rows = []
+    for layer in layers:
+        macs = 2 * render_macs(layer, size=size, octave_n=octave_n)
+        rest = macs - 2 * render_macs(layer, size=size, octave_n=octave_n, kernels=(3, 5))
+        row = dict(layer=layer, macs=macs, floor_s=macs / rate, floor_no35_s=rest / rate, rate=rate,
+                   convs_s=conv_only_seconds(model, layer, threads=threads, size=size, octave_n=octave_n))
+        line = f"{layer:12s}{macs / 1e9:8.1f}{row['floor_s']:9.2f}{row['floor_no35_s']:12.2f}{row['convs_s']:11.2f}"
+        if tf_once:
+            row["target_s"] = tf_once[layer] / 3
+            line += f"{row['target_s']:11.2f}"
+        if ours:
+            line += f"{ours[layer]:10.2f}{ours[layer] / row['floor_s']:10.2f}x"
+        print(line)
+        rows.append(row)
+    if tf_once:
+        below = [r["layer"] for r in rows if r["floor_s"] > r["target_s"]]
+        print(f"(3x TensorFlow is below the fp32 floor for {', '.join(below) if below else 'no layer'}"
+              f"{'' if not below else ': no float32 implementation reaches it there'})")
+        slow = [r["layer"] for r in rows if r["convs_s"] > r["target_s"]]
+        print(f"(torch's convolutions alone take longer than a third of TensorFlow's render for "
+              f"{', '.join(slow) if slow else 'no layer'})")
     return rows
 
 
@@ -305,7 +502,16 @@ def main(argv=None):
     p.add_argument("--renders", type=int, default=3, help="with --tf: renders per image (800 px, 5 octaves)")
     p.add_argument("--size", type=int, default=800, help="with --tf: image side")
     p.add_argument("--gpu-estimate", action="store_true", help="CUDA-event-timed 720-image estimate (needs CUDA)")
+    p.add_argument("--threading", action="store_true", help="OpenMP wait settings x threads, quiet and busy")
+    p.add_argument("--floor", action="store_true", help="only the fp32 floor per render (no TensorFlow; --tf prints it too)")
     args = p.parse_args(argv)
+    if args.threading:
+        run_threading(size=args.size)
+        return
+    if args.floor:
+        layers = args.layers if args.layers != p.get_default("layers") else ["conv2d2", "mixed4c", "mixed5b"]
+        fp32_floor(layers, threads=args.threads or 2, size=args.size)
+        return
     if args.gpu_estimate:
         gpu_estimate()
         return

@@ -6,7 +6,7 @@ study in the study's order.
 from __future__ import annotations
 
 from helpers.inception import LAYERS  # noqa: E402,F401 - the network's layer list, re-exported as dream.LAYERS
-# OpenMP waits passively (set in helpers.inception before torch is imported; see inception._passive_openmp)
+# OpenMP spin-waiting is bounded (set in helpers.inception before torch is imported; see inception._openmp_wait)
 from helpers.inception import _OMP_POLICY  # noqa: E402,F401
 
 
@@ -477,10 +477,19 @@ class AdaptiveThreads:
         self.sample = _cpu_times()
         self.history: list[int] = []
 
+    #: shortest window (s) free cores are measured over; /proc/stat counts in 10 ms ticks, so a
+    #: sample taken just before (the first render of a call) would see no other process at all
+    min_window = 0.2
+
     def update(self) -> int:
         import torch
 
-        free = free_cores(self.sample) if self.sample is not None else self.max
+        if self.sample is None:  # no /proc/stat
+            free = self.max
+        elif time.monotonic() - self.sample[2] < self.min_window:
+            free = free_cores(interval=self.min_window)
+        else:
+            free = free_cores(self.sample)
         # our own threads' share is excluded; round half up so a lightly loaded core still counts
         n = int(min(self.max, max(1, int(free + 0.5))))
         if n != torch.get_num_threads():
@@ -867,16 +876,14 @@ def _run_jobs_parallel(model, todo, starts, params, weights, out_dir, *, workers
     interrupted run resumes like a sequential one."""
     import concurrent.futures as cf
     import multiprocessing as mp
-    import os
 
     import torch
     from tqdm.auto import tqdm
 
     threads = int(threads) if threads else max(1, torch.get_num_threads() // workers)
     workers = min(workers, len(todo))
-    # spawned workers inherit the environment: passive OpenMP waiting unless the user chose (see
-    # _passive_openmp; it must be in place before the worker imports torch)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # spawned workers inherit the environment, with it the OpenMP wait setting that importing helpers
+    # made before torch loaded (inception._openmp_wait)
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
                                 initargs=(model, threads)) as ex:
         futures = {ex.submit(_worker_job, layer, s, rec, starts[s], params, weights, out_dir, device, fast,

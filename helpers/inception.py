@@ -40,26 +40,39 @@ import math
 import zipfile
 from pathlib import Path
 
-def _passive_openmp():
-    """Let idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``), unless the user chose.
+#: libgomp busy-wait spins before an idle OpenMP thread sleeps (GOMP_SPINCOUNT), unless the user chose
+OMP_SPINCOUNT = 1000
 
-    torch's OpenMP (GNU libgomp) spins at every barrier by default. When another process holds one of
-    two cores, a spinning thread steals the time slice its partner needs, and a 2-thread render took
-    5-10x as long as a 1-thread one (``benchmarks/dream.py --busy``); passive waiting removes that.
-    libgomp reads the variable once, when torch is first imported, so it is set here, before this
-    module imports torch, and inherited by spawned worker processes. Returns the policy in effect
-    for this process (``"spin (torch imported before helpers)"`` when it came too late).
+
+def _openmp_wait():
+    """Bound how long idle OpenMP threads spin before they sleep (``GOMP_SPINCOUNT=1000``), unless the user chose.
+
+    torch's OpenMP (GNU libgomp, in the PyPI wheels) spins 300,000 times at every barrier before it
+    sleeps (libgomp's documentation, "GOMP_SPINCOUNT"). With another process on one of two cores, the
+    spinning thread takes the time slice its partner needs: a 2-thread render took 2-10x as long as a
+    1-thread one. Sleeping at once (``OMP_WAIT_POLICY=PASSIVE``, this module's earlier choice) fixes
+    that but costs a wake-up at every barrier, and on a virtual machine a wake-up is slow: on a quiet
+    2-core VM, 2 passive threads took 4.2 s per 800-px render of mixed4c, 1 thread 2.6 s, 2 spinning
+    threads 1.6 s. 1000 spins (a few microseconds) cover the short waits inside an operation and
+    sleep through the long ones: 1.8 s quiet (but up to 6.8 s while the VM's host was itself busy),
+    3.1-3.6 s beside a busy core (passive: 2.8-2.9 s; 300,000 spins: 5.7 s); ``threads="auto"``
+    (1 thread there) 2.6-3.0 s with any setting. ``benchmarks/dream.py --threading`` measures it
+    (2026-12-01, 2-core Intel Xeon VM). libgomp reads the variable once,
+    when torch is first imported, so it is set here, before this module imports torch, and spawned
+    worker processes inherit it. Left alone when ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set.
+    Returns the setting in effect for this process.
     """
     import os
     import sys
 
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        return os.environ["OMP_WAIT_POLICY"].upper()
-    return _OMP_POLICY if "_OMP_POLICY" in globals() else "spin (torch imported before helpers)"
+    if "torch" in sys.modules:
+        return _OMP_POLICY if "_OMP_POLICY" in globals() else "libgomp's default (torch imported before helpers)"
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = str(OMP_SPINCOUNT)
+    return " ".join(f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ)
 
 
-_OMP_POLICY = _passive_openmp()  # noqa: E305
+_OMP_POLICY = _openmp_wait()  # noqa: E305
 
 
 import torch  # noqa: E402

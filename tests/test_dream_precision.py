@@ -92,17 +92,35 @@ def test_bf16_dream_is_deterministic_and_recorded(model, tmp_path):
     assert list(m2["precision"]) == ["bf16"]
 
 
-def test_openmp_waits_passively_unless_the_user_chose():
-    code = "import helpers.dream, os; print(os.environ['OMP_WAIT_POLICY'], helpers.dream._OMP_POLICY)"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["PASSIVE", "PASSIVE"]
-    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "active"}, capture_output=True,
-                         text=True, check=True).stdout
-    assert out.split() == ["active", "ACTIVE"]
-    code = "import torch, helpers.dream; print(helpers.dream._OMP_POLICY)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.startswith("spin")
+def test_openmp_spin_is_bounded_unless_the_user_chose():
+    code = "import helpers.dream, os; print(os.environ.get('GOMP_SPINCOUNT'), '|', helpers.dream._OMP_POLICY)"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+    def run(extra, src=code):
+        return subprocess.run([sys.executable, "-c", src], env={**env, **extra}, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert run({}) == f"{inception.OMP_SPINCOUNT} | GOMP_SPINCOUNT={inception.OMP_SPINCOUNT}"
+    assert run({"OMP_WAIT_POLICY": "active"}) == "None | OMP_WAIT_POLICY=active"  # the user's choice stands
+    assert run({"GOMP_SPINCOUNT": "5k"}) == "5k | GOMP_SPINCOUNT=5k"
+    # torch first: too late for libgomp, which read its environment when torch loaded
+    assert run({}, "import torch, helpers.dream; print(helpers.dream._OMP_POLICY)").startswith("libgomp's default")
+
+
+def test_adaptive_threads_measure_a_fresh_start_over_a_window(monkeypatch):
+    """The first render of a call: /proc/stat's 10 ms ticks over a few microseconds see nobody, so the
+    free cores are measured over ``min_window`` instead (a busy core was missed: 2 threads beside it)."""
+    calls = []
+    monkeypatch.setattr(dream, "free_cores", lambda since=None, interval=0.2: calls.append((since, interval)) or 1.0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    with dream.torch_threads(2):
+        a = dream.AdaptiveThreads()
+        first = a.sample
+        assert a.update() == 1 and calls == [(None, a.min_window)]
+        old = (first[0], first[1], first[2] - 1.0)  # a render later: measured since the last sample
+        a.sample = old
+        a.update()
+        assert calls[1] == (old, 0.2)
 
 
 def test_adaptive_threads_follow_the_free_cores(monkeypatch):
