@@ -293,7 +293,7 @@ dream.dream(model, layer, img, n_renders=renders, threads=threads, callback=cb)
 print(float(np.median(np.diff(stamps))), max(used), inception._OMP_POLICY)
 """
 
-#: (label, environment) of the OpenMP wait settings compared; None: unset
+#: (label, extra environment) of the OpenMP wait settings compared; {}: what importing helpers sets
 THREADING_SETTINGS = (("helpers (GOMP_SPINCOUNT=1000)", {}),
                       ("passive (OMP_WAIT_POLICY=PASSIVE)", {"OMP_WAIT_POLICY": "PASSIVE"}),
                       ("libgomp default (300,000 spins)", {"GOMP_SPINCOUNT": "300000"}))
@@ -354,17 +354,19 @@ def gemm_rate(threads, sizes=(2048, 4096)):
     return best
 
 
-def render_macs(layer, *, size=800, octave_n=5, octave_scale=1.4, tile_size=512, kernels=None):
-    """Multiply-adds of one render's forward passes (every tile of every octave, as ``Dreamer.grad_tiled``
-    cuts them), convolutions only (:func:`helpers.inception.flops`)."""
-    total = 0.0
-    for h, w in dream.octave_sizes((size, size), octave_n, octave_scale):
-        for y, x in dream._tiles(h, w, tile_size):
-            total += inception.flops(layer, (min(tile_size, h - y), min(tile_size, w - x)), kernels=kernels)
-    return total
+def render_tiles(*, size=800, octave_n=5, octave_scale=1.4, tile_size=512):
+    """(height, width) of every tile of one render, every octave, as ``Dreamer.grad_tiled`` cuts them."""
+    return [(min(tile_size, h - y), min(tile_size, w - x))
+            for h, w in dream.octave_sizes((size, size), octave_n, octave_scale) for y, x in dream._tiles(h, w, tile_size)]
 
 
-def conv_only_seconds(model, layer, *, threads, size=800, octave_n=5, octave_scale=1.4, tile_size=512, reps=3):
+def render_macs(layer, *, size=800, octave_n=5, kernels=None):
+    """Multiply-adds of one render's forward passes (:func:`render_tiles`), convolutions only
+    (:func:`helpers.inception.flops`)."""
+    return sum(inception.flops(layer, tile, kernels=kernels) for tile in render_tiles(size=size, octave_n=octave_n))
+
+
+def conv_only_seconds(model, layer, *, threads, size=800, octave_n=5, reps=3):
     """Seconds per render that torch's own convolutions (oneDNN, float32, channels-last) take alone: the
     forward and the input gradient of every convolution the truncated forward calls, on every tile
     shape of a render, each timed on its own (best of ``reps``) and summed, with everything else of
@@ -380,9 +382,7 @@ def conv_only_seconds(model, layer, *, threads, size=800, octave_n=5, octave_sca
         current.append((tuple(x.shape), tuple(weight.shape), stride, padding))
         return real(x, weight, bias, stride, padding, *args, **kwargs)
 
-    tiles = []
-    for h, w in dream.octave_sizes((size, size), octave_n, octave_scale):
-        tiles += [(min(tile_size, h - y), min(tile_size, w - x)) for y, x in dream._tiles(h, w, tile_size)]
+    tiles = render_tiles(size=size, octave_n=octave_n)
     F.conv2d = record
     try:
         with torch.no_grad(), inception.reference_ops(model, True):

@@ -149,21 +149,21 @@ def floor(img, *, target=0.2):
 
     # the shapes of _sf_bands: rfft2 [3, H, W]; per level an ifft2 of [3, 2, h, w] (4 bands as
     # 2 packed pairs); the lowpass ifft2 [3, h', w']
-    masks = clutter._sf_masks((h, w), 3, 3)
+    levels = 3  # the reference's pyramid levels (FC and SE) and SE's 4 orientations (order 3)
+    masks = clutter._sf_masks((h, w), levels, 3)
     se_fft = fft_time((3, h, w), "rfft2")
-    shapes = [(h, w)]
-    for bands, gather, _ in masks[1:4]:
-        hh, ww = bands.shape[-2:]
-        se_fft += fft_time((3, 2, hh, ww), "ifft2")
-        shapes.append((np.ravel(gather[0]).size, np.ravel(gather[1]).size))
-    se_fft += fft_time((3,) + shapes[-1], "ifft2")
+    for bands, gather, _ in masks[1:levels + 1]:
+        se_fft += fft_time((3, 2) + bands.shape[-2:], "ifft2")
+        low = (np.ravel(gather[0]).size, np.ravel(gather[1]).size)  # the next level's (finally the lowpass) size
+    se_fft += fft_time((3,) + low, "ifft2")
     # FC's diagonal pair on each pyramid level: at least one real forward FFT and one complex
-    # inverse (both filters packed into it) at the size of the padded linear convolution (13 x 13
-    # filters after 6 px of mirror padding: +24, as clutter._mirror_fftconv2)
+    # inverse (both filters packed into it) at the size of the padded linear convolution, as
+    # clutter._mirror_fftconv2: k // 2 px of mirror padding on each side, then k - 1 more
+    k = clutter._orient_filters().shape[-1]
     fc_fft = 0.0
     lh, lw = h, w
-    for _ in range(3):
-        shape = tuple(sfft.next_fast_len(s + 24) for s in (lh, lw))
+    for _ in range(levels):
+        shape = tuple(sfft.next_fast_len(s + 2 * (k // 2) + k - 1) for s in (lh, lw))
         fc_fft += fft_time(shape, "rfft2") + fft_time(shape, "ifft2")
         lh, lw = (lh + 1) // 2, (lw + 1) // 2
     # the taps of every separable stage, counted

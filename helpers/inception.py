@@ -867,7 +867,7 @@ def flops(layer: str, size=224, *, kernels=None) -> float:
 
     Pooling, LRN and ReLU are not counted (a few per cent of the work).
     """
-    h0, w0 = (size, size) if isinstance(size, (int, float)) else size
+    h0, w0 = size if isinstance(size, (tuple, list)) else (size, size)
     hw = {"input": (int(h0), int(w0))}
     total = 0.0
     need = _ancestors(layer)
