@@ -74,7 +74,7 @@ lab: $(STAMP)  ## JupyterLab at the repository root (figures/, results/ and READ
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/00-setup-check.ipynb
 
 preview: $(STAMP)  ## README's preview strip (figures/README-preview.png) from a profile's figures (PROFILE=class)
-	$(PY) -m helpers.plots preview --profile $(or $(PROFILE),smoke)
+	$(PY) -m helpers.figures.readme preview --profile $(or $(PROFILE),smoke)
 
 strip: $(STAMP)  ## remove outputs from notebooks before committing
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

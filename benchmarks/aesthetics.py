@@ -1,4 +1,4 @@
-"""Benchmark of helpers.aesthetics against the Aesthetics Toolbox's own code, side by side.
+"""Benchmark of helpers.measures.aesthetics against the Aesthetics Toolbox's own code, side by side.
 
 On the same images, in one run, on one core each (OMP/MKL/OpenBLAS/torch threads = 1):
 
@@ -78,11 +78,11 @@ def _ours_whole(name):
     import torch
 
     torch.set_num_threads(1)
-    from helpers import aesthetics
+    from helpers.measures import aesthetics, aesthetics_cnn
 
     img = load_image(name)
     t = time.perf_counter()
-    aesthetics.measure(img, cnn=aesthetics.toolbox_conv1(DATA / "bvlc_alexnet_conv1.npz"))
+    aesthetics.measure(img, cnn=aesthetics_cnn.toolbox_conv1(DATA / "bvlc_alexnet_conv1.npz"))
     return time.perf_counter() - t
 
 
@@ -100,9 +100,9 @@ def main():
 
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
-    from helpers import aesthetics
+    from helpers.measures import aesthetics, aesthetics_cnn
 
-    conv = aesthetics.toolbox_conv1(DATA / "bvlc_alexnet_conv1.npz")
+    conv = aesthetics_cnn.toolbox_conv1(DATA / "bvlc_alexnet_conv1.npz")
     images = {n: load_image(n) for n in args.images}
     print(f"images: {', '.join(f'{n} {im.shape[1]}x{im.shape[0]}' for n, im in images.items())}; one thread each")
 

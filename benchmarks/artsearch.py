@@ -1,4 +1,4 @@
-"""Benchmark of the nearest-painting search (helpers.gram, helpers.artsearch), all in one process.
+"""Benchmark of the nearest-painting search (helpers.search.gram, helpers.search.index), all in one process.
 
 Sections (``--only demo,synthetic,bf16``; all by default):
 
@@ -37,7 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers import artbench, artsearch, gram, io, models
+from helpers import io
+from helpers.nets import models
+from helpers.search import artbench, gram, index as search_index
 
 
 def _med(ts):
@@ -173,7 +175,7 @@ def _tiled_index(index, n_big, out, rng):
     io.save_table(pd.DataFrame({"item": [f"tiled-{i}" for i in range(n_big)], "path": None, "artist": None,
                                 "title": None, "style": None, "split": None}), out / "items.parquet")
     io.save_json({**index.meta, "n": n_big, "corpus": "tiled"}, out / "meta.json")
-    return artsearch.Index.load(out, encoder=index.encoder)
+    return search_index.Index.load(out, encoder=index.encoder)
 
 
 def synthetic_section(n, *, n_queries=20, k=10, candidates=(100, 200, 400), batch=64, rows=None, seed=0,
@@ -193,7 +195,7 @@ def synthetic_section(n, *, n_queries=20, k=10, candidates=(100, 200, 400), batc
     tmp = Path(tempfile.mkdtemp(prefix="na-bench-synth-"))
     try:
         t0 = time.perf_counter()
-        index = artsearch.build_index(corpus, tmp / "index", encoder=enc, batch_size=batch, num_workers=0,
+        index = search_index.build_index(corpus, tmp / "index", encoder=enc, batch_size=batch, num_workers=0,
                                       progress=True, flush_every=50)
         t_build = time.perf_counter() - t0
         names = [f"query-{j:03d}" for j in range(n_queries)]
@@ -213,7 +215,7 @@ def synthetic_section(n, *, n_queries=20, k=10, candidates=(100, 200, 400), batc
         for rr in ("none", "lowrank"):
             for c in candidates:
                 found = index.search_encoded(qv, qxn, k=k, candidates=c, rerank=rr, names=names)
-                r1, rk = artsearch.recall_at(found, truth, k=1), artsearch.recall_at(found, truth, k=k)
+                r1, rk = search_index.recall_at(found, truth, k=1), search_index.recall_at(found, truth, k=k)
                 lat = []
                 for q in range(n_queries):
                     t0 = time.perf_counter()
@@ -351,7 +353,7 @@ def main(argv=None) -> int:
         stream = n_corpus / (time.perf_counter() - t0)
         vecs = torch.cat(vecs)
         t0 = time.perf_counter()
-        index = artsearch.build_index(corpus, tmp / "index", encoder=enc, sketch_dim=sketch_dim, rank=rank,
+        index = search_index.build_index(corpus, tmp / "index", encoder=enc, sketch_dim=sketch_dim, rank=rank,
                                       batch_size=batch, num_workers=args.workers, progress=False)
         n_fit = min(256, n_corpus, max(8, n_corpus // 4))  # build_index's mean-direction sample, encoded too
         build = (n_corpus + n_fit) / (time.perf_counter() - t0)
@@ -362,7 +364,7 @@ def main(argv=None) -> int:
                      f"{build / bare:.2f}"))
 
         # --- recall vs exact on the demo corpus ----------------------------------------------
-        qv, qxn, _ = gram._encode_corpus_rows(artsearch.as_queries(queries), enc, list(range(n_queries)))
+        qv, qxn, _ = gram.encode_corpus_rows(search_index.as_queries(queries), enc, list(range(n_queries)))
         sims = (qv @ vecs.T).numpy()
         truth_rows = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         import pandas as pd
@@ -373,7 +375,7 @@ def main(argv=None) -> int:
         rec = {}
         for rr in ("none", "lowrank", "exact"):
             found = index.search_encoded(qv, qxn, k=k, candidates=cand, rerank=rr)
-            rec[rr] = (artsearch.recall_at(found, truth, k=1), artsearch.recall_at(found, truth, k=k))
+            rec[rr] = (search_index.recall_at(found, truth, k=1), search_index.recall_at(found, truth, k=k))
         energy = float(index.energy[index.ok].mean())
         gap = float(np.median(sims.max(1) - np.sort(sims, 1)[:, -2]))
 
@@ -401,7 +403,7 @@ def main(argv=None) -> int:
         meta = {**index.meta, "n": n_big, "corpus": "synthetic"}
         io.save_json(meta, big / "meta.json")
         t0 = time.perf_counter()
-        bigidx = artsearch.Index.load(big, encoder=enc)
+        bigidx = search_index.Index.load(big, encoder=enc)
         t_open = time.perf_counter() - t0
         lat = []
         for q in range(n_queries):

@@ -1,4 +1,4 @@
-"""Benchmark helpers.biggan on the CPU: perturb/restore, distances, generation batch size, Figure 2 + S1 cost.
+"""Benchmark helpers.synthesis.biggan on the CPU: perturb/restore, distances, generation batch size, Figure 2 + S1 cost.
 
 Usage::
 
@@ -26,7 +26,8 @@ import time
 import numpy as np
 import torch
 
-from helpers import biggan, models
+from helpers.nets import models
+from helpers.synthesis import biggan, biggan_distances
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -81,12 +82,12 @@ def main(argv=None):
     n_train = f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M"
     rows = []
 
-    # 0. loading the real file format (helpers.rehearsal) vs the package's own loader on the same folder
+    # 0. loading the real file format (helpers.testing.rehearsal) vs the package's own loader on the same folder
     import tempfile
 
     from pytorch_pretrained_biggan import BigGAN
 
-    from helpers import rehearsal
+    from helpers.testing import rehearsal
     with tempfile.TemporaryDirectory() as tmp:
         f = rehearsal.write_biggan_deep_256(tmp, seed=0)
         tb, mb, ref_m = measure(lambda: BigGAN.from_pretrained(tmp).eval(), reps)
@@ -104,7 +105,7 @@ def main(argv=None):
         m2 = copy.deepcopy(model)
         with torch.no_grad():
             for _, t, noise in biggan.noise_stream(m2, seed=1):
-                t.mul_(biggan._factor_(noise, biggan.ALPHA))
+                t.mul_(biggan.noise_factor_(noise, biggan.ALPHA))
         snap = m2.generator.layers[1].conv_1.weight_orig.clone()
         del m2
         return snap
@@ -137,7 +138,7 @@ def main(argv=None):
             b = torch.cat([original[k].reshape(-1).double() for k in biggan.tensors(model)])
             return 1 - float(a @ b / (a.norm() * b.norm()))
         tb, mb, d0 = measure(flat, reps)
-        t, m, d1 = measure(lambda: biggan.cosine_distance(model, original), reps)
+        t, m, d1 = measure(lambda: biggan_distances.cosine_distance(model, original), reps)
     rows.append((f"cosine distance ({n_train})", "torch.cat float64", "streamed float64", tb, t, mb, m, f"|diff| = {abs(d0 - d1):.1e}"))
 
     # 4. distances among K networks: build each network and compare vs one streamed pass
@@ -148,11 +149,11 @@ def main(argv=None):
             with biggan.perturb(model, seed=s, backup="memory"):
                 states.append({k: v.clone() for k, v in biggan.tensors(model).items()})
         orig = {k: original[k] for k in states[0]}
-        return [biggan.cosine_distance(states[i], orig) for i in range(len(seeds))] + \
-               [biggan.cosine_distance(states[i], states[j]) for i in range(len(seeds)) for j in range(i + 1, len(seeds))]
+        return [biggan_distances.cosine_distance(states[i], orig) for i in range(len(seeds))] + \
+               [biggan_distances.cosine_distance(states[i], states[j]) for i in range(len(seeds)) for j in range(i + 1, len(seeds))]
     tb, mb, dref = measure(built, 1)
     def streamed():
-        r = biggan.perturbation_distances(model, seeds, progress=False)
+        r = biggan_distances.perturbation_distances(model, seeds, progress=False)
         iu = np.triu_indices(len(seeds), 1)
         return list(r["to_original"]) + list(r["pairwise"][iu])
     t, m, dours = measure(streamed, 1)

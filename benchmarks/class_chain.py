@@ -1,7 +1,7 @@
 """Wall time of the whole class chain (notebooks 00-08, ``PROFILE="class"``) on the rehearsal files.
 
 The class profile needs the pretrained weights and ArtBench-10, which cannot be fetched on
-every machine. The rehearsal files (``helpers.rehearsal``) hold seeded stand-in weights in the
+every machine. The rehearsal files (``helpers.testing.rehearsal``) hold seeded stand-in weights in the
 real on-disk formats, so the same architectures run the same FLOPs: the wall time measured
 here is the class profile's, only the pictures differ (and say STAND-IN).
 
@@ -50,7 +50,8 @@ def main(argv=None) -> int:
     for var, sub in [("NA_RESULTS_DIR", "results"), ("NA_FIGURES_DIR", "figures"), ("NA_BUILD_DIR", "build"),
                      ("NA_CACHE_DIR", "cache")]:
         os.environ[var] = str(work / sub)
-    from helpers import pipeline, rehearsal
+    from helpers import pipeline
+    from helpers.testing import rehearsal
 
     t0 = time.perf_counter()
     # about 1/6 of each style lands in the test split: 600 per style gives the class profile's 100 test images

@@ -1,9 +1,9 @@
-"""Benchmark: DeepDream of one image, reference port vs helpers.dream, side by side in one process.
+"""Benchmark: DeepDream of one image, reference port vs helpers.synthesis.dream, side by side in one process.
 
-Reference (``helpers.dream._reference_dream``): a straight port of the study's TF1 loop -- NumPy HWC
+Reference (``helpers.synthesis.dream.reference_dream``): a straight port of the study's TF1 loop -- NumPy HWC
 image, ``np.roll``, one tile at a time, full-depth forward (all 144 layers per tile), float32, LRN as
 torch's own ``F.local_response_norm`` (and torch-lucent) computes it.
-Ours (``helpers.dream.dream``, default ``fast=True``): truncated forward (only the target layer's
+Ours (``helpers.synthesis.dream.dream``, default ``fast=True``): truncated forward (only the target layer's
 ancestors), channels-last convolutions, 1x1 convolutions as one matmul, LRN with a band-matrix
 channel sum and its closed-form gradient, conv2d0's input gradient in sub-pixel form, torch image
 kept on the device. Column ``exact``: ours with ``fast=False`` (truncation only; reproduces the
@@ -22,7 +22,7 @@ runs (ref, ours, exact, ...); with 1 render it includes first-call warm-up, whic
 amortises, so the ``--job`` figures are the better guide to the full job.
 
 The 720-image estimate: time per render of ours is fitted as ``a + b * MACs(layer)`` over the
-measured layers (MACs of the truncated forward, :func:`helpers.inception.flops`) and summed over
+measured layers (MACs of the truncated forward, :func:`helpers.nets.inception.flops`) and summed over
 all 144 layers x 5 seeds x 50 renders; the reference costs the same for every layer (full depth),
 so its estimate is the mean measured reference time per render x 720 x 50.
 
@@ -33,7 +33,7 @@ renders each, process start-up and warm-up included).
 
 ``--tf``: the peer tool. The study's own TensorFlow loop (``benchmarks/dream_tf.py``, a re-statement of
 ``Image_Generation.py`` with the same TF ops; see its docstring for what had to be fixed to run it) on
-the real-format stand-in ``tensorflow_inception_graph.pb`` (:func:`helpers.rehearsal.write_inception5h_graph`),
+the real-format stand-in ``tensorflow_inception_graph.pb`` (:func:`helpers.testing.rehearsal.write_inception5h_graph`),
 against ours on the *same graph* (``inception.from_file`` of that .pb), side by side, interleaved
 (TF published loop, TF gradient built once, ours fp32, ours bf16, per repeat), seconds per render
 (the loop only: graph import and a warm-up excluded for both). TensorFlow runs in its own venv that
@@ -44,7 +44,7 @@ what a thread-count change alone does). ``--busy``: the same with a CPU-burning 
 (one core held; killed afterwards).
 
 ``--threading``: the OpenMP wait setting ``helpers`` makes (``GOMP_SPINCOUNT=1000``, see
-``helpers.inception._openmp_wait``) against passive waiting and libgomp's default, with 1, 2 and
+``helpers._openmp_wait``) against passive waiting and libgomp's default, with 1, 2 and
 ``"auto"`` threads, on a quiet machine and beside a CPU-burning process; one fresh process per cell.
 
 ``--floor`` (also printed by ``--tf``): the float32 floor of one render, the multiply-adds of every
@@ -71,7 +71,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # helpers before torch: it bounds OpenMP's spin-waiting (GOMP_SPINCOUNT), which libgomp reads once, when torch loads
-from helpers import dream, inception  # noqa: E402
+from helpers.nets import graphdef, inception, layers as nets_layers
+from helpers.synthesis import dream, dream_jobs, start_images, threads as synthesis_threads  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -89,13 +90,13 @@ def timed(fn):
 
 
 def run_config(model, layers, *, size, renders, octave_n, repeats, tile_size=512, label="", spread=True):
-    img = dream.noise_image(0, size)
+    img = start_images.noise_image(0, size)
     kw = dict(n_renders=renders, iter_n=1, step=2.0, octave_n=octave_n, octave_scale=1.4, tile_size=tile_size, seed=0)
     rows = []
     for layer in layers:
         t_ref, t_ours, t_exact = [], [], []
         for _ in range(repeats):
-            ref, dt = timed(lambda: dream._reference_dream(model, layer, img, **kw))
+            ref, dt = timed(lambda: dream.reference_dream(model, layer, img, **kw))
             t_ref.append(dt)
             ours, dt = timed(lambda: dream.dream(model, layer, img, **kw))
             t_ours.append(dt)
@@ -103,8 +104,8 @@ def run_config(model, layers, *, size, renders, octave_n, repeats, tile_size=512
             t_exact.append(dt)
         spread_psnr, spread_max = float("nan"), -1
         if spread:
-            with dream.torch_threads(1):
-                ref1 = dream._reference_dream(model, layer, img, **kw)
+            with synthesis_threads.torch_threads(1):
+                ref1 = dream.reference_dream(model, layer, img, **kw)
             spread_psnr, spread_max = psnr(ref, ref1), int(np.abs(ref.astype(int) - ref1).max())
         d = np.abs(ref.astype(int) - ours)
         rows.append(dict(config=label, layer=layer, size=size, renders=renders, ref_s=statistics.median(t_ref),
@@ -124,9 +125,9 @@ def estimate_720(rows, *, key="ours_s", renders_full=50, n_seeds=5):
     y_ours = np.array([r[key] / r["renders"] for r in rows])
     y_ref = np.array([r["ref_s"] / r["renders"] for r in rows])
     b, a = np.polyfit(x, y_ours, 1) if len(rows) > 1 else (y_ours[0] / x[0], 0.0)
-    per_layer = [max(a + b * inception.flops(layer, rows[0]["size"]), 0.05 * y_ours.min()) for layer in dream.LAYERS]
+    per_layer = [max(a + b * inception.flops(layer, rows[0]["size"]), 0.05 * y_ours.min()) for layer in nets_layers.LAYERS]
     ours = sum(per_layer) * n_seeds * renders_full
-    ref = float(y_ref.mean()) * len(dream.LAYERS) * n_seeds * renders_full
+    ref = float(y_ref.mean()) * len(nets_layers.LAYERS) * n_seeds * renders_full
     return ref, ours
 
 
@@ -138,15 +139,15 @@ def run_job(model, layers, *, renders, seeds=(0, 1)):
     import tempfile
 
     kw = dict(size=800, n_renders=renders, octave_n=5, progress=False)
-    img = dream.noise_image(0, 800)
+    img = start_images.noise_image(0, 800)
     t_ref = 0.0
     for layer in layers:
-        _, dt = timed(lambda: dream._reference_dream(model, layer, img, n_renders=renders, seed=0))
+        _, dt = timed(lambda: dream.reference_dream(model, layer, img, n_renders=renders, seed=0))
         t_ref += dt * len(seeds)
     times = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as d:
-            _, times[workers] = timed(lambda: dream.synthesize(layers, list(seeds), d, model=model, workers=workers,
+            _, times[workers] = timed(lambda: dream_jobs.synthesize(layers, list(seeds), d, model=model, workers=workers,
                                                                **kw))
     n = len(layers) * len(seeds)
     print(f"job: {n} images ({len(layers)} layers x {len(seeds)} seeds) x {renders} renders at 800 px: reference "
@@ -216,18 +217,18 @@ def run_tf(py, graph, start, layers, *, renders, octave_n, threads, variant, see
 
 def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, threads=2, busy=False, bf16=True):
     """TF (published loop, gradient built once) vs ours (fp32, bf16) on the same graph; prints the table."""
-    from helpers import rehearsal
+    from helpers.testing import rehearsal
 
     OUT.mkdir(parents=True, exist_ok=True)
     py = tf_python()
     graph = rehearsal.write_inception5h_graph(OUT / "tensorflow_inception_graph.pb", seed=0)
-    model = inception.from_file(graph)
-    img = dream.noise_image(0, size)
+    model = graphdef.from_file(graph)
+    img = start_images.noise_image(0, size)
     start = OUT / f"start-{size}.npy"
     np.save(start, img)
     kw = dict(n_renders=renders, octave_n=octave_n, seed=0)
     torch.set_num_threads(threads)
-    with dream.torch_threads(threads):  # warm-up, as dream_tf.py does: one render of a tile-sized crop per layer
+    with synthesis_threads.torch_threads(threads):  # warm-up, as dream_tf.py does: one render of a tile-sized crop per layer
         for layer in layers:
             for m in ("fp32", "bf16") if bf16 else ("fp32",):
                 dream.dream(model, layer, img[:512, :512], n_renders=1, octave_n=octave_n, precision=m)
@@ -244,12 +245,12 @@ def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, thread
                         outs[m, layer] = im
                 else:
                     for layer in layers:
-                        with dream.torch_threads(threads):
+                        with synthesis_threads.torch_threads(threads):
                             im, dt = timed(lambda: dream.dream(model, layer, img, precision=m, **kw))
                         times[m, layer].append(dt / renders)
                         outs[m, layer] = im
             print(f"repeat {rep + 1}/{repeats} done", flush=True)
-        with dream.torch_threads(1):
+        with synthesis_threads.torch_threads(1):
             spread = {layer: psnr(outs["fp32", layer], dream.dream(model, layer, img, **kw)) for layer in layers}
     print(f"\nTF (study's loop) vs ours on the same graph, {size} px, {octave_n} octaves, {renders} renders, "
           f"{threads} threads{', ONE CORE BUSY' if busy else ''}; s/render median (min) of {repeats} interleaved; "
@@ -342,7 +343,7 @@ def gemm_rate(threads, sizes=(2048, 4096)):
     """Best float32 multiply-adds per second of a dense square ``torch.mm`` on ``threads`` threads: the
     fastest any convolution of this machine's libraries runs (oneDNN's convolutions are GEMM-like)."""
     best = 0.0
-    with dream.torch_threads(threads):
+    with synthesis_threads.torch_threads(threads):
         for n in sizes:
             a, b = torch.randn(n, n), torch.randn(n, n)
             c = torch.empty(n, n)
@@ -362,7 +363,7 @@ def render_tiles(*, size=800, octave_n=5, octave_scale=1.4, tile_size=512):
 
 def render_macs(layer, *, size=800, octave_n=5, kernels=None):
     """Multiply-adds of one render's forward passes (:func:`render_tiles`), convolutions only
-    (:func:`helpers.inception.flops`)."""
+    (:func:`helpers.nets.inception.flops`)."""
     return sum(inception.flops(layer, tile, kernels=kernels) for tile in render_tiles(size=size, octave_n=octave_n))
 
 
@@ -409,7 +410,7 @@ def conv_only_seconds(model, layer, *, threads, size=800, octave_n=5, reps=3):
 
     cache: dict = {}
     total = 0.0
-    with dream.torch_threads(threads), torch.no_grad():
+    with synthesis_threads.torch_threads(threads), torch.no_grad():
         for tile in tiles:
             for key in per_tile[tile]:
                 if key not in cache:
@@ -462,13 +463,13 @@ def fp32_floor(layers, *, threads, size=800, octave_n=5, tf_once=None, ours=None
 
 def gpu_estimate(*, layers=("conv2d2", "mixed4c", "mixed5b"), size=800, renders=2, seeds=(0, 1, 2, 3, 4),
                  precision="bf16", device="cuda"):
-    """CUDA-event-timed seconds per render of :func:`helpers.dream.dream_batch` (the five seeds of a
+    """CUDA-event-timed seconds per render of :func:`helpers.synthesis.dream.dream_batch` (the five seeds of a
     layer in one batch) on ``device``, and the 720-image job estimated from them (fit on MACs as
     :func:`estimate_720`). Needs a CUDA GPU; nothing here was run on one for this project."""
     if not torch.cuda.is_available():
         raise RuntimeError("gpu_estimate needs a CUDA device (torch.cuda.is_available() is False)")
     model = inception.random_model(seed=0).to(device)
-    imgs = [dream.noise_image(s, size) for s in seeds]
+    imgs = [start_images.noise_image(s, size) for s in seeds]
     rows = []
     for layer in layers:
         dream.dream_batch(model, layer, imgs, seeds=list(seeds), n_renders=1, octave_n=5, precision=precision,

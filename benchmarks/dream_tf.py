@@ -120,7 +120,7 @@ def main(argv=None):
         # warm-up (first-call costs: graph optimisation, oneDNN primitive creation), as ours gets
         np.random.seed(12345)
         render_deepdream(start[:args.tile_size, :args.tile_size].copy())
-        np.random.seed(args.seed)  # same offsets as np.random.RandomState(seed) in helpers.dream
+        np.random.seed(args.seed)  # same offsets as np.random.RandomState(seed) in helpers.synthesis.dream
         img = start.copy()
         t0 = time.perf_counter()
         for _ in range(args.renders):

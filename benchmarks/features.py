@@ -3,14 +3,14 @@
 Runs in one process pinned to one core (``os.sched_setaffinity``, as ``taskset -c 0``) with
 one BLAS/OpenMP/torch thread:
 
-1. Feature Congestion and Sub-band Entropy of ``helpers.clutter`` side by side with two
+1. Feature Congestion and Sub-band Entropy of ``helpers.measures.clutter`` side by side with two
    earlier implementations taken from git and loaded as modules: ``BASELINE`` (in
    ``helpers/features.py``, before the clutter rewrite) and ``PREVIOUS`` (``helpers/clutter.py``
    in NumPy/SciPy only, before its numba loops and torch FFTs), interleaved round by round
    so the machine's load hits all alike: median and minimum CPU seconds per image, the
    ratios, and the largest relative difference of the values.
 2. Every measure group of ``features.measure`` on its own (median CPU s per image),
-   including the Aesthetics Toolbox group when ``helpers.aesthetics`` is importable.
+   including the Aesthetics Toolbox group when ``helpers.measures.aesthetics`` is importable.
 3. ``features.table`` on a sample of images with all cores, extrapolated to the paper's
    720 images (said so in the output).
 4. The floor of FC + SE in float64 on this core (:func:`floor`): the work no implementation of
@@ -38,7 +38,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from helpers import clutter, features, io  # noqa: E402
+from helpers import io
+from helpers.measures import clutter, table  # noqa: E402
 
 BASELINE = "72cc6db"  # the last commit before helpers/clutter.py (FC with the half-pixel phase error)
 PREVIOUS = "89ddfa3"  # helpers/clutter.py in NumPy/SciPy only, before the numba loops and torch FFTs
@@ -82,7 +83,7 @@ def cpu(fn, *args):
 
 
 class _CountingNumpy:
-    """``numpy`` for :mod:`helpers.clutter` with a ``matmul`` that adds up the multiply-adds of
+    """``numpy`` for :mod:`helpers.measures.clutter` with a ``matmul`` that adds up the multiply-adds of
     the non-zero matrix entries (the taps of the banded filter stages, without the zeros a
     dense block carries), then multiplies as NumPy does."""
 
@@ -117,7 +118,7 @@ def floor(img, *, target=0.2):
     """Lower bound of FC + SE (reference arithmetic, float64) on this core, and the current time.
 
     Parts, each the least that any implementation of the June01 arithmetic in float64 needs:
-    - SE's FFTs: the transforms :func:`helpers.clutter._sf_bands` does, which are already the
+    - SE's FFTs: the transforms :func:`helpers.measures.clutter._sf_bands` does, which are already the
       minimum (one real forward FFT per channel, two real bands per complex inverse FFT),
       each shape timed with torch (Intel MKL) and SciPy (pocketfft), the faster taken;
     - FC's one non-separable filter pair (the diagonal orientation filters): one FFT
@@ -275,29 +276,29 @@ def main():
           "off; tests/test_clutter.py holds the current code to the MATLAB original)")
 
     # 2. every measure group on its own
-    groups = [g for g in features.available_measures() if g not in features.ALIASES]
+    groups = [g for g in table.available_measures() if g not in table.ALIASES]
     standin = None
     if "aesthetics" in groups and not os.environ.get("NA_WEIGHTS_ALEXNET"):
         try:  # the real AlexNet weights are cached? otherwise time the CNN measures on the rehearsal stand-in
-            from helpers import models
+            from helpers.nets import models
 
             models.weights_file("alexnet", download_missing=False, progress=False)
         except (models.WeightsUnavailable, models.WeightsFileError):
-            from helpers import rehearsal
+            from helpers.testing import rehearsal
 
             standin = tempfile.mkdtemp(prefix="na-bench-alexnet-")
             os.environ["NA_WEIGHTS_ALEXNET"] = str(rehearsal.write_alexnet(standin))
     print(f"\n## Each measure group per {size}x{size} image (CPU s, median over {len(imgs)} images x {rounds} rounds)")
     if standin:
         print("(the aesthetics group's CNN measures run on the seeded AlexNet stand-in written by "
-              "helpers.rehearsal: the real network's architecture and arithmetic, so its time, not its values)")
+              "helpers.testing.rehearsal: the real network's architecture and arithmetic, so its time, not its values)")
     print("| group | columns | CPU s |\n|---|---|---:|")
     for g in groups:
         try:
             times, cols = [], []
             for im in imgs:
                 for _ in range(rounds):
-                    c, _, row = cpu(lambda x: features.measure(x, measures=g), im)
+                    c, _, row = cpu(lambda x: table.measure(x, measures=g), im)
                     times.append(c)
                     cols = [k for k in row if k not in ("width", "height")]
             print(f"| {g} | {', '.join(cols)[:90]} | {statistics.median(times):.3f} |")
@@ -317,12 +318,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for i, im in enumerate(test_images(n_sample, size, seed=1)):
             io.save_image(im, Path(tmp) / f"img{i:03d}.png")
-        features.MIN_PER_WORKER = 1  # use the worker pool even for a small sample
+        table.MIN_PER_WORKER = 1  # use the worker pool even for a small sample
         t0 = time.perf_counter()
-        df = features.table(tmp, n_jobs=0, progress=False, cache=Path(tmp) / "cache.parquet")
+        df = table.table(tmp, n_jobs=0, progress=False, cache=Path(tmp) / "cache.parquet")
         t_table = time.perf_counter() - t0
         t1 = time.perf_counter()
-        features.table(tmp, n_jobs=0, progress=False, cache=Path(tmp) / "cache.parquet")
+        table.table(tmp, n_jobs=0, progress=False, cache=Path(tmp) / "cache.parquet")
         t_cached = time.perf_counter() - t1
     assert (df["status"] == "ok").all()
     cores = os.cpu_count() or 1

@@ -1,11 +1,12 @@
-"""Downloads with resume, progress bar and sha256 checks; trust-on-first-download records.
+"""Downloads with resume, progress bar and sha256 checks; trust-on-first-download records; the file hashers.
 
-A hash is *pinned* only where it can be cited (torchvision file names carry a sha256
-prefix). For every other file the sha256 is recorded beside the file at first download
+A hash is *pinned* only where it can be cited (:mod:`helpers.sources` lists every URL and pin: a
+publisher's checksum, torchvision's file-name prefix, a public catalog). For every other file the sha256 is recorded beside the file at first download
 (``<file>.sha256``) and verified on every later load, so a corrupted or swapped file is
 caught even though no hash could be pinned in advance.
 
 A file may have several download locations (:func:`download_first` tries them in order).
+:func:`sha256sum` is the project's one file hash; :func:`md5sum` only checks a publisher's md5.
 """
 from __future__ import annotations
 
@@ -34,6 +35,19 @@ def sha256sum(path, *, chunk: int = 1 << 22, progress: bool = False) -> str:
             h.update(block)
             bar.update(len(block))
     bar.close()
+    return h.hexdigest()
+
+
+def md5sum(path, *, chunk: int = 1 << 22) -> str:
+    """Hex md5 of a file, streamed in chunks: only to compare with a checksum a publisher states in md5.
+
+md5 is no protection against a crafted file; :func:`sha256sum` is the project's hash. It is kept for
+ArtBench-10, whose own loader publishes md5 sums (:data:`helpers.sources.CIFAR_PYTHON_MD5`).
+"""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
     return h.hexdigest()
 
 

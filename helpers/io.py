@@ -1,18 +1,24 @@
-"""Atomic file writes, small result files, and robust image reading.
+"""Atomic file writes, small result files, robust image reading, and the one safe reader of NumPy pickles.
 
 Every writer goes through :func:`atomic_path`: the data are written to a temporary file in
 the destination folder and renamed into place, so an interrupted job never leaves a
-half-written file behind.
+half-written file behind. :func:`load_numpy_pickle` reads the pickles of published data (CIFAR-python
+batches, the Aesthetics Toolbox's filters) without running any code they might carry.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
+import math
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
 
 
 @contextlib.contextmanager
@@ -65,6 +71,17 @@ def load_json(path):
     return json.loads(Path(path).read_text())
 
 
+def strict_json(obj):
+    """``obj`` with every NaN or infinite float replaced by None, recursively, so the JSON is strict (key-number files)."""
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()
@@ -90,8 +107,6 @@ def save_table(df, path, *, index: bool = False) -> Path:
 
 def load_table(path):
     """Read a ``.csv`` or ``.parquet`` table into a DataFrame."""
-    import pandas as pd
-
     path = Path(path)
     if path.suffix == ".csv":
         return pd.read_csv(path)
@@ -102,8 +117,6 @@ def load_table(path):
 
 def save_image(img, path) -> Path:
     """Save ``img`` (uint8 HxWx3) atomically; the format follows the suffix (PNG by default)."""
-    from PIL import Image
-
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"save_image: expected uint8 HxWx3, got {img.dtype} {img.shape} for {path}")
@@ -128,8 +141,6 @@ def read_image(path_or_array, *, min_size: int = 8) -> np.ndarray:
         ImageReadError: unreadable or truncated file, or smaller than ``min_size`` pixels
             on a side; the message names the file.
     """
-    from PIL import Image, UnidentifiedImageError
-
     name = "<array>" if isinstance(path_or_array, np.ndarray) else str(path_or_array)
     if isinstance(path_or_array, np.ndarray):
         arr = path_or_array
@@ -168,3 +179,47 @@ def read_image(path_or_array, *, min_size: int = 8) -> np.ndarray:
     if min(arr.shape[:2]) < min_size:
         raise ImageReadError(f"{name}: image is {arr.shape[1]}x{arr.shape[0]} px, smaller than {min_size} px on a side")
     return np.ascontiguousarray(arr)
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """``_codecs.encode`` as Python 3 pickles bytes at protocol 2, for the latin-1 codec only."""
+    if str(encoding).lower().replace("_", "-") not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refusing to decode bytes with codec {encoding!r}: only latin-1 rebuilds bytes")
+    return codecs.encode(text, "latin1")
+
+
+class NumpyUnpickler(pickle.Unpickler):
+    """An unpickler that admits only what a pickle of NumPy arrays in builtin containers holds.
+
+    Allowed globals: NumPy's array reconstruction (``_reconstruct`` with ``ndarray``, protocol 5's
+    ``_frombuffer``), ``dtype`` and NumPy scalars (``scalar``), under both NumPy 1's ``numpy.core`` and
+    NumPy 2's ``numpy._core`` module names, and ``_codecs.encode`` for the latin-1 codec (how Python 3
+    writes bytes at protocol 2). Lists, dicts, tuples, strings, bytes and numbers are opcodes and need no
+    global. Anything else (a function or class that would run code, e.g. ``os.system``) is refused with
+    ``pickle.UnpicklingError`` before it is called.
+    """
+
+    ALLOWED = {(mod, name) for core in ("numpy.core", "numpy._core")
+               for mod, name in ((f"{core}.multiarray", "_reconstruct"), (f"{core}.multiarray", "scalar"),
+                                 (f"{core}.numeric", "_frombuffer"))} | {("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
+
+
+def load_numpy_pickle(fh, *, encoding: str = "ASCII"):
+    """Read one pickle of NumPy arrays, dtypes and builtin containers from the binary file ``fh``, safely.
+
+    Args:
+        fh: a binary file object positioned at the pickle.
+        encoding: how to decode Python 2 ``str`` objects (``"bytes"`` keeps them as bytes, as the
+            CIFAR-python readers do; ``"latin1"`` for NumPy arrays pickled by Python 2).
+
+    Raises:
+        pickle.UnpicklingError: the pickle asks for anything else (:class:`NumpyUnpickler`), or is broken.
+    """
+    return NumpyUnpickler(fh, encoding=encoding).load()

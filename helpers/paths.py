@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers import profiles
+
 _HERE = Path(__file__).resolve().parent
 
 
@@ -39,9 +41,7 @@ def notebooks() -> Path:
 
 
 def _profiled(var: str, name: str, profile: str, create: bool) -> Path:
-    from helpers import check_profile
-
-    path = _env_path(var, root() / name) / check_profile(profile)
+    path = _env_path(var, root() / name) / profiles.check(profile)
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path

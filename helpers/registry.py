@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import paths
+
 
 @dataclass(frozen=True)
 class Item:
@@ -21,8 +23,6 @@ class Item:
 
     def path(self, profile: str) -> Path:
         """Absolute path of this item's output for ``profile``."""
-        from helpers import paths
-
         folder = paths.figures(profile, create=False) if self.kind == "figure" else paths.results(profile, create=False)
         return folder / self.output
 
@@ -106,13 +106,23 @@ ITEMS: tuple[Item, ...] = (
 
 
 INPUTS: dict[str, tuple[tuple, ...]] = {
-    # notebook -> ((notebook that writes it, file in results/<profile>/[, parameter that replaces it]), ...)
-    NB02: ((NB01, "dream/manifest.csv"),),
+    # notebook -> ((notebook that writes it, file in results/<profile>/[, parameter that replaces it]), ...);
+    # a file stands for its folder too (dream/manifest.csv: the dream images beside it)
+    NB02: ((NB01, "dream/manifest.csv", "IMAGES"),),
     NB03: ((NB02, "features.parquet"),),
-    NB04: ((NB03, "ratings.parquet"), (NB01, "dream/manifest.csv")),
+    NB04: ((NB03, "ratings.parquet"), (NB02, "features.parquet"), (NB01, "dream/manifest.csv")),
     NB07: ((NB05, "biggan/fig2/manifest.csv", "QUERIES"),),
+    NB08: ((NB01, "dream/manifest.csv", "IMAGES"),),
 }
-"""Which notebook reads which other notebook's outputs (the pipeline skips a notebook whose input is missing)."""
+"""Which notebook reads which other notebook's outputs (the pipeline skips a notebook whose input is missing).
+
+``tests/test_notebooks.py`` checks these against the files each notebook of the smoke chain really opens."""
+
+OPTIONAL_INPUTS: dict[str, tuple[tuple, ...]] = {
+    NB03: ((NB01, "dream/manifest.csv"),),  # labels the feature figures STAND-IN when stand-in weights made the images
+    NB04: ((NB03, "p1-key-numbers.json"),),  # notebook 04 adds its key numbers to notebook 03's file
+}
+"""Other notebooks' outputs a notebook reads when they exist, and runs without (never a reason to skip it)."""
 
 PAPERS: dict[str, tuple[str, ...]] = {
     "1": (NB00, NB01, NB02, NB03, NB04),  # deep-dreamed images and emotion

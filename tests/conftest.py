@@ -74,16 +74,16 @@ def session_dir() -> Path:
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch thread: on a busy shared CPU it is far faster for small tensors (restored after)."""
-    from helpers import dream
+    from helpers.synthesis import threads
 
-    with dream.torch_threads(1):
+    with threads.torch_threads(1):
         yield
 
 
 @pytest.fixture(scope="module")
 def inception_stand_in():
     """The seeded 144-layer InceptionV1 stand-in, loaded as users load it."""
-    from helpers import models
+    from helpers.nets import models
 
     return models.load("inception5h", source="random", seed=0)
 

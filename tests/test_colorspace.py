@@ -1,11 +1,11 @@
-"""helpers.colorspace: the compiled HSV conversion equals skimage's bit for bit."""
+"""helpers.measures.colour: the compiled HSV conversion equals skimage's bit for bit."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from skimage.color import rgb2hsv as skimage_rgb2hsv
 
-from helpers import colorspace
+from helpers.measures import colour
 
 
 def _hard_colours():
@@ -22,14 +22,14 @@ def test_rgb2hsv_equals_skimage_bit_for_bit(which):
         img = _hard_colours()
     else:
         img = np.random.default_rng(0).integers(0, 256, size=(1000, 1000, 3), dtype=np.uint8)
-    ours, theirs = colorspace.rgb2hsv(img), skimage_rgb2hsv(img)
+    ours, theirs = colour.rgb2hsv(img), skimage_rgb2hsv(img)
     assert ours.dtype == theirs.dtype == np.float64
     np.testing.assert_array_equal(ours, theirs)
 
 
 def test_rgb2hsv_other_dtypes_go_to_skimage():
     img = np.random.default_rng(1).random((7, 9, 3)).astype(np.float32)
-    np.testing.assert_array_equal(colorspace.rgb2hsv(img), skimage_rgb2hsv(img))
+    np.testing.assert_array_equal(colour.rgb2hsv(img), skimage_rgb2hsv(img))
 
 
 def test_compiled_works_where_numba_has_no_cache_location():

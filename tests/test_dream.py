@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import dream, io
+from helpers import io, sources
+from helpers.figures import base, paper1
+from helpers.nets import layers
+from helpers.synthesis import dream, dream_jobs, start_images
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -52,16 +55,16 @@ def test_octave_sizes_and_tiles_follow_the_tf_code():
 
 
 def test_noise_image_matches_the_study_statistics():
-    a, b = dream.noise_image(3, 200), dream.noise_image(3, 200)
+    a, b = start_images.noise_image(3, 200), start_images.noise_image(3, 200)
     assert a.dtype == np.uint8 and a.shape == (200, 200, 3) and np.array_equal(a, b)
-    assert not np.array_equal(a, dream.noise_image(4, 200))
+    assert not np.array_equal(a, start_images.noise_image(4, 200))
     for c in range(3):
         assert abs(a[..., c].mean() - 126.5) < 0.5 and abs(a[..., c].std() - 12.75) < 0.5
     assert abs(np.corrcoef(a[..., 0].ravel(), a[..., 1].ravel())[0, 1]) < 0.05
 
 
 def test_dream_is_deterministic_and_raises_the_objective(model):
-    img = dream.noise_image(0, 72)
+    img = start_images.noise_image(0, 72)
     kw = dict(n_renders=2, octave_n=2, tile_size=512)
     a, info = dream.dream(model, "mixed3b_3x3", img, seed=1, return_info=True, **kw)
     b = dream.dream(model, "mixed3b_3x3", img, seed=1, **kw)
@@ -75,9 +78,9 @@ def test_dream_is_deterministic_and_raises_the_objective(model):
 
 @pytest.mark.parametrize("layer", ["localresponsenorm0", "mixed4a_pool", "mixed5b"])
 def test_exact_mode_reproduces_the_reference_port_bytes(model, layer):
-    img = dream.noise_image(1, 80)
+    img = start_images.noise_image(1, 80)
     kw = dict(n_renders=3, octave_n=3, tile_size=48, seed=5)  # several tiles, rolled, incl. uneven ones
-    ref = dream._reference_dream(model, layer, img, **kw)
+    ref = dream.reference_dream(model, layer, img, **kw)
     ours = dream.dream(model, layer, img, fast=False, **kw)  # truncated forward, torch-side loop, same bytes
     np.testing.assert_array_equal(ours, ref)  # incl. NumPy's float32 mean for the step size
 
@@ -86,10 +89,10 @@ def test_exact_mode_reproduces_the_reference_port_bytes(model, layer):
 def test_exact_mode_bytes_in_the_configurations_that_differed(model, layer, one_torch_thread):
     """96 px, one 512-px tile, 3 octaves, 3 renders: summing |g| over an HWC *view* of CHW memory (or
     a reference whose resize returns such views) differed here by 1-6 grey levels."""
-    img = dream.noise_image(0, 96)
+    img = start_images.noise_image(0, 96)
     kw = dict(n_renders=3, octave_n=3, tile_size=512, seed=0)
     np.testing.assert_array_equal(dream.dream(model, layer, img, fast=False, **kw),
-                                  dream._reference_dream(model, layer, img, **kw))
+                                  dream.reference_dream(model, layer, img, **kw))
 
 
 @pytest.mark.parametrize("layer", ["localresponsenorm1", "mixed4a", "mixed5b"])
@@ -101,7 +104,7 @@ def test_fast_mode_gradient_is_as_accurate_as_the_reference(model, layer):
     under 1e-2, and the typical element exact to 1e-5 of the largest."""
     import copy
 
-    img = torch.as_tensor(dream.noise_image(3, 160).astype(np.float32)).permute(2, 0, 1)
+    img = torch.as_tensor(start_images.noise_image(3, 160).astype(np.float32)).permute(2, 0, 1)
     truth = dream.Dreamer(copy.deepcopy(model).double(), layer, fast=False).grad_tiled(
         img.double(), np.random.RandomState(0), 96)
     for fast in (True, False):
@@ -112,24 +115,24 @@ def test_fast_mode_gradient_is_as_accurate_as_the_reference(model, layer):
 
 
 def test_fast_mode_dream_stays_close_to_the_reference(model):
-    img = dream.noise_image(1, 96)
+    img = start_images.noise_image(1, 96)
     kw = dict(n_renders=2, octave_n=2, tile_size=64, seed=2)
-    ref = dream._reference_dream(model, "mixed4b", img, **kw)
+    ref = dream.reference_dream(model, "mixed4b", img, **kw)
     ours = dream.dream(model, "mixed4b", img, **kw)
     d = np.abs(ours.astype(int) - ref)
     assert d.mean() < 0.5 and d.max() <= 16, (d.mean(), d.max())
 
 
 def test_batched_tiles_give_the_same_gradients(model):
-    img = torch.as_tensor(dream.noise_image(2, 96).astype(np.float32)).permute(2, 0, 1)
+    img = torch.as_tensor(start_images.noise_image(2, 96).astype(np.float32)).permute(2, 0, 1)
     g1 = dream.Dreamer(model, "mixed4a", batch_tiles=False).grad_tiled(img, np.random.RandomState(0), 32)
     g2 = dream.Dreamer(model, "mixed4a", batch_tiles=True).grad_tiled(img, np.random.RandomState(0), 32)
     torch.testing.assert_close(g1, g2, rtol=1e-3, atol=1e-4 * float(g1.abs().max()))
 
 
 def test_every_layer_can_be_dreamed_at_a_small_size(model):
-    img = dream.noise_image(0, 72)
-    for layer in dream.LAYERS[::7] + ("head0_bottleneck", "head1_pool"):
+    img = start_images.noise_image(0, 72)
+    for layer in layers.LAYERS[::7] + ("head0_bottleneck", "head1_pool"):
         out = dream.dream(model, layer, img, n_renders=1, octave_n=1)
         assert out.shape == img.shape, layer
 
@@ -143,7 +146,7 @@ def _files(d):
 
 
 def test_synthesize_writes_manifest_and_resumes_after_interruption(model, tmp_path, monkeypatch):
-    full = dream.synthesize(LAYERS, [0, 1], tmp_path / "a", model=model, **KW)
+    full = dream_jobs.synthesize(LAYERS, [0, 1], tmp_path / "a", model=model, **KW)
     assert list(full.columns[:4]) == ["layer", "layer_index", "seed", "path"]
     assert len(full) == 6 and list(full["layer_index"]) == sorted(full["layer_index"])
     for col in ("weights_source", "weights_sha256", "step", "octave_scale", "tile_size", "n_renders",
@@ -162,57 +165,57 @@ def test_synthesize_writes_manifest_and_resumes_after_interruption(model, tmp_pa
 
     monkeypatch.setattr(dream, "dream", flaky)
     with pytest.raises(RuntimeError, match="injected"):
-        dream.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, on_error="raise", **KW)
+        dream_jobs.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, on_error="raise", **KW)
     assert len(_files(tmp_path / "b")) == 3 and not list((tmp_path / "b").rglob("*.part"))
     monkeypatch.setattr(dream, "dream", real)
     calls["n"] = 0
     monkeypatch.setattr(dream, "dream", lambda *a, **k: (calls.__setitem__("n", calls["n"] + 1), real(*a, **k))[1])
-    resumed = dream.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, **KW)
+    resumed = dream_jobs.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, **KW)
     assert calls["n"] == 3  # only the missing images were dreamed
     timing = ["seconds"]
     pd.testing.assert_frame_equal(resumed.drop(columns=timing), full.drop(columns=timing))
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
-    again = dream.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, **KW)
+    again = dream_jobs.synthesize(LAYERS, [0, 1], tmp_path / "b", model=model, **KW)
     assert calls["n"] == 3 and len(again) == 6
 
 
 def test_synthesize_shards_and_bad_images(model, tmp_path, recwarn):
     d = tmp_path / "s"
-    dream.synthesize(LAYERS, [0, 1], d, model=model, shard=0, n_shards=2, **KW)
-    part = dream.synthesize(LAYERS, [0, 1], d, model=model, shard=1, n_shards=2, **KW)
+    dream_jobs.synthesize(LAYERS, [0, 1], d, model=model, shard=0, n_shards=2, **KW)
+    part = dream_jobs.synthesize(LAYERS, [0, 1], d, model=model, shard=1, n_shards=2, **KW)
     assert len(part) == 6
     with pytest.warns(UserWarning, match="head0_bottleneck seed 0 failed"):  # 40 px is too small for a head
-        out = dream.synthesize(["head0_bottleneck", "conv2d0"], [0], tmp_path / "w", model=model, **KW)
+        out = dream_jobs.synthesize(["head0_bottleneck", "conv2d0"], [0], tmp_path / "w", model=model, **KW)
     assert list(out["layer"]) == ["conv2d0"]
-    other = dream.synthesize(["conv2d0"], [0], d, model=model, **{**KW, "n_renders": 2})  # new settings, same folder
+    other = dream_jobs.synthesize(["conv2d0"], [0], d, model=model, **{**KW, "n_renders": 2})  # new settings, same folder
     assert len(other) == 1 and other["n_renders"].tolist() == [2]  # the manifest holds only this job's images
     with pytest.raises(KeyError, match="mixed4c_3x3_pre_relu"):
-        dream.synthesize(["mixed4c_3x3_prerelu"], [0], tmp_path / "x", model=model, **KW)
+        dream_jobs.synthesize(["mixed4c_3x3_prerelu"], [0], tmp_path / "x", model=model, **KW)
 
 
 def test_synthesize_with_worker_processes_matches_one_process(model, tmp_path):
     """workers=2 (spawned processes, one thread each) writes the same bytes and manifest as one
     single-threaded process, and a failing image is reported and skipped."""
-    seq = dream.synthesize(LAYERS[:2], [0, 1], tmp_path / "seq", model=model, threads=1, **KW)
+    seq = dream_jobs.synthesize(LAYERS[:2], [0, 1], tmp_path / "seq", model=model, threads=1, **KW)
     with pytest.warns(UserWarning, match=r"head0_bottleneck seed \d failed"):
-        par = dream.synthesize(LAYERS[:2] + ["head0_bottleneck"], [0, 1], tmp_path / "par", model=model, workers=2,
+        par = dream_jobs.synthesize(LAYERS[:2] + ["head0_bottleneck"], [0, 1], tmp_path / "par", model=model, workers=2,
                                threads=1, **KW)
     timing = ["seconds"]
     pd.testing.assert_frame_equal(par.drop(columns=timing), seq.drop(columns=timing))
     assert _files(tmp_path / "par") == _files(tmp_path / "seq")
     with pytest.raises(ValueError, match="workers"):
-        dream.synthesize(LAYERS[:1], [0], tmp_path / "bad", model=model, workers=0, **KW)
+        dream_jobs.synthesize(LAYERS[:1], [0], tmp_path / "bad", model=model, workers=0, **KW)
 
 
 def test_start_images_from_a_folder(tmp_path):
     for k in range(2):
-        io.save_image(dream.noise_image(10 + k, 40), tmp_path / f"seed_{k}.png")
-    starts = dream.start_images(tmp_path, [0, 1], size=40)
-    assert np.array_equal(starts[1][0], dream.noise_image(11, 40)) and starts[1][1] == "seed_1.png"
+        io.save_image(start_images.noise_image(10 + k, 40), tmp_path / f"seed_{k}.png")
+    starts = start_images.start_images(tmp_path, [0, 1], size=40)
+    assert np.array_equal(starts[1][0], start_images.noise_image(11, 40)) and starts[1][1] == "seed_1.png"
     with pytest.raises(ValueError, match="expected 50x50"):
-        dream.start_images(tmp_path, [0], size=50)
+        start_images.start_images(tmp_path, [0], size=50)
     with pytest.raises(ValueError, match="seed 2"):
-        dream.start_images(tmp_path, [2], size=40)
+        start_images.start_images(tmp_path, [2], size=40)
 
 
 # --- the study's start images, served over HTTP through the same download code ----------------
@@ -249,7 +252,7 @@ def _fake_study(folder, n=5, size=64):
     pins = {}
     for k in range(n):
         name = f"gaussianNoise800x800_{k + 1}.png"
-        io.save_image(dream.noise_image(100 + k, size), folder / name)
+        io.save_image(start_images.noise_image(100 + k, size), folder / name)
         pins[name] = download.sha256sum(folder / name)
     return pins
 
@@ -258,25 +261,25 @@ def test_study_start_images_download_check_cache_and_fall_back_to_noise(tmp_path
     from helpers import download
 
     monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
-    assert dream.STUDY_START_URL.format(name="gaussianNoise800x800_1.png") == \
+    assert sources.STUDY_START_URL.format(name="gaussianNoise800x800_1.png") == \
         "https://raw.githubusercontent.com/CVRL/human-reactions-to-deepdream-samples/main/gaussianNoise800x800_1.png"
     pins = _fake_study(tmp_path / "site")
     url, srv = serve(tmp_path / "site")
-    starts = dream.start_images("study", [0, 4, 7], size=48, url=url, pins=pins)
+    starts = start_images.start_images("study", [0, 4, 7], size=48, url=url, pins=pins)
     assert starts[4][1] == "gaussianNoise800x800_5.png[centre 48x48]"  # file k for seed k-1
-    assert np.array_equal(starts[4][0], dream.noise_image(104, 64)[8:56, 8:56])
-    assert starts[7][1] == "noise:7" and np.array_equal(starts[7][0], dream.noise_image(7, 48))  # beyond the five
-    cached = dream.study_start_folder() / "gaussianNoise800x800_1.png"
+    assert np.array_equal(starts[4][0], start_images.noise_image(104, 64)[8:56, 8:56])
+    assert starts[7][1] == "noise:7" and np.array_equal(starts[7][0], start_images.noise_image(7, 48))  # beyond the five
+    cached = start_images.study_start_folder() / "gaussianNoise800x800_1.png"
     assert cached.exists() and download.record_path(cached).exists()
     srv.shutdown()  # offline now (socket closed: refused at once, not a 30-s timeout): the cache serves
     srv.server_close()
-    again = dream.start_images("study", [0], size=64, url=url, pins=pins)
-    assert again[0][1] == "gaussianNoise800x800_1.png" and np.array_equal(again[0][0], dream.noise_image(100, 64))
-    with pytest.raises(dream.StartImagesUnavailable) as info:  # not cached and offline: where to put it
-        dream.start_images("study", [1], size=64, url=url, pins=pins)
+    again = start_images.start_images("study", [0], size=64, url=url, pins=pins)
+    assert again[0][1] == "gaussianNoise800x800_1.png" and np.array_equal(again[0][0], start_images.noise_image(100, 64))
+    with pytest.raises(start_images.StartImagesUnavailable) as info:  # not cached and offline: where to put it
+        start_images.start_images("study", [1], size=64, url=url, pins=pins)
     msg = str(info.value)
     for part in ("gaussianNoise800x800_2.png", url.format(name="gaussianNoise800x800_2.png"), pins["gaussianNoise800x800_2.png"],
-                 str(dream.study_start_folder()), "NA_DATA_DIR"):
+                 str(start_images.study_start_folder()), "NA_DATA_DIR"):
         assert part in msg, part
 
 
@@ -288,8 +291,8 @@ def test_study_start_image_with_a_wrong_hash_is_refused(tmp_path, serve, monkeyp
     url, _ = serve(tmp_path / "site")
     bad = {k: "0" * 64 for k in pins}
     with pytest.raises(download.ChecksumError, match="is pinned"):
-        dream.start_images("study", [0], size=64, url=url, pins=bad)
-    assert not (dream.study_start_folder() / "gaussianNoise800x800_1.png").exists()  # nothing half-written kept
+        start_images.start_images("study", [0], size=64, url=url, pins=bad)
+    assert not (start_images.study_start_folder() / "gaussianNoise800x800_1.png").exists()  # nothing half-written kept
 
 
 STUDY_FILES = __import__("pathlib").Path("/work/studyfiles")
@@ -299,10 +302,10 @@ STUDY_FILES = __import__("pathlib").Path("/work/studyfiles")
 def test_the_real_study_pngs_match_the_pinned_hashes(tmp_path, serve, monkeypatch):
     monkeypatch.setenv("NA_DATA_DIR", str(tmp_path / "data"))
     url, _ = serve(STUDY_FILES)
-    starts = dream.start_images("study", range(5), size=800, url=url)  # the pinned sha256, checked by the download
+    starts = start_images.start_images("study", range(5), size=800, url=url)  # the pinned sha256, checked by the download
     for k, (img, label) in starts.items():
         assert label == f"gaussianNoise800x800_{k + 1}.png" and img.shape == (800, 800, 3) and img.dtype == np.uint8
-        assert abs(img.mean() - dream.NOISE_MEAN) < 0.5 and abs(img.std() - dream.NOISE_SD) < 0.5
+        assert abs(img.mean() - start_images.NOISE_MEAN) < 0.5 and abs(img.std() - start_images.NOISE_SD) < 0.5
 
 
 def _overlaps(fig, texts):
@@ -322,11 +325,11 @@ def _overlaps(fig, texts):
 def test_contact_sheet_names_sit_under_their_own_tile_at_a_readable_size(tmp_path):
     import matplotlib.pyplot as plt
 
-    names = list(dream.LAYERS[:26])
+    names = list(layers.LAYERS[:26])
     for i, n in enumerate(names):
-        io.save_image(dream.noise_image(i, 40), tmp_path / f"{n}.png")
+        io.save_image(start_images.noise_image(i, 40), tmp_path / f"{n}.png")
     manifest = pd.DataFrame({"layer": names, "layer_index": range(26), "seed": 0, "path": [f"{n}.png" for n in names]})
-    fig = dream.contact_sheet(manifest, tmp_path)
+    fig = paper1.contact_sheet(manifest, tmp_path)
     texts = [(ax.xaxis.label, i) for i, ax in enumerate(fig.axes)] + [(ax.title, i) for i, ax in enumerate(fig.axes)]
     assert _overlaps(fig, texts) == []
     assert fig.axes[4].xaxis.label.get_text() == "conv2d1\npre_relu" and fig.axes[4].xaxis.label.get_fontsize() >= 5
@@ -336,7 +339,9 @@ def test_contact_sheet_names_sit_under_their_own_tile_at_a_readable_size(tmp_pat
 def test_octave_size_labels_do_not_cover_the_images(model):
     import matplotlib.pyplot as plt
 
-    fig = dream.progress_figure(model, "conv2d0", dream.noise_image(0, 72), snapshots=(1, 2), n_renders=2, octave_n=3)
+    progress = dream.progress_snapshots(model, "conv2d0", start_images.noise_image(0, 72), snapshots=(1, 2), n_renders=2,
+                                        octave_n=3)
+    fig = paper1.dream_progress(progress)
     texts = [(ax.xaxis.label, i) for i, ax in enumerate(fig.axes)] + [(ax.title, i) for i, ax in enumerate(fig.axes)]
     assert _overlaps(fig, texts) == [] and fig.axes[-3].xaxis.label.get_text() == "72x72 px"
     plt.close(fig)
@@ -345,6 +350,6 @@ def test_octave_size_labels_do_not_cover_the_images(model):
 def test_preview_is_small_and_links_the_full_figure(tmp_path):
     big = tmp_path / "sheet.png"
     io.save_image(np.random.default_rng(0).integers(0, 255, (2400, 2000, 3), dtype=np.uint8), big)
-    html = dream.preview(big, max_px=600).data
+    html = base.preview(big, max_px=600).data
     assert html.startswith('<img src="data:image/jpeg;base64,') and "sheet.png" in html and "2000x2400 px" in html
     assert len(html) < 0.1 * big.stat().st_size and "preview 500x600 px" in html

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import dream, experiment, ratings, stats
+from helpers.nets import layers
+from helpers.study import browser, effects, experiment, importers, ratings, stats
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_from_jspsych_round_trip_and_flags(exported, tmp_path):
     (tmp_path / "b.json").write_text(_fake_session(m, "B", checks_ok=False).to_json(orient="records"))
     _fake_session(m, "C", drop=2).to_csv(tmp_path / "c.csv", index=False)
     _fake_session(m, "D", moved=False).to_csv(tmp_path / "d.csv", index=False)
-    data = ratings.from_jsPsych(tmp_path, manifest=exported)
+    data = importers.from_jsPsych(tmp_path, manifest=exported)
     p = data.participants.set_index("participant")
     assert p.loc["A", "excluded"] == False and p.loc["A", "self_esteem"] == 3  # noqa: E712
     assert p.loc["B", "reason"] == "failed_attention" and p.loc["C", "reason"] == "incomplete"
@@ -133,7 +134,7 @@ def test_from_jspsych_round_trip_and_flags(exported, tmp_path):
 def test_from_jspsych_rejects_files_of_other_experiments(exported, tmp_path):
     pd.DataFrame({"rt": [1], "response": [0], "trial_type": ["html-keyboard-response"]}).to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(ratings.RatingsFormatError, match=r"x\.csv.*missing columns \['task', 'participant'"):
-        ratings.from_jsPsych(tmp_path / "x.csv")
+        importers.from_jsPsych(tmp_path / "x.csv")
 
 
 def test_from_jspsych_bad_rows_name_file_and_line(exported, tmp_path):
@@ -146,11 +147,11 @@ def test_from_jspsych_bad_rows_name_file_and_line(exported, tmp_path):
     df.to_csv(tmp_path / "a.csv", index=False)
     _fake_session(m, "B").to_csv(tmp_path / "b.csv", index=False)
     with pytest.raises(ratings.RatingsFormatError) as err:
-        ratings.from_jsPsych(tmp_path, manifest=exported)
+        importers.from_jsPsych(tmp_path, manifest=exported)
     text = str(err.value)
     assert f"a.csv, line {i + 2}: valence = '140.0'" in text and f"a.csv, line {j + 2}: unknown stimulus 'nope.png'" in text
     with pytest.warns(UserWarning, match="left out"):
-        data = ratings.from_jsPsych(tmp_path, manifest=exported, on_error="skip")
+        data = importers.from_jsPsych(tmp_path, manifest=exported, on_error="skip")
     assert data.participants.set_index("participant").loc["A", "n_ratings"] == 4  # the two bad rows only
     assert (data.ratings["participant"] == "B").sum() == 6  # nothing of the good file lost
 
@@ -161,13 +162,13 @@ def test_from_jspsych_duplicates_and_mixed_versions(exported, tmp_path):
     first = df[df["task"] == "rating"].iloc[[0]].assign(valence=99)
     pd.concat([df, first]).to_csv(tmp_path / "a.csv", index=False)
     with pytest.warns(UserWarning, match="duplicated trial.*'A'"):
-        data = ratings.from_jsPsych(tmp_path / "a.csv", manifest=exported)
+        data = importers.from_jsPsych(tmp_path / "a.csv", manifest=exported)
     assert data.ratings.loc[data.ratings["stimulus"] == first["stimulus"].iloc[0], "valence"].item() == 30
     _fake_session(m, "B").assign(experiment_version="0000").to_csv(tmp_path / "b.csv", index=False)
     with pytest.raises(ratings.RatingsFormatError, match="mixed experiment versions"):
-        ratings.from_jsPsych([tmp_path / "a.csv", tmp_path / "b.csv"])
+        importers.from_jsPsych([tmp_path / "a.csv", tmp_path / "b.csv"])
     with pytest.raises(ratings.RatingsFormatError, match="differs from the manifest"):
-        ratings.from_jsPsych([tmp_path / "b.csv"], manifest=exported)
+        importers.from_jsPsych([tmp_path / "b.csv"], manifest=exported)
 
 
 def test_from_psychopy_with_column_mapping(tmp_path):
@@ -175,11 +176,11 @@ def test_from_psychopy_with_column_mapping(tmp_path):
     rows += [{"participant": "p1", "image": f"s{i}.png", "valence_slider.response": 1 + i, "arousal_slider.response": 9 - i,
               "valence_slider.rt": 1.2, "attitude": "neutral", "self_esteem": 4} for i in range(3)]
     pd.DataFrame(rows).to_csv(tmp_path / "p1_x.csv", index=False)
-    data = ratings.from_psychopy(tmp_path / "p1_x.csv", columns={"scale": (1, 9)})
+    data = importers.from_psychopy(tmp_path / "p1_x.csv", columns={"scale": (1, 9)})
     assert data.ratings["valence"].tolist() == [0.0, 12.5, 25.0] and data.ratings["arousal"].iloc[0] == 100.0
     assert data.participants["self_esteem"].iloc[0] == 4
     with pytest.raises(ratings.RatingsFormatError, match=r"p1_x.csv: .*missing \[\"valence \(PsychoPy column 'v'\)"):
-        ratings.from_psychopy(tmp_path / "p1_x.csv", columns={"arousal": "arousal_slider.response"} | {"valence": "v"})
+        importers.from_psychopy(tmp_path / "p1_x.csv", columns={"arousal": "arousal_slider.response"} | {"valence": "v"})
 
 
 def test_general_format_and_study_format_both_load(tmp_path):
@@ -188,9 +189,9 @@ def test_general_format_and_study_format_both_load(tmp_path):
     general.to_csv(tmp_path / "g.csv", index=False)
     g = ratings.load(tmp_path / "g.csv")
     assert g["network"].tolist() == ["n1", "n2", "n1"] and ratings.stimulus_ids(g).tolist() == ["x/1.png", "x/2.png", "x/1.png"]
-    study = pd.DataFrame({"participant": ["a"], "layer": [dream.LAYERS[0]], "seed": [0], "arousal": [1.0], "valence": [2.0]})
+    study = pd.DataFrame({"participant": ["a"], "layer": [layers.LAYERS[0]], "seed": [0], "arousal": [1.0], "valence": [2.0]})
     study.to_csv(tmp_path / "s.csv", index=False)
-    assert ratings.stimulus_ids(ratings.load(tmp_path / "s.csv")).tolist() == [f"{dream.LAYERS[0]}/seed0"]
+    assert ratings.stimulus_ids(ratings.load(tmp_path / "s.csv")).tolist() == [f"{layers.LAYERS[0]}/seed0"]
     pd.concat([general, general.iloc[[0]]]).to_csv(tmp_path / "d.csv", index=False)
     with pytest.raises(ratings.RatingsFormatError, match=r"line 2 .*and row 3 .*duplicate \('participant', 'stimulus'\)"):
         ratings.load(tmp_path / "d.csv")
@@ -200,11 +201,11 @@ def test_analyses_group_by_any_column(exported, tmp_path):
     m = experiment.load_manifest(exported)
     for k in range(6):
         _fake_session(m, f"P{k}", value=lambda s, k=k: (20 + k if "calm" in s else 80 - k, 50)).to_csv(tmp_path / f"p{k}.csv", index=False)
-    data = ratings.from_jsPsych(tmp_path, manifest=exported).analysed()
-    tests = stats.layer_tests(data, group_by="condition", test="t")
+    data = importers.from_jsPsych(tmp_path, manifest=exported).analysed()
+    tests = effects.layer_tests(data, group_by="condition", test="t")
     v = tests[tests["axis"] == "valence"].set_index("layer")
     assert v.loc["calm", "direction"] == "lower" and v.loc["busy", "direction"] == "higher"
-    es = stats.layer_effect_sizes(data, group_by="condition")
+    es = effects.layer_effect_sizes(data, group_by="condition")
     row = es[(es["axis"] == "valence") & (es["layer"] == "busy")].iloc[0]
     assert row["d_ci_low"] < row["d_z"] < row["d_ci_high"] and row["mean_ci_low"] > 0
     feats = pd.DataFrame({"path": [s["stimulus"] for s in m["stimuli"]], "hue": np.arange(6.0), "status": "ok"})
@@ -221,23 +222,23 @@ def test_download_wait_needs_a_finished_file(tmp_path):
 
     path = tmp_path / "na-ratings_P1.json"
     with pytest.raises(TimeoutError, match=r"na-ratings_P1\.json within 0 s \(file missing\)"):
-        experiment._wait_for_download(path, timeout_s=0.2)
+        browser._wait_for_download(path, timeout_s=0.2)
     partial = tmp_path / "na-ratings_P1.json.crdownload"
     partial.write_text('[{"a": 1}]')
     path.write_text("")  # a name reserved beside a running download
     with pytest.raises(TimeoutError, match=r"\(file in progress: partial file na-ratings_P1\.json\.crdownload\)"):
-        experiment._wait_for_download(path, timeout_s=0.2)
+        browser._wait_for_download(path, timeout_s=0.2)
     partial.unlink()
     hidden = tmp_path / ".org.chromium.Chromium.AbC123"  # what Debian's chromium writes for a blob download
     hidden.write_text("[")
     with pytest.raises(TimeoutError, match=r"partial file \.org\.chromium\.Chromium\.AbC123"):
-        experiment._wait_for_download(path, timeout_s=0.2)
+        browser._wait_for_download(path, timeout_s=0.2)
     hidden.unlink()
     with pytest.raises(TimeoutError, match=r"\(file empty\)"):
-        experiment._wait_for_download(path, timeout_s=0.2)
+        browser._wait_for_download(path, timeout_s=0.2)
     path.write_text('[{"a": 1}, {"b"')
     with pytest.raises(TimeoutError, match="does not parse as JSON"):
-        experiment._wait_for_download(path, timeout_s=0.3)
+        browser._wait_for_download(path, timeout_s=0.3)
 
     def finish():
         time.sleep(0.3)
@@ -249,6 +250,22 @@ def test_download_wait_needs_a_finished_file(tmp_path):
     partial.write_text("")
     t = threading.Thread(target=finish)
     t.start()
-    assert experiment._wait_for_download(path, timeout_s=5) == path
+    assert browser._wait_for_download(path, timeout_s=5) == path
     t.join()
     assert json.loads(path.read_text()) == [{"a": 1}, {"b": 2}] and not partial.exists()
+
+
+def test_simulated_participants_of_an_export_are_seeded_and_state_their_model(exported, tmp_path):
+    """simulate.responses (the study module's second simulator): same seed, same answers; the truth quotes its model;
+    experiment.write_sessions turns them into data files the importer reads back."""
+    from helpers.study import simulate
+
+    man = experiment.load_manifest(exported)
+    players, truth = simulate.responses(man, n_participants=2, seed=3, group_by="condition")
+    again, _ = simulate.responses(man, n_participants=2, seed=3, group_by="condition")
+    stim = [s["stimulus"] for s in man["stimuli"]]
+    assert list(players) == ["SIM001", "SIM002"] and [players["SIM001"](s) for s in stim] == [again["SIM001"](s) for s in stim]
+    assert truth["model"].startswith("A stated model of ratings for an exported stimulus set") and "Args" not in truth["model"]
+    assert set(truth["group_effects_valence"]) == {"busy", "calm"}
+    files = experiment.write_sessions(man, players, tmp_path / "sessions")
+    assert importers.from_jsPsych(files, manifest=exported).ratings["participant"].nunique() == 2

@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import dream, inception, models, rehearsal
+from helpers.nets import graphdef, inception, inception_ops, layers, models
+from helpers.testing import rehearsal
 
 
 # --- explicit TF references (NumPy loops; padding from the TF documentation's formula) ---
@@ -68,14 +69,14 @@ def t(a):
 @pytest.mark.parametrize("n,k,s,expected", [(224, 7, 2, (2, 3)), (225, 7, 2, (3, 3)), (112, 3, 2, (0, 1)),
                                             (113, 3, 2, (1, 1)), (10, 5, 1, (2, 2)), (9, 3, 2, (1, 1))])
 def test_same_pads_match_tf(n, k, s, expected):
-    assert inception.same_pads(n, k, s) == expected
+    assert inception_ops.same_pads(n, k, s) == expected
 
 
 @pytest.mark.parametrize("hw,k,s", [((11, 10), 7, 2), ((12, 9), 3, 2), ((9, 8), 3, 1), ((8, 7), 5, 1), ((6, 6), 1, 1)])
 def test_conv_same_matches_tf_reference(hw, k, s):
     rng = np.random.default_rng(1)
     x, w, b = rng.normal(size=(3,) + hw), rng.normal(size=(4, 3, k, k)), rng.normal(size=4)
-    got = inception.conv2d_same(t(x)[None], t(w), t(b), s)[0].numpy()
+    got = inception_ops.conv2d_same(t(x)[None], t(w), t(b), s)[0].numpy()
     np.testing.assert_allclose(got, ref_conv_same(x, w, b, s), rtol=1e-4, atol=1e-4)
 
 
@@ -84,7 +85,7 @@ def test_conv_same_matches_tf_reference(hw, k, s):
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pools_match_tf_reference(hw, k, s, padding, kind):
     x = np.random.default_rng(2).normal(size=(3,) + hw)
-    fn = inception.max_pool if kind == "max" else inception.avg_pool
+    fn = inception_ops.max_pool if kind == "max" else inception_ops.avg_pool
     got = fn(t(x)[None], k, s, padding)[0].numpy()
     np.testing.assert_allclose(got, ref_pool(x, k, s, padding, kind), rtol=1e-5, atol=1e-5)
 
@@ -96,7 +97,7 @@ def test_lrn_matches_tf_formula(r, bias, alpha, beta, impl, layout):
     xt = t(x)[None]
     if layout == "channels_last":
         xt = xt.contiguous(memory_format=torch.channels_last)
-    got = inception.lrn(xt, r, bias, alpha, beta, impl=impl)[0].numpy()
+    got = inception_ops.lrn(xt, r, bias, alpha, beta, impl=impl)[0].numpy()
     np.testing.assert_allclose(got, ref_lrn(x, r, bias, alpha, beta), rtol=1e-5, atol=1e-5)
 
 
@@ -109,14 +110,14 @@ def test_lrn_closed_form_gradient(r, bias, alpha, beta, layout):
     if layout == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda v: inception.lrn(v, r, bias, alpha, beta), (x,))
+    assert torch.autograd.gradcheck(lambda v: inception_ops.lrn(v, r, bias, alpha, beta), (x,))
     x32 = (x.detach().float() * 10).requires_grad_(True)
     g = torch.randn(x32.shape, generator=torch.Generator().manual_seed(0))
-    fast = torch.autograd.grad(inception.lrn(x32, r, bias, alpha, beta, impl="fast"), x32, g)[0]
-    pool = torch.autograd.grad(inception.lrn(x32, r, bias, alpha, beta, impl="pool"), x32, g)[0]
+    fast = torch.autograd.grad(inception_ops.lrn(x32, r, bias, alpha, beta, impl="fast"), x32, g)[0]
+    pool = torch.autograd.grad(inception_ops.lrn(x32, r, bias, alpha, beta, impl="pool"), x32, g)[0]
     torch.testing.assert_close(fast, pool, rtol=1e-5, atol=1e-6 * float(pool.abs().max()))
     with pytest.raises(ValueError, match="impl"):
-        inception.lrn(x32, r, bias, alpha, beta, impl="cudnn")
+        inception_ops.lrn(x32, r, bias, alpha, beta, impl="cudnn")
 
 
 @pytest.mark.parametrize("c,r", [(150, 4), (97, 5), (64, 2)])
@@ -124,10 +125,10 @@ def test_lrn_blocked_channel_sum_on_many_channels(c, r):
     """Channels-last LRN on more than 64 channels sums in 32-channel blocks (band reach only)."""
     x = np.random.default_rng(6).normal(scale=20, size=(c, 3, 2))
     xt = t(x)[None].contiguous(memory_format=torch.channels_last)
-    got = inception.lrn(xt, r, 1.0, 1e-3, 0.75)[0].numpy()
+    got = inception_ops.lrn(xt, r, 1.0, 1e-3, 0.75)[0].numpy()
     np.testing.assert_allclose(got, ref_lrn(x, r, 1.0, 1e-3, 0.75), rtol=1e-5, atol=1e-5)
     x64 = torch.from_numpy(x / 20)[None].contiguous(memory_format=torch.channels_last).requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda v: inception.lrn(v, r, 1.0, 0.3, 0.75), (x64,))
+    assert torch.autograd.gradcheck(lambda v: inception_ops.lrn(v, r, 1.0, 0.3, 0.75), (x64,))
 
 
 @pytest.mark.parametrize("hw,k,s", [((37, 40), 7, 2), ((20, 21), 3, 2), ((17, 16), 5, 3), ((12, 12), 7, 2)])
@@ -137,7 +138,7 @@ def test_strided_conv_subpixel_input_gradient(hw, k, s):
     x = torch.randn((2, 3) + hw, generator=g)
     w, b = torch.randn(6, 3, k, k, generator=g), torch.randn(6, generator=g)
     a, c = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    got, want = inception.conv2d_same_input_grad(a, w, b, s), inception.conv2d_same(c, w, b, s)
+    got, want = inception_ops.conv2d_same_input_grad(a, w, b, s), inception_ops.conv2d_same(c, w, b, s)
     torch.testing.assert_close(got, want)
     gy = torch.randn(want.shape, generator=g)
     torch.testing.assert_close(torch.autograd.grad(got, a, gy)[0], torch.autograd.grad(want, c, gy)[0],
@@ -158,7 +159,7 @@ def test_fused_sibling_1x1_convolutions_match_separate_ones(inception_stand_in, 
     x = (torch.rand(1, 3, 72, 72, generator=torch.Generator().manual_seed(9)) * 255).contiguous(
         memory_format=torch.channels_last)
     calls = []
-    fused_fn = inception.conv1x1_matmul_fused
+    fused_fn = inception_ops.conv1x1_matmul_fused
     monkeypatch.setattr(inception, "conv1x1_matmul_fused", lambda *a: calls.append(1) or fused_fn(*a))
 
     def run():
@@ -179,7 +180,7 @@ def test_conv1x1_matmul_matches_conv2d():
     g = torch.Generator().manual_seed(7)
     x = torch.randn(2, 24, 5, 7, generator=g).contiguous(memory_format=torch.channels_last).requires_grad_(True)
     w, b = torch.randn(16, 24, 1, 1, generator=g), torch.randn(16, generator=g)
-    got, want = inception.conv1x1_matmul(x, w, b), F.conv2d(x, w, b)
+    got, want = inception_ops.conv1x1_matmul(x, w, b), F.conv2d(x, w, b)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     assert got.is_contiguous(memory_format=torch.channels_last)
     gy = torch.randn(want.shape, generator=g)
@@ -192,9 +193,9 @@ def test_max_pool_ceil_mode_equals_minus_inf_padding_with_gradient(hw):
     """Stride-2 SAME pooling on an even side pads one -inf pixel after; ``ceil_mode`` must give the
     same values and route the same gradients."""
     x = torch.from_numpy(np.random.default_rng(5).normal(size=(1, 3) + hw).astype(np.float32))
-    ph, pw = inception.same_pads(hw[0], 3, 2), inception.same_pads(hw[1], 3, 2)
+    ph, pw = inception_ops.same_pads(hw[0], 3, 2), inception_ops.same_pads(hw[1], 3, 2)
     a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    got = inception.max_pool(a, 3, 2, "SAME")
+    got = inception_ops.max_pool(a, 3, 2, "SAME")
     want = F.max_pool2d(F.pad(b, (pw[0], pw[1], ph[0], ph[1]), value=float("-inf")), 3, 2)
     assert torch.equal(got, want)
     g = torch.randn(got.shape, generator=torch.Generator().manual_seed(1))
@@ -207,10 +208,10 @@ def model(inception_stand_in, one_torch_thread):
 
 
 def test_layers_are_the_study_list_and_all_finite_nonconstant(model):
-    assert len(dream.LAYERS) == 144 and tuple(model.layer_names) == dream.LAYERS
+    assert len(layers.LAYERS) == 144 and tuple(model.layer_names) == layers.LAYERS
     with torch.no_grad():
         out = model(t(np.random.default_rng(0).uniform(0, 255, (1, 3, 96, 96))))
-    assert list(out) == list(dream.LAYERS)
+    assert list(out) == list(layers.LAYERS)
     for name, v in out.items():
         assert torch.isfinite(v).all() and v.std() > 0, name
 
@@ -223,7 +224,7 @@ def test_structure_concat_input_mean_and_truncated_forward(model):
         for name in ("conv2d2", "localresponsenorm1", "mixed4c_5x5_pre_relu", "mixed5b", "head1_bottleneck"):
             torch.testing.assert_close(model(x, name), full[name], rtol=1e-5, atol=1e-4)
         w = model.conv2d0_pre_relu_conv
-        torch.testing.assert_close(full["conv2d0_pre_relu"], inception.conv2d_same(x - 117.0, w.weight, w.bias, 2))
+        torch.testing.assert_close(full["conv2d0_pre_relu"], inception_ops.conv2d_same(x - 117.0, w.weight, w.bias, 2))
     assert full["head0_pool"].shape[1:] == (508, 1, 1) and full["mixed5b"].shape[1] == 1024
     # truncation really prunes: mixed3a_1x1 needs none of the 3x3 / 5x5 / pool branches
     assert "mixed3a_3x3" not in model._plan(("mixed3a_1x1",))
@@ -314,8 +315,8 @@ def graphdef_from(model, *, lrn=(5, 2.0, 1e-4, 0.5), heads=True, identity=False,
 
 
 def test_converter_roundtrip_takes_lrn_from_graph_attrs(model):
-    data = inception.convert_graphdef(graphdef_from(model, identity=True).SerializeToString())
-    conv = inception._model_from_state(data["state_dict"], config=data["config"])
+    data = graphdef.convert_graphdef(graphdef_from(model, identity=True).SerializeToString())
+    conv = inception.model_from_state(data["state_dict"], config=data["config"])
     for k, v in model.state_dict().items():
         assert torch.equal(conv.state_dict()[k], v), k
     assert data["config"]["localresponsenorm0"] == pytest.approx({"depth_radius": 5, "bias": 2.0, "alpha": 1e-4, "beta": 0.5})
@@ -326,13 +327,13 @@ def test_converter_roundtrip_takes_lrn_from_graph_attrs(model):
     x = t(np.random.default_rng(4).uniform(0, 255, (1, 3, 64, 64)))
     with torch.no_grad():  # only the LRN settings differ from the stand-in
         torch.testing.assert_close(conv(x, "conv2d1_pre_relu"),
-                                   inception.conv2d_same(inception.lrn(model(x, "maxpool0"), 5, 2.0, 1e-4, 0.5),
+                                   inception_ops.conv2d_same(inception_ops.lrn(model(x, "maxpool0"), 5, 2.0, 1e-4, 0.5),
                                                          model.conv2d1_pre_relu_conv.weight, model.conv2d1_pre_relu_conv.bias))
 
 
 def test_converter_errors_name_the_node(model):
     with pytest.raises(ValueError, match="mixed3a_3x3_pre_relu/conv"):
-        inception.convert_graphdef(graphdef_from(model, bad_stride="mixed3a_3x3_pre_relu"))
+        graphdef.convert_graphdef(graphdef_from(model, bad_stride="mixed3a_3x3_pre_relu"))
 
 
 def test_from_file_pb_and_zip_cache_the_converted_state_dict(model, tmp_path):
@@ -340,8 +341,8 @@ def test_from_file_pb_and_zip_cache_the_converted_state_dict(model, tmp_path):
 
     pb = tmp_path / "tensorflow_inception_graph.pb"
     pb.write_bytes(graphdef_from(model, heads=False).SerializeToString())
-    m1 = inception.from_file(pb)
-    cached = inception.converted_path(download.sha256sum(pb))
+    m1 = graphdef.from_file(pb)
+    cached = graphdef.converted_path(download.sha256sum(pb))
     assert cached.exists() and download.record_path(cached).exists() and cached.parent == paths.cache()
     assert m1.unavailable >= {"head0_bottleneck", "head1_bottleneck_pre_relu"}
     with pytest.raises(inception.LayerUnavailable, match="head0_bottleneck"):
@@ -351,7 +352,7 @@ def test_from_file_pb_and_zip_cache_the_converted_state_dict(model, tmp_path):
     with zipfile.ZipFile(zp, "w") as z:
         z.write(pb, "tensorflow_inception_graph.pb")
         z.writestr("imagenet_comp_graph_label_strings.txt", "dummy\n")
-    m2 = inception.from_file(zp)
+    m2 = graphdef.from_file(zp)
     assert torch.equal(m2.conv2d0_pre_relu_conv.weight, model.conv2d0_pre_relu_conv.weight)
     m3 = models.load("inception5h", path=cached)  # the converted file itself is accepted too
     assert models.describe(m3).startswith("inception5h: pretrained")
@@ -361,7 +362,7 @@ def test_lucent_state_dict_loads_without_heads(model, tmp_path):
     sd = {k: v for k, v in model.state_dict().items() if not k.startswith("head")}
     sd["softmax2_pre_activation_matmul.weight"] = torch.zeros(1008, 1024)
     torch.save(sd, tmp_path / "inception5h.pth")
-    m = inception.from_file(tmp_path / "inception5h.pth")
+    m = graphdef.from_file(tmp_path / "inception5h.pth")
     assert m.config["localresponsenorm0"] == inception.GRAPH_LRN  # the graph's values, not lucent's MMdnn ones
     x = torch.full((1, 3, 96, 96), 128.0)
     with torch.no_grad():
@@ -372,10 +373,10 @@ def test_lucent_state_dict_loads_without_heads(model, tmp_path):
             m.check_layer(name)
     with pytest.raises(ValueError, match=r"other.pth: not a lucent state dict .*found a dict of 1 keys such as \['foo'\]"):
         torch.save({"foo": torch.zeros(1)}, tmp_path / "other.pth")
-        inception.from_file(tmp_path / "other.pth")
+        graphdef.from_file(tmp_path / "other.pth")
 
 
-# --- real-format files (helpers.rehearsal) and the graph's own constants -----------------------
+# --- real-format files (helpers.testing.rehearsal) and the graph's own constants -----------------------
 
 def test_lrn_constants_are_the_graphs_in_every_route(model):
     # lucent PR #51's node dump of the graph: depth_radius 5, bias 2.0, alpha float32(1e-4), beta 0.5
@@ -390,7 +391,7 @@ def test_lrn_constants_are_the_graphs_in_every_route(model):
 
 
 def _graph(**kw):
-    from helpers import rehearsal
+    from helpers.testing import rehearsal
 
     return rehearsal.inception5h_graphdef(seed=0, **kw)
 
@@ -416,7 +417,7 @@ def test_rehearsal_graph_has_the_real_node_names_and_ops(real_graph):
 
 
 def test_converter_reads_the_rehearsal_graph_exactly(model, real_graph):
-    data = inception.convert_graphdef(real_graph.SerializeToString())
+    data = graphdef.convert_graphdef(real_graph.SerializeToString())
     assert data["unavailable"] == [] and data["config"]["localresponsenorm0"] == inception.GRAPH_LRN
     assert {"nn0_w", "softmax2_w", "mixed3a/concat_dim"} & set(data["unused"]) == {"nn0_w", "softmax2_w"}
     for k, v in model.state_dict().items():
@@ -424,26 +425,26 @@ def test_converter_reads_the_rehearsal_graph_exactly(model, real_graph):
 
 
 def test_lrn_attributes_a_graph_omits_take_tf_defaults():
-    data = inception.convert_graphdef(_graph(lrn={}))
+    data = graphdef.convert_graphdef(_graph(lrn={}))
     assert data["config"]["localresponsenorm0"] == inception.TF_LRN_DEFAULTS  # never protobuf's 0
-    data = inception.convert_graphdef(_graph(lrn={"bias": 2.0, "alpha": 1e-4}))
+    data = graphdef.convert_graphdef(_graph(lrn={"bias": 2.0, "alpha": 1e-4}))
     assert data["config"]["localresponsenorm1"] == pytest.approx({"depth_radius": 5, "bias": 2.0, "alpha": 1e-4, "beta": 0.5})
 
 
 def test_valid_padding_is_accepted_on_1x1_convolutions_only(model):
-    data = inception.convert_graphdef(_graph(conv1x1_padding="VALID"))
+    data = graphdef.convert_graphdef(_graph(conv1x1_padding="VALID"))
     assert torch.equal(data["state_dict"]["mixed4a_1x1_pre_relu_conv.weight"], model.mixed4a_1x1_pre_relu_conv.weight)
     g = _graph()
     next(n for n in g.node if n.name == "mixed4a_3x3_pre_relu/conv").attr["padding"].s = b"VALID"
     with pytest.raises(ValueError, match="mixed4a_3x3_pre_relu/conv: .*padding VALID"):
-        inception.convert_graphdef(g)
+        graphdef.convert_graphdef(g)
 
 
 def test_concat_order_comes_from_the_graph(model):
     order = ["mixed3b_pool_reduce", "mixed3b_1x1", "mixed3b_5x5", "mixed3b_3x3"]
-    data = inception.convert_graphdef(_graph(concat_order={"mixed3b": order}))
+    data = graphdef.convert_graphdef(_graph(concat_order={"mixed3b": order}))
     assert data["config"]["mixed3b"] == {"order": order} and data["config"]["mixed3a"]["order"][0] == "mixed3a_1x1"
-    m = inception._model_from_state(data["state_dict"], config=data["config"])
+    m = inception.model_from_state(data["state_dict"], config=data["config"])
     x = t(np.random.default_rng(3).uniform(0, 255, (1, 3, 48, 48)))
     with torch.no_grad():
         parts = model(x, order)
@@ -452,7 +453,7 @@ def test_concat_order_comes_from_the_graph(model):
     bad = next(n for n in g.node if n.name == "mixed4e")
     bad.input[2] = "mixed4d_3x3"
     with pytest.raises(ValueError, match="mixed4e.*concatenates"):
-        inception.convert_graphdef(g)
+        graphdef.convert_graphdef(g)
 
 
 @pytest.mark.parametrize("name", ["tensorflow_inception_graph.pb", "inception5h.zip", "inception5h.pth", "weights.bin"])
@@ -461,7 +462,7 @@ def test_unreadable_files_give_one_clear_message(tmp_path, name):
     f.write_bytes(np.random.default_rng(0).bytes(100_000))
     expected = {".pb": "not a TensorFlow GraphDef", ".zip": "not an inception5h zip"}.get(f.suffix, "not a lucent state dict")
     with pytest.raises(ValueError) as info:
-        inception.from_file(f)
+        graphdef.from_file(f)
     msg = str(info.value)
     assert msg.startswith(f"{f}: {expected}") and "found 100,000 bytes of unrecognised bytes" in msg, msg
     assert "weights_only=False" not in msg and info.value.__cause__ is None
@@ -474,9 +475,9 @@ def test_zip_without_the_graph_and_graph_without_convolutions(tmp_path):
     with zipfile.ZipFile(z, "w") as f:
         f.writestr("LICENSE", "x")
     with pytest.raises(ValueError, match=r"not an inception5h zip: no tensorflow_inception_graph.pb inside; members found: \['LICENSE'\]"):
-        inception.from_file(z)
+        graphdef.from_file(z)
     g = graph_pb2.GraphDef()
     g.node.add(name="a", op="Placeholder")
     (tmp_path / "g.pb").write_bytes(g.SerializeToString())
     with pytest.raises(ValueError, match=r"g.pb: not a TensorFlow GraphDef of inception5h: 1 nodes, no Conv2D \(ops found: \['Placeholder'\]\)"):
-        inception.from_file(tmp_path / "g.pb")
+        graphdef.from_file(tmp_path / "g.pb")

@@ -1,13 +1,15 @@
 """The loading layer: stand-ins work, missing weights fail clearly, files are verified."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import download, models, paths
+from helpers import download, paths, sources
+from helpers.nets import models
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +48,15 @@ def test_biggan_trainable_parameters_match_paper(biggan):
     # Janik (2023): "55.9M parameters" is the trainable count of the network built from the package's config
     assert sum(p.numel() for p in biggan.parameters()) == 55_880_833
     assert sum(v.numel() for v in biggan.state_dict().values()) == 58_573_185  # the size claim in SPECS
-    assert "58,573,185" in models.SPECS["biggan-deep-256"].size
+    assert "58,573,185" in sources.WEIGHTS["biggan-deep-256"].size
 
 
 def test_biggan_config_and_urls_come_from_the_package():
     from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256
     from pytorch_pretrained_biggan.model import PRETRAINED_CONFIG_ARCHIVE_MAP, PRETRAINED_MODEL_ARCHIVE_MAP
 
-    assert models.SPECS["biggan-deep-256"].urls[0] == PRETRAINED_MODEL_ARCHIVE_MAP["biggan-deep-256"]
-    assert models.BIGGAN_CONFIG.urls[0] == PRETRAINED_CONFIG_ARCHIVE_MAP["biggan-deep-256"]
+    assert sources.WEIGHTS["biggan-deep-256"].urls[0] == PRETRAINED_MODEL_ARCHIVE_MAP["biggan-deep-256"]
+    assert sources.BIGGAN_CONFIG.urls[0] == PRETRAINED_CONFIG_ARCHIVE_MAP["biggan-deep-256"]
     assert not hasattr(models, "BIGGAN_DEEP_256_CONFIG")  # no hand-typed copy
     config, source = models.biggan_config(download_missing=False)
     assert config is BigGAN256 and source == models.BIGGAN_FALLBACK
@@ -75,7 +77,7 @@ def test_biggan_config_beside_the_weights_and_in_the_cache(tmp_path):
     with pytest.raises(models.WeightsFileError, match="not a BigGAN config") as err:
         models.biggan_config(w)
     assert "config.json" in str(err.value) and "weights_only" not in str(err.value)
-    cached = paths.cache() / models.BIGGAN_CONFIG.filename
+    cached = paths.cache() / sources.BIGGAN_CONFIG.filename
     cached.write_text(BigGAN256.to_json_string())
     try:
         config, source = models.biggan_config(download_missing=False)
@@ -87,7 +89,7 @@ def test_biggan_config_beside_the_weights_and_in_the_cache(tmp_path):
 
 @pytest.fixture(scope="module")
 def rehearsal_biggan(tmp_path_factory):
-    from helpers import rehearsal
+    from helpers.testing import rehearsal
 
     return rehearsal.write_biggan_deep_256(tmp_path_factory.mktemp("biggan-rehearsal"), seed=0)
 
@@ -101,13 +103,25 @@ def test_rehearsal_biggan_is_the_package_format(rehearsal_biggan):
     state = torch.load(rehearsal_biggan, weights_only=True)
     assert "generator.conv_to_rgb.weight_v" in state and "generator.gen_z.weight_u" in state
     assert state._metadata["generator.conv_to_rgb"]["spectral_norm"]["weight.version"] == 1
-    assert (folder / models.SPECS["biggan-deep-256"].filename).resolve() == rehearsal_biggan.resolve()
+    # never under the download's pinned names: a stand-in there would (rightly) fail the pin
+    assert not (folder / sources.WEIGHTS["biggan-deep-256"].filename).exists()
+
+
+def test_biggan_pins_are_the_catalog_sha256_and_the_config_pin_is_the_package_constant():
+    """The config's pin checks offline: the package's BigGAN256 constant as JSON has exactly those bytes (715)."""
+    from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256
+
+    data = BigGAN256.to_json_string().encode()
+    assert len(data) == 715 and hashlib.sha256(data).hexdigest() == sources.BIGGAN_CONFIG.sha256
+    assert sources.WEIGHTS["biggan-deep-256"].sha256 == "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5"
+    assert "234,411,737 bytes" in sources.WEIGHTS["biggan-deep-256"].size
+    assert models.status().set_index("name").loc["biggan-deep-256", "pin"] == sources.WEIGHTS["biggan-deep-256"].sha256
 
 
 def _outputs(model, train=False):
-    from helpers import biggan
+    from helpers.synthesis import biggan as synthesis_biggan
 
-    z, y = biggan.latents([832, 967, 5])
+    z, y = synthesis_biggan.latents([832, 967, 5])
     model.train(train)
     with torch.no_grad():
         return model(z, y, 0.4)
@@ -116,32 +130,34 @@ def _outputs(model, train=False):
 def test_rehearsal_biggan_loads_everywhere_and_equals_from_pretrained(rehearsal_biggan, monkeypatch):
     from pytorch_pretrained_biggan import BigGAN
 
-    from helpers import biggan
+    from helpers.synthesis import biggan as synthesis_biggan
 
     folder = rehearsal_biggan.parent
     ref = BigGAN.from_pretrained(str(folder))  # the package's own loader on the same folder (torch.load, strict=False)
     ref_state = {k: v.clone() for k, v in ref.state_dict().items()}
     ref_eval, ref_train = _outputs(ref), _outputs(ref, train=True)  # train: one power iteration (README example)
-    cache_file = paths.cache() / models.SPECS["biggan-deep-256"].filename
-    cache_config = paths.cache() / models.BIGGAN_CONFIG.filename
+    cache_file = paths.cache() / sources.WEIGHTS["biggan-deep-256"].filename
+    cache_config = paths.cache() / sources.BIGGAN_CONFIG.filename
     routes = {"path=": dict(path=rehearsal_biggan)}
-    monkeypatch.setenv("NA_WEIGHTS_BIGGAN_DEEP_256", str(folder / models.SPECS["biggan-deep-256"].filename))
+    monkeypatch.setenv("NA_WEIGHTS_BIGGAN_DEEP_256", str(rehearsal_biggan))
     try:
-        for route in ("path=", "env", "cache"):
-            if route == "cache":
-                monkeypatch.delenv("NA_WEIGHTS_BIGGAN_DEEP_256")
-                cache_file.symlink_to(folder / models.SPECS["biggan-deep-256"].filename)
-                cache_config.symlink_to(folder / "config.json")
+        for route in ("path=", "env"):
             m = models.load("biggan-deep-256", progress=False, **routes.get(route, {}))
             assert m.na_info["source"] == "rehearsal" and models.is_stand_in(m), route
             assert "STAND-IN" in models.describe(m) and "beside the weights" in m.na_info["config"], route
             state = m.state_dict()
             assert state.keys() == ref_state.keys() and all(torch.equal(state[k], ref_state[k]) for k in state), route
             assert torch.equal(_outputs(m), ref_eval), route  # eval mode: stored u/v
-            z, y = biggan.latents([832, 967, 5])
-            ours = biggan.generate(m, [832, 967, 5], spectral_norm="train", batch_size=3)
-            assert np.array_equal(ours, biggan.to_uint8(ref_train)), route
+            z, y = synthesis_biggan.latents([832, 967, 5])
+            ours = synthesis_biggan.generate(m, [832, 967, 5], spectral_norm="train", batch_size=3)
+            assert np.array_equal(ours, synthesis_biggan.to_uint8(ref_train)), route
             assert not m.training
+        # in the cache a file has the download's name, whose sha256 is pinned: the stand-in is refused there
+        monkeypatch.delenv("NA_WEIGHTS_BIGGAN_DEEP_256")
+        cache_file.symlink_to(rehearsal_biggan)
+        cache_config.symlink_to(folder / "config.json")
+        with pytest.raises(download.ChecksumError, match="pinned"):
+            models.load("biggan-deep-256", progress=False)
     finally:
         for f in (cache_file, cache_config):
             f.unlink(missing_ok=True)
@@ -183,7 +199,7 @@ def _bad_files(name, folder, good):
 
 @pytest.fixture(scope="module")
 def good_files(tmp_path_factory, rehearsal_biggan):
-    from helpers import rehearsal
+    from helpers.testing import rehearsal
 
     folder = tmp_path_factory.mktemp("good")
     files = {"biggan-deep-256": rehearsal_biggan, "resnet152": rehearsal.write_resnet152(folder, seed=0)}
@@ -207,7 +223,7 @@ def test_bad_files_give_one_message(name, good_files, tmp_path):
             models.load(name, path=f, progress=False)
         msg = str(err.value)
         for needle in (name, str(f), f"{f.stat().st_size:,} bytes", download.sha256sum(f), "expected:", "delete",
-                       models.SPECS[name].url):
+                       sources.WEIGHTS[name].url):
             assert needle in msg, (kind, needle, msg)
         assert "weights_only" not in msg and "Traceback" not in msg, (kind, msg)
         assert err.value.reason.startswith("not a"), (kind, msg)
@@ -217,7 +233,7 @@ def test_bad_files_give_one_message(name, good_files, tmp_path):
 
 
 def test_rehearsal_resnet_loads_by_path_and_env_but_not_under_the_pinned_name(good_files, monkeypatch, tmp_path):
-    from helpers import rehearsal
+    from helpers.testing import rehearsal
 
     f = good_files["resnet152"]
     assert f.name == rehearsal.RESNET_REHEARSAL_NAME
@@ -228,7 +244,7 @@ def test_rehearsal_resnet_loads_by_path_and_env_but_not_under_the_pinned_name(go
     monkeypatch.setenv("NA_WEIGHTS_RESNET152", str(f))
     assert models.load("resnet152", progress=False).na_info["file"] == str(f)
     with pytest.raises(ValueError, match="sha256 prefix is pinned"):
-        rehearsal.write_resnet152(tmp_path / models.SPECS["resnet152"].filename)
+        rehearsal.write_resnet152(tmp_path / sources.WEIGHTS["resnet152"].filename)
 
 
 @pytest.mark.parametrize("name", ["resnet152", "alexnet"])
@@ -239,15 +255,15 @@ def test_rehearsal_torchvision_file_is_torchvisions_layout_and_labelled(name, go
     state = torch.load(f, weights_only=True)
     ref = models.load(name, source="random").state_dict()
     assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in ref.items()}
-    monkeypatch.setenv(models.SPECS[name].env_var, str(f))
+    monkeypatch.setenv(sources.WEIGHTS[name].env_var, str(f))
     net = models.load(name, progress=False)
     assert net.na_info["source"] == "rehearsal" and net.na_info["file"] == str(f)
     if name == "alexnet":
-        from helpers import aesthetics
+        from helpers.measures import aesthetics_cnn
 
-        conv = aesthetics.alexnet_conv1()
+        conv = aesthetics_cnn.alexnet_conv1()
         assert conv.is_stand_in, conv.description
-        vals = aesthetics.cnn_measures(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), cnn=conv)
+        vals = aesthetics_cnn.cnn_measures(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), cnn=conv)
         assert all(np.isfinite(v) for v in vals.values())
 
 
@@ -269,7 +285,7 @@ def test_resnet_stand_in_and_local_file(tmp_path):
 
 
 def test_pinned_prefix_rejects_a_wrong_cached_file():
-    cached = paths.cache() / models.SPECS["resnet152"].filename
+    cached = paths.cache() / sources.WEIGHTS["resnet152"].filename
     cached.write_bytes(b"not the real resnet")
     try:
         with pytest.raises(download.ChecksumError, match="394f9c45"):
@@ -283,7 +299,7 @@ def test_missing_weights_fail_with_one_clear_message(name):
     with pytest.raises(models.WeightsUnavailable) as err:
         models.load(name, source="pretrained", progress=False)
     msg = str(err.value)
-    spec = models.SPECS[name]
+    spec = sources.WEIGHTS[name]
     for needle in (name, spec.url, spec.filename, "sha256", str(paths.cache()), "path=", spec.env_var):
         assert needle in msg
 
@@ -308,8 +324,8 @@ def test_bad_arguments():
 
 
 def test_inception_stand_in_has_all_144_layers():
-    from helpers import dream
+    from helpers.nets import layers
 
     net = models.load("inception5h", source="random", seed=0)
     assert models.is_stand_in(net)
-    assert len(dream.LAYERS) == 144
+    assert len(layers.LAYERS) == 144

@@ -102,6 +102,7 @@ def test_papers_and_inputs_name_real_notebooks():
     assert all(set(v) <= nbs for v in registry.PAPERS.values())
     assert set(registry.PAPERS["1"]) & set(registry.PAPERS["2"]) == {"00-setup-check.ipynb"}
     assert all(nb in nbs and all(e[0] in nbs for e in v) for nb, v in registry.INPUTS.items())
-    assert registry.needs("04-layer-response-figures") == ["03-ratings-statistics.ipynb", "01-dream-synthesis.ipynb"]
+    assert registry.needs("04-layer-response-figures") == ["03-ratings-statistics.ipynb", "02-image-features.ipynb",
+                                                           "01-dream-synthesis.ipynb"]
     assert pipeline.select(list(registry.PAPERS["2"])) == ["00-setup-check.ipynb", "05-biggan-perturbation.ipynb",
                                                            "06-biggan-block-resampling.ipynb", "07-nearest-painting.ipynb"]

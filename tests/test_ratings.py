@@ -5,17 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import dream, io
-from helpers import ratings as rt
+from helpers import io
+from helpers.nets import layers
+from helpers.study import ratings, simulate
 
 
 def synthetic_features(seed: int = 1000, n_seeds: int = 5) -> pd.DataFrame:
     """A features table shaped like notebook 02's (144 layers x n_seeds), with correlated columns."""
     rng = np.random.default_rng(seed)
-    n = len(dream.LAYERS)
+    n = len(layers.LAYERS)
     c, h, e = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
     rows = []
-    for i, layer in enumerate(dream.LAYERS):
+    for i, layer in enumerate(layers.LAYERS):
         for s in range(n_seeds):
             z = rng.normal(size=6) * 0.3
             rows.append(dict(path=f"{layer}/seed{s}.png", layer=layer, seed=s, hue=0.4 + 0.1 * (h[i] + z[0]), hue_circular=0.4,
@@ -33,7 +34,7 @@ def features():
 
 @pytest.fixture(scope="module")
 def sim(features):
-    return rt.simulate(features, n_participants=60, seed=3)
+    return simulate.ratings(features, n_participants=60, seed=3)
 
 
 def _good_rows():
@@ -49,11 +50,11 @@ def test_load_round_trip_csv_and_parquet(tmp_path):
     for suffix in (".csv", ".parquet"):
         io.save_table(_good_rows(), tmp_path / f"r{suffix}")
         io.save_table(_people(), tmp_path / f"p{suffix}")
-        df = rt.load(tmp_path / f"r{suffix}", participants=tmp_path / f"p{suffix}")
+        df = ratings.load(tmp_path / f"r{suffix}", participants=tmp_path / f"p{suffix}")
         assert len(df) == 4 and df["arousal"].dtype == float and df["seed"].dtype == np.int64
         assert df.loc[df.participant == "p2", "self_esteem"].tolist() == [5, 5]
         assert df.attrs["simulated"] is False
-        assert "attitude" not in rt.load(tmp_path / f"r{suffix}", participants="")
+        assert "attitude" not in ratings.load(tmp_path / f"r{suffix}", participants="")
 
 
 @pytest.mark.parametrize("mutate, expected", [
@@ -62,7 +63,7 @@ def test_load_round_trip_csv_and_parquet(tmp_path):
     (lambda d: d.assign(valence=[50, 60, -1, 80]), ["row 2", "column 'valence'", "'-1'"]),
     (lambda d: d.assign(arousal=["10", "high", "100", "0"]), ["row 1", "column 'arousal'", "'high'", "a number"]),
     (lambda d: d.assign(valence=[50, None, 70, 80]), ["row 1", "column 'valence'", "empty cell"]),
-    (lambda d: d.assign(layer=["conv2d0", "mixed9z", "conv2d0", "mixed4a"]), ["row 1", "column 'layer'", "'mixed9z'", "dream.LAYERS"]),
+    (lambda d: d.assign(layer=["conv2d0", "mixed9z", "conv2d0", "mixed4a"]), ["row 1", "column 'layer'", "'mixed9z'", "layers.LAYERS"]),
     (lambda d: d.assign(seed=[0, 1, 0, "x"]), ["row 3", "column 'seed'", "'x'", "integer"]),
     (lambda d: d.assign(seed=[0, 1, 0, 0], layer=["conv2d0", "mixed4a", "conv2d0", "conv2d0"]),
      ["row 2 (line 4 of the CSV) and row 3 (line 5 of the CSV): duplicate", "('p2', 'conv2d0', '0')"]),
@@ -70,8 +71,8 @@ def test_load_round_trip_csv_and_parquet(tmp_path):
 def test_bad_ratings_file_names_row_column_and_value(tmp_path, mutate, expected):
     path = tmp_path / "bad.csv"
     io.save_table(mutate(_good_rows()), path)
-    with pytest.raises(rt.RatingsFormatError) as err:
-        rt.load(path)
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(path)
     msg = str(err.value)
     assert str(path) in msg
     for part in expected:
@@ -81,43 +82,43 @@ def test_bad_ratings_file_names_row_column_and_value(tmp_path, mutate, expected)
 def test_every_problem_is_listed_not_just_the_first(tmp_path):
     path = tmp_path / "bad.csv"
     io.save_table(_good_rows().assign(arousal=[101, 102, 103, 50], layer=["x", "conv2d0", "mixed4a", "conv2d0"]), path)
-    with pytest.raises(rt.RatingsFormatError) as err:
-        rt.load(path)
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(path)
     assert len(err.value.problems) == 4
 
 
 def test_bad_participants_file(tmp_path):
     io.save_table(_good_rows(), tmp_path / "r.csv")
     io.save_table(_people().assign(attitude=["neutral", "happy"], self_esteem=[3, 7]), tmp_path / "p.csv")
-    with pytest.raises(rt.RatingsFormatError) as err:
-        rt.load(tmp_path / "r.csv", participants=tmp_path / "p.csv")
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(tmp_path / "r.csv", participants=tmp_path / "p.csv")
     msg = str(err.value)
     assert "row 1 (line 3 of the CSV), column 'attitude': got 'happy'" in msg and "column 'self_esteem': got '7'" in msg
     io.save_table(_people().iloc[:1], tmp_path / "p1.csv")
-    with pytest.raises(rt.RatingsFormatError, match="'p2'; expected a participant listed in"):
-        rt.load(tmp_path / "r.csv", participants=tmp_path / "p1.csv")
+    with pytest.raises(ratings.RatingsFormatError, match="'p2'; expected a participant listed in"):
+        ratings.load(tmp_path / "r.csv", participants=tmp_path / "p1.csv")
 
 
 def test_load_rejects_unknown_suffix_and_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
-        rt.load(tmp_path / "nope.csv")
+        ratings.load(tmp_path / "nope.csv")
     (tmp_path / "r.xlsx").write_text("x")
     with pytest.raises(ValueError, match=".xlsx"):
-        rt.load(tmp_path / "r.xlsx")
+        ratings.load(tmp_path / "r.xlsx")
 
 
 def test_simulation_is_valid_labelled_and_seeded(features, sim, tmp_path):
     r = sim.ratings
     assert len(r) == 60 * len(features) and r.attrs["simulated"] is True
     assert r["arousal"].between(0, 100).all() and r["valence"].between(0, 100).all()
-    rt.validate(r)  # the simulation obeys the documented format
-    again = rt.simulate(features, n_participants=60, seed=3)
+    ratings.validate(r)  # the simulation obeys the documented format
+    again = simulate.ratings(features, n_participants=60, seed=3)
     pd.testing.assert_frame_equal(r, again.ratings)
-    assert not rt.simulate(features, n_participants=60, seed=4).ratings["arousal"].equals(r["arousal"])
-    path = rt.save(r, tmp_path / "ratings.parquet", participants_path=tmp_path / "participants.csv")
-    back = rt.load(path, participants=tmp_path / "participants.csv")
+    assert not simulate.ratings(features, n_participants=60, seed=4).ratings["arousal"].equals(r["arousal"])
+    path = ratings.save(r, tmp_path / "ratings.parquet", participants_path=tmp_path / "participants.csv")
+    back = ratings.load(path, participants=tmp_path / "participants.csv")
     assert back["simulated"].all() and back.attrs["simulated"] is True and len(back) == len(r)
-    assert set(sim.participants["attitude"]) <= set(rt.ATTITUDE_LEVELS)
+    assert set(sim.participants["attitude"]) <= set(ratings.ATTITUDE_LEVELS)
 
 
 def test_simulation_plants_what_truth_says(features, sim):
@@ -128,53 +129,53 @@ def test_simulation_plants_what_truth_says(features, sim):
     for axis in ("arousal", "valence"):
         for layer in t["non_neutral"][axis]:
             assert np.sign(means.loc[layer, axis] - 50) == np.sign(t["expected_layer_mean"][axis][layer] - 50)
-    assert t["bimodal"] == rt.DEFAULT_BIMODAL
+    assert t["bimodal"] == simulate.DEFAULT_BIMODAL
     assert t["planted_layer_effects"]["arousal"]["conv2d0"] == 10.0 and t["non_neutral"]["valence"]
-    assert t["missing_planted"] == [] and set(rt.PAPER_NAMED_LAYERS) <= set(dream.LAYERS)
+    assert t["missing_planted"] == [] and set(simulate.PAPER_NAMED_LAYERS) <= set(layers.LAYERS)
 
 
 def test_simulation_is_calibrated_to_the_papers_sizes(features):
     """Selected-model R^2 near the paper's 0.37 / 0.033, Table 1-sized r, a handful of non-neutral layers."""
-    from helpers import stats
+    from helpers.study import effects, simulate, stats
 
     for seed in (0, 1):
-        s = rt.simulate(features, n_participants=150, seed=seed)
+        s = simulate.ratings(features, n_participants=150, seed=seed)
         r2 = stats.regression(s.ratings, features).groupby(["response", "model"])["r2"].first()
         assert 0.25 < r2["arousal", "selected"] < 0.5 and r2["valence", "selected"] < 0.12, r2
         cor = stats.correlations(s.ratings, features).set_index(["row", "col"])["r"]
         assert 0.25 < cor["CFC", "Arousal"] < 0.6 and -0.4 < cor["CSE", "Arousal"] < -0.05
         assert max(abs(cor[f, "Valence"]) for f in ("Hue", "CFC", "CSE")) < 0.3
-        sig = stats.layer_tests(s.ratings).groupby("axis")["significant"].sum()
+        sig = effects.layer_tests(s.ratings).groupby("axis")["significant"].sum()
         assert 2 <= sig["arousal"] <= 15 and 2 <= sig["valence"] <= 15, sig
-    strong = rt.simulate(features, n_participants=150, seed=0, r2={"arousal": 0.8, "valence": 0.033})
+    strong = simulate.ratings(features, n_participants=150, seed=0, r2={"arousal": 0.8, "valence": 0.033})
     r2 = stats.regression(strong.ratings, features).groupby(["response", "model"])["r2"].first()
     assert r2["arousal", "selected"] > 0.65  # the target moves the result: the calibration is not a coincidence
 
 
 def test_simulation_on_a_reduced_layer_set_reports_missing_planted_layers(features):
-    few = features[features.layer.isin(dream.LAYERS[::8])]
-    s = rt.simulate(few, n_participants=40, seed=0)
+    few = features[features.layer.isin(layers.LAYERS[::8])]
+    s = simulate.ratings(few, n_participants=40, seed=0)
     present = set(few.layer)
-    assert set(s.truth["missing_planted"]) == set(rt.PAPER_NAMED_LAYERS) - present
+    assert set(s.truth["missing_planted"]) == set(simulate.PAPER_NAMED_LAYERS) - present
     assert set(s.truth["bimodal"]) <= present and np.isfinite(s.truth["feature_scale"]["arousal"])
 
 
 def test_simulate_rejects_bad_arguments(features):
     with pytest.raises(ValueError, match="unknown layers"):
-        rt.simulate(features, bimodal={"mixed9z": "valence"})
+        simulate.ratings(features, bimodal={"mixed9z": "valence"})
     with pytest.raises(ValueError, match="bimodal axis"):
-        rt.simulate(features, bimodal={"conv2d0": "pleasure"})
+        simulate.ratings(features, bimodal={"conv2d0": "pleasure"})
     with pytest.raises(ValueError, match="lack columns"):
-        rt.simulate(features.drop(columns=["seed"]))
+        simulate.ratings(features.drop(columns=["seed"]))
     with pytest.raises(ValueError, match="give r2"):
-        rt.simulate(features, r2=None)
+        simulate.ratings(features, r2=None)
     with pytest.raises(ValueError, match="subband_entropy"):
-        rt.simulate(features.drop(columns=["subband_entropy"]))
+        simulate.ratings(features.drop(columns=["subband_entropy"]))
 
 
 def test_layer_groups_match_figure_11():
-    assert rt.layers_matching("conv2d{L}") == ["conv2d0", "conv2d1", "conv2d2"]
-    assert len(rt.layers_matching("mixed{N}{m}")) == 9 and "mixed4e" in rt.layers_matching("mixed{N}{m}")
-    assert len(rt.layers_matching("mixed{N}{m}_pool")) == 9
-    kk = rt.layers_matching("mixed{N}{m}_{K}x{K}_pre_relu")
+    assert layers.layers_matching("conv2d{L}") == ["conv2d0", "conv2d1", "conv2d2"]
+    assert len(layers.layers_matching("mixed{N}{m}")) == 9 and "mixed4e" in layers.layers_matching("mixed{N}{m}")
+    assert len(layers.layers_matching("mixed{N}{m}_pool")) == 9
+    kk = layers.layers_matching("mixed{N}{m}_{K}x{K}_pre_relu")
     assert len(kk) == 18 and "mixed3a_3x3_bottleneck_pre_relu" not in kk

@@ -1,6 +1,6 @@
 """Rehearsal: notebook 07's paper and class profiles on ArtBench-10 and ResNet-152 in their real on-disk formats.
 
-ArtBench-10 comes from :func:`helpers.rehearsal.write_artbench` (the real archive layouts and CSV
+ArtBench-10 comes from :func:`helpers.testing.rehearsal.write_artbench` (the real archive layouts and CSV
 columns, stand-in pixels, fake metadata). ResNet-152 is a torchvision state dict saved with
 ``torch.save`` as torchvision's own file is (random weights whose BatchNorm statistics are
 re-estimated on stand-in paintings, so similarities are spread out), reached through
@@ -14,7 +14,11 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import artbench, biggan, gram, io, models, rehearsal
+from helpers import io
+from helpers.nets import models
+from helpers.search import artbench, gram
+from helpers.synthesis import biggan_gallery
+from helpers.testing import rehearsal
 
 pytestmark = pytest.mark.rehearsal
 
@@ -40,8 +44,8 @@ def _queries(folder, seed=0):
     images = np.stack([[artbench.demo_painting(rng, (3 * r + c) % 10, 256) for c in range(2)] for r in range(2)])
     nets = [{"network": "original", "seed": None, "alpha": None, "label": "original"},
             {"network": "seed-0", "seed": 0, "alpha": 0.35, "label": "seed 0"}]
-    g = biggan.Gallery(images, [832, 967], nets, stand_in=True, weights="STAND-IN (rehearsal)")
-    return biggan.save_gallery_images(g, folder)
+    g = biggan_gallery.Gallery(images, [832, 967], nets, stand_in=True, weights="STAND-IN (rehearsal)")
+    return biggan_gallery.save_gallery_images(g, folder)
 
 
 def _run(tmp_path, monkeypatch, resnet_file, profile, layout, n_per_style, params):

@@ -1,6 +1,6 @@
 """Rehearsal tier for Paper 2's generator: notebooks 05 and 06 on BigGAN-deep-256 in its real on-disk format.
 
-``helpers.rehearsal.write_biggan_deep_256`` writes ``pytorch_model.bin`` + ``config.json`` as
+``helpers.testing.rehearsal.write_biggan_deep_256`` writes ``pytorch_model.bin`` + ``config.json`` as
 pytorch_pretrained_biggan saves them (stand-in weights, package's own ``BigGAN256`` config).
 ``$NA_WEIGHTS_BIGGAN_DEEP_256`` points at the file and the notebooks run with ``PROFILE="paper"``
 and ``PROFILE="class"``: the pretrained-weights code path (``models.load(..., source="pretrained")``,
@@ -31,10 +31,11 @@ NOTEBOOKS = {"05": registry.NB05, "06": registry.NB06}
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     """The rehearsal file under the name the package's download URL gives it (config.json beside it)."""
-    from helpers import models, rehearsal
+    from helpers import sources
+    from helpers.testing import rehearsal
 
     folder = rehearsal.write_biggan_deep_256(tmp_path_factory.mktemp("biggan-deep-256"), seed=0).parent
-    return folder / models.SPECS["biggan-deep-256"].filename
+    return folder / sources.WEIGHTS["biggan-deep-256"].filename
 
 
 def _run(profile, number, weights_file):

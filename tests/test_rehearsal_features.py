@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import aesthetics, dream, io, paths, registry, rehearsal
+from helpers import io, paths, registry
+from helpers.measures import aesthetics
+from helpers.nets import layers
+from helpers.testing import rehearsal
 
 pytestmark = pytest.mark.rehearsal
 
@@ -25,12 +28,12 @@ def _stand_in_dream(folder, n=24, size=64, seed=0):
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
     rows = []
-    for i, layer in enumerate(dream.LAYERS[:: max(1, len(dream.LAYERS) // n)][:n]):
+    for i, layer in enumerate(layers.LAYERS[:: max(1, len(layers.LAYERS) // n)][:n]):
         grating = np.sin(2 * np.pi * (2 + i % 9) * (xx * np.cos(i) + yy * np.sin(i)))[..., None]
         img = np.clip(127 + 60 * grating * rng.normal(size=3) + rng.normal(0, 5 + 3 * (i % 5), (size, size, 3)), 0, 255)
         rel = f"{layer}/seed0.png"
         io.save_image(img.astype(np.uint8), folder / rel)
-        rows.append({"layer": layer, "layer_index": dream.LAYERS.index(layer), "seed": 0, "path": rel,
+        rows.append({"layer": layer, "layer_index": layers.LAYERS.index(layer), "seed": 0, "path": rel,
                      "weights_source": "random"})
     io.save_table(pd.DataFrame(rows), folder / "manifest.csv")
 

@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import dream, inception, io, models, paths, rehearsal
+from helpers import io, paths
+from helpers.nets import inception, models
+from helpers.synthesis import dream, dream_jobs, start_images, threads
+from helpers.testing import rehearsal
 
 pytestmark = pytest.mark.rehearsal
 
@@ -56,7 +59,7 @@ def test_every_route_loads_and_gives_the_same_activations(files, tmp_path, monke
     shutil.copy(files["zip"], paths.cache() / "inception5h.zip")
     routes["cache"] = models.load("inception5h", source="pretrained")  # converted once, then from the cache
     marked = ("path=zip", "path=pb", "env", "cache")  # the graph carries the rehearsal marker; lucent's layout cannot
-    assert all(inception.holds_stand_in(routes[r]) for r in marked)
+    assert all(models.is_stand_in(routes[r]) for r in marked)
     assert all(models.is_stand_in(routes[r]) and routes[r].na_info["source"] == "rehearsal" for r in marked)
     assert "STAND-IN" in models.describe(routes["env"])
     stand_in = inception.random_model(seed=0)
@@ -135,12 +138,12 @@ def test_notebook_01_paper_and_class_profiles_on_the_real_formats(files, monkeyp
     assert "data:image/jpeg;base64" in nb and len(nb) < 2e6  # a small preview of the contact sheet, not the sheet
     for layer in REDUCED["LAYERS"][:2]:
         for seed in REDUCED["SEEDS"]:
-            name = dream.image_name(layer, seed)
+            name = dream_jobs.image_name(layer, seed)
             a = io.read_image(paths.results("paper") / "dream" / name)
             b = io.read_image(paths.results("class") / "dream" / name)
             assert np.array_equal(a, b), f"{name}: zip and lucent .pth routes dream different images"
-    start = dream.start_images("study" if study_url else "noise", [0], size=136, url=study_url)[0][0]
+    start = start_images.start_images("study" if study_url else "noise", [0], size=136, url=study_url)[0][0]
     kw = {k.lower(): v for k, v in REDUCED.items() if k in ("N_RENDERS", "OCTAVE_N")}
-    with dream.torch_threads(1):
+    with threads.torch_threads(1):
         want = dream.dream(inception.random_model(seed=0), "mixed3a_3x3_bottleneck", start, seed=0, **kw)
-    assert np.array_equal(io.read_image(paths.results("paper") / "dream" / dream.image_name("mixed3a_3x3_bottleneck", 0)), want)
+    assert np.array_equal(io.read_image(paths.results("paper") / "dream" / dream_jobs.image_name("mixed3a_3x3_bottleneck", 0)), want)

@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import dream, io, paths, pipeline, registry
-from helpers import ratings as rt
+from helpers import io, paths, pipeline, registry
+from helpers.nets import layers
+from helpers.study import simulate
 
 pytestmark = pytest.mark.rehearsal
 
-LAYERS = sorted(set(rt.PAPER_NAMED_LAYERS) | {"conv2d1", "conv2d2", "maxpool0", "mixed3a", "mixed4a", "mixed4e",
+LAYERS = sorted(set(simulate.PAPER_NAMED_LAYERS) | {"conv2d1", "conv2d2", "maxpool0", "mixed3a", "mixed4a", "mixed4e",
                                              "mixed3a_pool", "mixed4a_pool", "mixed5b_pool", "mixed3a_3x3_pre_relu",
                                              "mixed4a_5x5_pre_relu", "mixed5b_3x3_pre_relu", "head0_pool"},
-                key=dream.LAYERS.index)
+                key=layers.LAYERS.index)
 
 
 def _write_class_inputs(profile: str = "class") -> None:
@@ -28,7 +29,7 @@ def _write_class_inputs(profile: str = "class") -> None:
     out = paths.results(profile)
     rows, man = [], []
     for layer in LAYERS:
-        k = dream.LAYERS.index(layer)
+        k = layers.LAYERS.index(layer)
         rel = f"images/{k:03d}_{layer}_seed0.png"
         img = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
         io.save_image(img, out / "dream" / rel)
@@ -53,7 +54,7 @@ def test_notebooks_03_04_in_the_class_profile():
     key = io.load_json(paths.results("class") / "p1-key-numbers.json")
     assert key["simulated"] and key["n_layers"] == len(LAYERS) and key["unit"] == "layer"
     assert all(key["planted_in_ci"].values()), key["planted_z"]
-    assert set(key["layers"]["bimodal"]) >= set(rt.DEFAULT_BIMODAL)  # the three planted bimodal layers are found
+    assert set(key["layers"]["bimodal"]) >= set(simulate.DEFAULT_BIMODAL)  # the three planted bimodal layers are found
     truth = io.load_json(paths.results("class") / "ratings-simulation-truth.json")
     assert truth["missing_planted"] == []
     comparison = io.load_table(paths.results("class") / "p1-expected-vs-paper.csv")

@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import dream, paths, registry
+from helpers import paths, registry
+from helpers.nets import layers as nets_layers
+from helpers.synthesis import dream_jobs
 
 pytestmark = pytest.mark.rehearsal
 
@@ -25,12 +27,12 @@ def _dream_folder(folder, layers, seeds):
     rows = []
     for layer in layers:
         for seed in seeds:
-            rel = dream.image_name(layer, seed)  # the layout dream.synthesize writes
+            rel = dream_jobs.image_name(layer, seed)  # the layout dream.synthesize writes
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            spread = 10 + 20 * dream.LAYERS.index(layer) % 90
+            spread = 10 + 20 * nets_layers.LAYERS.index(layer) % 90
             img = np.clip(128 + rng.normal(0, spread, (64, 64, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(img).save(folder / rel)
-            rows.append(dict(layer=layer, layer_index=dream.LAYERS.index(layer), seed=seed, path=rel))
+            rows.append(dict(layer=layer, layer_index=nets_layers.LAYERS.index(layer), seed=seed, path=rel))
     pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
 
 
@@ -40,7 +42,7 @@ def test_notebook_08_rehearsal(profile, tmp_path, monkeypatch):
 
     monkeypatch.setenv("NA_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("NA_FIGURES_DIR", str(tmp_path / "figures"))
-    _dream_folder(paths.results(profile) / "dream", dream.LAYERS[:6], [0, 1])
+    _dream_folder(paths.results(profile) / "dream", nets_layers.LAYERS[:6], [0, 1])
     params = dict(PROFILE=profile, N_IMAGES=12, N_PARTICIPANTS=5, POWER_N=[4, 8], POWER_SIMS=2, DISPLAY_SIZE=96, N_JOBS=1)
     pm.execute_notebook(str(paths.notebooks() / "08-your-own-study.ipynb"), str(tmp_path / "08.ipynb"), parameters=params,
                         kernel_name="python3", cwd=str(paths.notebooks()), progress_bar=False)

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from scipy import stats as ss
 
-from helpers import ratings as rt
-from helpers import stats
+from helpers.nets import layers
+from helpers.study import simulate
+from helpers.study import density, effects, stats
 from test_ratings import synthetic_features
 
 
@@ -18,12 +19,12 @@ def features():
 
 @pytest.fixture(scope="module")
 def sim(features):
-    return rt.simulate(features, n_participants=150, seed=0)
+    return simulate.ratings(features, n_participants=150, seed=0)
 
 
 @pytest.fixture(scope="module")
 def jd(sim):
-    return stats.joint_density_stats(sim.ratings, bins=51, bandwidth=5.0)
+    return density.joint_density_stats(sim.ratings, bins=51, bandwidth=5.0)
 
 
 @pytest.mark.parametrize("n_seeds, unit", [(5, "layer"), (1, "layer"), (1, "image")])  # paper, smoke/class sizes
@@ -32,7 +33,7 @@ def test_regression_recovers_the_planted_estimand(n_seeds, unit):
     f = synthetic_features(n_seeds=n_seeds)
     zs = []
     for seed in (0, 1, 2):
-        s = rt.simulate(f, n_participants=150, seed=seed)
+        s = simulate.ratings(f, n_participants=150, seed=seed)
         reg = stats.regression(s.ratings, f, unit=unit)
         for model in ("selected", "full"):
             sel = reg[(reg.model == model) & (reg.term != "const")].set_index(["response", "term"])
@@ -118,7 +119,7 @@ def test_anova_matches_scipy_f_oneway(sim):
 
 
 def test_layer_tests_find_planted_non_neutral_and_spare_neutral(sim):
-    lt = stats.layer_tests(sim.ratings)
+    lt = effects.layer_tests(sim.ratings)
     assert len(lt) == 288 and lt["p_adj"].ge(lt["p"]).all()
     for axis in ("arousal", "valence"):
         found = lt[(lt.axis == axis) & lt.significant].set_index("layer")
@@ -130,7 +131,7 @@ def test_layer_tests_find_planted_non_neutral_and_spare_neutral(sim):
 
 
 def test_layer_tests_match_scipy_and_bh(sim):
-    lt = stats.layer_tests(sim.ratings, test="t")
+    lt = effects.layer_tests(sim.ratings, test="t")
     pm = sim.ratings[sim.ratings.layer == "mixed5a"].groupby("participant")["valence"].mean()
     row = lt[(lt.axis == "valence") & (lt.layer == "mixed5a")].iloc[0]
     assert row.p == pytest.approx(ss.ttest_1samp(pm, 50).pvalue)
@@ -138,14 +139,14 @@ def test_layer_tests_match_scipy_and_bh(sim):
 
 
 def test_group_tests_recover_figure_11_directions(sim):
-    g = stats.group_tests(sim.ratings)
+    g = effects.group_tests(sim.ratings)
     paired = g[g.test == "paired"].set_index("axis")
     assert paired.loc["arousal", "mean_a"] > paired.loc["arousal", "mean_b"] and paired.loc["arousal", "p"] < 1e-6
     assert paired.loc["valence", "mean_a"] > paired.loc["valence", "mean_b"] and paired.loc["valence", "p"] < 1e-6
     assert (g["cohen_d"] > 0).all() and (g["rank_biserial"] > 0).all()
     pooled = g[(g.test == "pooled") & (g.axis == "valence")].iloc[0]
     xa = sim.ratings.loc[sim.ratings.layer.isin(["conv2d0", "conv2d1", "conv2d2"]), "valence"]
-    xb = sim.ratings.loc[sim.ratings.layer.isin(rt.layers_matching("mixed{N}{m}")), "valence"]
+    xb = sim.ratings.loc[sim.ratings.layer.isin(layers.layers_matching("mixed{N}{m}")), "valence"]
     assert pooled.p == pytest.approx(ss.mannwhitneyu(xa, xb).pvalue) and pooled.n_a == len(xa)
 
 
@@ -154,7 +155,7 @@ def test_joint_density_detects_planted_bimodal_layers(sim, jd):
     for layer, axis in sim.truth["bimodal"].items():
         assert flagged[layer] == axis, (layer, axis, flagged[layer])
     assert (flagged != "none").sum() <= len(sim.truth["bimodal"]) + 2  # few false alarms
-    cases = stats.select_cases(jd).set_index("case")["layer"]
+    cases = density.select_cases(jd).set_index("case")["layer"]
     inv = {v: k for k, v in sim.truth["bimodal"].items()}
     assert cases[4] == inv["valence"] and cases[5] == inv["arousal"] and cases[6] == inv["both"]
     assert cases.is_unique
@@ -162,40 +163,40 @@ def test_joint_density_detects_planted_bimodal_layers(sim, jd):
 
 def test_joint_density_normalised_entropy_and_corners():
     rng = np.random.default_rng(0)
-    tight = stats.joint_density(rng.normal(80, 2, 500).clip(0, 100), rng.normal(20, 2, 500).clip(0, 100), bins=51)
-    wide = stats.joint_density(rng.uniform(0, 100, 500), rng.uniform(0, 100, 500), bins=51)
+    tight = density.joint_density(rng.normal(80, 2, 500).clip(0, 100), rng.normal(20, 2, 500).clip(0, 100), bins=51)
+    wide = density.joint_density(rng.uniform(0, 100, 500), rng.uniform(0, 100, 500), bins=51)
     assert tight.sum() == pytest.approx(1) and tight.shape == (51, 51)
-    assert stats.entropy(tight) < stats.entropy(wide) <= np.log2(51 * 51)
+    assert density.entropy(tight) < density.entropy(wide) <= np.log2(51 * 51)
     iv, ia = np.unravel_index(tight.argmax(), tight.shape)  # rows valence, columns arousal
     assert abs(ia * 2 - 80) <= 4 and abs(iv * 2 - 20) <= 4
     p = wide.ravel()
-    assert stats.entropy(wide) == pytest.approx(ss.entropy(p, base=2))
+    assert density.entropy(wide) == pytest.approx(ss.entropy(p, base=2))
     s = pd.DataFrame({"layer": ["a", "b", "c"], "median_arousal": [5.0, 95, 50], "median_valence": [95.0, 5, 52]})
-    nc = stats.nearest_corners(s).set_index("target")["layer"]
+    nc = density.nearest_corners(s).set_index("target")["layer"]
     assert nc["low arousal, high valence"] == "a" and nc["high arousal, low valence"] == "b" and len(nc) == 8
 
 
 def test_nearest_corners_use_each_layer_once_and_twins_as_one():
-    from helpers import dream
+    from helpers.nets import layers
 
     rng = np.random.default_rng(0)
-    names = list(dream.LAYERS)
+    names = list(layers.LAYERS)
     s = pd.DataFrame({"layer": names, "median_arousal": rng.uniform(30, 70, 144), "median_valence": rng.uniform(30, 70, 144)})
     low = s.layer.isin(["conv2d0_pre_relu", "conv2d0"])
     s.loc[low, ["median_arousal", "median_valence"]] = [[2.0, 2.0], [3.0, 8.0]]  # twins, both nearest (0, 0) and (0, 50)
-    nc = stats.nearest_corners(s)
-    assert nc["layer"].is_unique and nc["layer"].map(stats.layer_family).is_unique
+    nc = density.nearest_corners(s)
+    assert nc["layer"].is_unique and nc["layer"].map(layers.layer_family).is_unique
     assert nc.set_index("target").loc["low arousal, low valence", "layer"] in ("conv2d0_pre_relu", "conv2d0")
-    assert stats.layer_family("mixed4d_5x5_pre_relu") == "mixed4d_5x5" and stats.layer_family("mixed5a") == "mixed5a"
+    assert layers.layer_family("mixed4d_5x5_pre_relu") == "mixed4d_5x5" and layers.layer_family("mixed5a") == "mixed5a"
 
 
 def test_select_cases_never_calls_an_unflagged_layer_bimodal(jd):
     none = jd.assign(bimodal="none")
-    cases = stats.select_cases(none).set_index("case")
+    cases = density.select_cases(none).set_index("case")
     for c in (4, 5, 6):
         assert "not bimodal" in cases.loc[c, "reason"] and cases.loc[c, "bimodal"] == "none"
     assert cases["layer"].is_unique
-    flagged = stats.select_cases(jd).set_index("case")
+    flagged = density.select_cases(jd).set_index("case")
     assert all(f"dip test: {flagged.loc[c, 'bimodal']}" in flagged.loc[c, "reason"] for c in (4, 5, 6))
 
 
@@ -260,6 +261,6 @@ def test_resampled_rank_biserial_is_that_of_ranking_every_resample():
     cases += [rng.integers(-4, 5, rng.integers(3, 25)).astype(float) for _ in range(200)]
     for x in cases:
         idx = rng.integers(0, len(x), (300, len(x)))
-        got = stats._rank_biserial_resampled(x, idx)
+        got = effects._rank_biserial_resampled(x, idx)
         assert np.array_equal(got, ranked(x[idx])), x
-        assert stats._rank_biserial_resampled(x, np.arange(len(x))[None])[0] == ranked(x)[0]
+        assert effects._rank_biserial_resampled(x, np.arange(len(x))[None])[0] == ranked(x)[0]

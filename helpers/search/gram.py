@@ -1,0 +1,278 @@
+"""Images -> Gram vectors: ResNet-152 up to ``layer3`` and the Gram matrices of its activations.
+
+Similarity (SPEC.md; Janik 2023, Methods, Eq. 5): the cosine similarity of flattened Gram matrices
+``G = (1/HW) X X^T`` of ResNet-152 (ImageNet) activations at the output of ``layer3``
+(``X``: 1024 channels x HW positions; 1024 x 14 x 14 at 224 px), i.e. of 1,048,576-dimensional vectors.
+
+**Preprocessing** (:meth:`GramEncoder.preprocess`): RGB uint8 -> resize the *shorter* side to
+``size`` (224) with bilinear, antialiased interpolation -> centre crop ``size x size`` -> [0, 1]
+-> ImageNet mean/std normalisation. ArtBench-10's 256x256 images are simply scaled to 224x224;
+BigGAN's 256x256 images likewise; the 32x32 CIFAR images are scaled up.
+
+**Gram vectors.** ``G`` is symmetric, so :meth:`GramEncoder.encode` returns the upper triangle
+(``C(C+1)/2 = 524,800`` values) with off-diagonal entries multiplied by sqrt(2): dot products of
+these vectors equal the Frobenius products of the full Gram matrices exactly
+(``tests/test_artsearch.py`` checks it), at half the size. Vectors are unit-normalised, so a dot
+product *is* the cosine similarity of the flattened Grams.
+
+**Precision.** ``precision="fp32"`` (default) runs the network in float32. ``"bf16"`` runs the
+convolutions under bfloat16 autocast (fp32 accumulation inside oneDNN / cuBLAS) and computes the
+Gram from the activations cast back to float32. Measured agreement and speed are in
+``benchmarks/artsearch.py`` (``--bf16``); the index records the precision it was built with.
+
+**Devices.** The encoder runs on ``device``; images are decoded and preprocessed on the CPU in
+DataLoader workers and moved in batches (pinned memory on CUDA).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import warnings
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+from tqdm.auto import tqdm
+
+from helpers import io, resolve_device
+from helpers.nets import models
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet weights (IMAGENET1K_V1 transforms)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PRECISIONS = ("fp32", "bf16")
+
+
+def triangle(gram):
+    """Upper triangle of symmetric Grams (..., C, C) -> (..., C(C+1)/2), off-diagonals x sqrt(2).
+
+    Dot products of the results equal Frobenius products of the full matrices.
+    """
+    c = gram.shape[-1]
+    iu = torch.triu_indices(c, c, device=gram.device)
+    w = torch.full((iu.shape[1],), math.sqrt(2.0), dtype=gram.dtype, device=gram.device)
+    w[iu[0] == iu[1]] = 1.0
+    return gram[..., iu[0], iu[1]] * w
+
+
+class GramEncoder:
+    """ResNet-152 up to ``layer3`` -> Gram matrices of the activations.
+
+    Preprocessing: resize the shorter side to ``size`` (bilinear, antialiased), centre crop
+    ``size x size``, scale to [0, 1], ImageNet mean/std normalisation.
+
+    Args:
+        model: a torchvision ResNet (e.g. ``models.load("resnet152", ...)``); ``None`` loads
+            ResNet-152 with ``source``/``seed``.
+        size: input side in pixels (224 in the paper; layer3 output is ``size/16`` on a side).
+        device: torch device.
+        source: ``"pretrained"`` or ``"random"`` when ``model`` is None.
+        seed: stand-in seed when ``source="random"``.
+        precision: ``"fp32"`` or ``"bf16"`` (bfloat16 autocast of the network; the Gram in fp32).
+        progress: download / hashing progress bars.
+
+    Raises:
+        ValueError: an unknown ``precision``.
+    """
+
+    def __init__(self, model=None, *, size: int = 224, device="cpu", source: str = "pretrained", seed: int = 0,
+                 precision: str = "fp32", progress: bool = True):
+        if precision not in PRECISIONS:
+            raise ValueError(f"GramEncoder: precision must be one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
+        self.device = resolve_device(device)
+        if model is None:
+            model = models.load("resnet152", source=source, seed=seed, device=self.device, progress=progress)
+        self.model = model
+        self.info = dict(getattr(model, "na_info", {}) or {})
+        self.stand_in = models.is_stand_in(model)
+        self.description = models.describe(model)
+        self.size = int(size)
+        self.trunk = torch.nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool,
+                                         model.layer1, model.layer2, model.layer3).to(self.device).eval()
+        self.channels = model.layer3[-1].conv3.out_channels if hasattr(model.layer3[-1], "conv3") else 256
+        self.dim = self.channels * (self.channels + 1) // 2
+
+    def config(self) -> dict:
+        """What an index needs to rebuild the same encoder (size, weights provenance)."""
+        return {"size": self.size, "model": self.info, "stand_in": self.stand_in, "description": self.description,
+                "precision": self.precision}
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def calibrate_stand_in(self, images, *, batch_size: int = 32) -> "GramEncoder":
+        """Stand-in only: set the BatchNorm running statistics of the trunk from ``images``.
+
+        A random-initialised ResNet keeps BatchNorm statistics 0/1, so activations grow block
+        by block and every Gram is almost the same matrix (cosines ~ 1.0000): no ranking to
+        test. Re-estimating the statistics on a batch (as BigGAN's stand-in does) gives Gram
+        cosines spread like a trained network's (about 0.5-0.95). Still a STAND-IN.
+
+        Raises:
+            ValueError: the encoder carries pretrained weights (never touch those).
+        """
+        if not self.stand_in:
+            raise ValueError("calibrate_stand_in: refusing to change the statistics of pretrained weights")
+        x = torch.stack([self.preprocess(_as_image(im)) for im in list(images)[:batch_size]]).to(self.device)
+        bns = [m for m in self.trunk.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over this one batch
+        self.trunk.train()
+        with torch.no_grad():
+            self.trunk(x)
+        self.trunk.eval()
+        self.info["calibrated_bn"] = len(x)
+        return self
+
+    def preprocess(self, img) -> "object":
+        """uint8 HxWx3 -> float32 tensor 3 x size x size (resize shorter side, centre crop, normalise)."""
+        t = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1)
+        t = TF.resize(t, [self.size], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+        t = TF.center_crop(t, [self.size, self.size])
+        t = t.float().div_(255.0)
+        return TF.normalize(t, IMAGENET_MEAN, IMAGENET_STD)
+
+    def activations(self, batch):
+        """Normalised batch N x 3 x S x S -> layer3 activations N x C x HW (float32, on device)."""
+        with torch.inference_mode(), self._autocast():
+            x = self.trunk(batch.to(self.device, non_blocking=True).float())
+        return x.float().flatten(2)
+
+    @staticmethod
+    def gram(acts):
+        """Activations N x C x HW -> Grams N x C x C, ``G = X X^T / HW``."""
+        return acts @ acts.transpose(1, 2) / acts.shape[-1]
+
+    @staticmethod
+    def normalised(acts):
+        """Scale activations so that ``Xn Xn^T`` is the unit-Frobenius Gram: ``Xn = X / sqrt(HW ||G||_F)``.
+
+        Then ``cos(G_a, G_b) = ||Xn_a^T Xn_b||_F^2``. All-zero activations stay zero.
+        """
+        hw = acts.shape[-1]
+        small = acts.transpose(1, 2) @ acts if hw <= acts.shape[1] else acts @ acts.transpose(1, 2)
+        norm = small.flatten(1).norm(dim=1).div(hw).clamp_min(1e-30)  # ||X X^T||_F = ||X^T X||_F
+        return acts / (hw * norm).sqrt()[:, None, None]
+
+    def encode_batch(self, batch):
+        """Normalised batch -> (unit Gram triangle vectors N x C(C+1)/2, Xn N x C x HW)."""
+        acts = self.activations(batch)
+        xn = self.normalised(acts)
+        return triangle(xn @ xn.transpose(1, 2)), xn
+
+    def encode(self, images, *, batch_size: int = 16, progress: bool = False):
+        """Images (uint8 HxWx3 arrays or paths) -> unit Gram triangle vectors N x 524,800 (float32, CPU).
+
+        ``encode(a) @ encode(b).T`` is the cosine similarity of the flattened Gram matrices.
+        """
+        vecs = []
+        for start in _trange(0, len(images), batch_size, progress, "encode"):
+            batch = torch.stack([self.preprocess(_as_image(im)) for im in images[start:start + batch_size]])
+            vecs.append(self.encode_batch(batch)[0].cpu())
+        return torch.cat(vecs) if vecs else torch.zeros(0, self.dim)
+
+
+def _as_image(im):
+    return io.read_image(im)
+
+
+def _trange(start, stop, step, progress, desc):
+    rng = range(start, stop, step)
+    return tqdm(rng, desc=desc, disable=not progress, leave=False) if progress else rng
+
+
+class _Dataset:
+    """torch Dataset over a corpus: (preprocessed tensor, index, error message or '')."""
+
+    def __init__(self, corpus, encoder, indices):
+        self.corpus, self.encoder, self.indices = corpus, encoder, list(indices)
+        self.size = encoder.size
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, j):
+        i = self.indices[j]
+        try:
+            return self.encoder.preprocess(self.corpus.load(i)), i, ""
+        except (io.ImageReadError, OSError, ValueError) as exc:
+            return torch.zeros(3, self.size, self.size), i, str(exc) or repr(exc)
+
+
+class _Prep:
+    """Picklable stand-in for the encoder inside DataLoader workers (preprocessing only)."""
+
+    def __init__(self, size):
+        self.size = size
+
+    preprocess = GramEncoder.preprocess
+
+
+def _loader(corpus, encoder, indices, *, batch_size, num_workers):
+    ds = _Dataset(corpus, _Prep(encoder.size), indices)
+    kw = dict(num_workers=num_workers, persistent_workers=False)
+    if num_workers > 0:
+        kw.update(prefetch_factor=4)
+    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, pin_memory=encoder.device.type == "cuda",
+                                       collate_fn=_collate, **kw)
+
+
+def _collate(rows):
+    return torch.stack([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows]
+
+
+def default_workers() -> int:
+    """DataLoader workers for decoding: ``min(4, cpu_count - 1)``, at least 1."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def iter_encoded(corpus, encoder: "GramEncoder", *, start: int = 0, stop: int | None = None, rows=None,
+                 batch_size: int = 16, num_workers: int | None = None):
+    """Stream a corpus through the encoder: decoding in DataLoader workers overlaps the network.
+
+    ``rows`` (a list of corpus rows) replaces ``start``/``stop`` when given. Unreadable images are reported with a warning naming the file and come back with an
+    error message (their vectors are meaningless and must be skipped).
+
+    Yields:
+        ``(rows, vectors, xn, errors)``: corpus rows (list of int), unit Gram triangle vectors
+        B x C(C+1)/2 and normalised activations B x C x HW (on the encoder's device), and one
+        error string per row (``""`` when the image was read).
+    """
+    nw = default_workers() if num_workers is None else num_workers
+    stop = len(corpus) if stop is None else stop
+    rows = range(start, stop) if rows is None else rows
+    for batch, idx, errs in _loader(corpus, encoder, rows, batch_size=batch_size, num_workers=nw):
+        for i, e in zip(idx, errs):
+            if e:
+                _warn_bad(corpus, i, e)
+        vec, xn = encoder.encode_batch(batch)
+        yield idx, vec, xn, errs
+
+
+def _warn_bad(corpus, i, err):
+    where = corpus.items["path"].iat[i] or corpus.name(i)
+    warnings.warn(f"artsearch: skipping unreadable image {where}: {err}", stacklevel=3)
+
+
+def encode_corpus_rows(corpus, encoder, indices, *, batch_size=16):
+    """Encode specific rows in-process -> (vectors, xn, ok mask)."""
+    vecs, xns, ok = [], [], []
+    for s in range(0, len(indices), batch_size):
+        chunk = indices[s:s + batch_size]
+        tens, good = [], []
+        for i in chunk:
+            try:
+                tens.append(encoder.preprocess(corpus.load(i)))
+                good.append(True)
+            except (ValueError, OSError) as exc:
+                _warn_bad(corpus, i, exc)
+                tens.append(torch.zeros(3, encoder.size, encoder.size))
+                good.append(False)
+        v, xn = encoder.encode_batch(torch.stack(tens))
+        vecs.append(v), xns.append(xn), ok.extend(good)
+    return torch.cat(vecs), torch.cat(xns), np.array(ok, dtype=bool)
+
