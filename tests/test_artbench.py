@@ -97,6 +97,53 @@ def test_join_falls_back_to_filenames_and_refuses_a_foreign_csv(tmp_path):
         artbench.read_corpus(p, metadata=tmp_path / "bad.csv")
 
 
+class _RunsACommand:
+    """Pickles as a call of os.system: unpickling it with pickle.load would run the command."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_a_pickle_that_runs_a_command_is_refused_and_nothing_runs(tmp_path, protocol):
+    """A crafted CIFAR-python archive (folder or tar.gz): refused with the usual message, the command never runs."""
+    marker = tmp_path / "pwned"
+    batch = {b"data": _RunsACommand(f"touch {marker}"), b"labels": [0], b"filenames": [b"a.jpg"]}
+    folder = tmp_path / "archive" / artbench.CIFAR_PYTHON_FOLDER
+    folder.mkdir(parents=True)
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=protocol))
+    with pytest.raises(ValueError, match=r"data_batch_1: not a CIFAR-python pickle \(refusing to load posix.system"):
+        artbench.read_corpus(tmp_path / "archive")
+    with tarfile.open(tmp_path / "evil.tar.gz", "w:gz") as tar:
+        tar.add(folder, arcname=artbench.CIFAR_PYTHON_FOLDER)
+    with pytest.raises(ValueError, match="evil.tar.gz:.*data_batch_1: not a CIFAR-python pickle"):
+        artbench.read_corpus(tmp_path / "evil.tar.gz")
+    assert not marker.exists()
+    pickle.loads(pickle.dumps(batch, protocol=protocol))  # the same bytes under plain pickle do run it: the test is real
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_the_safe_reader_loads_every_protocol_of_a_real_batch(tmp_path, protocol):
+    """What the format holds (arrays, dtypes, lists, bytes; Python 3's protocol-2 bytes) still loads."""
+    from helpers import io
+
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    batch = {b"data": data, b"labels": [np.int64(1), 2], b"filenames": [b"a.jpg", b"b.jpg"], b"batch_label": "x"}
+    import io as _io
+
+    got = io.load_numpy_pickle(_io.BytesIO(pickle.dumps(batch, protocol=protocol)), encoding="bytes")
+    assert np.array_equal(got[b"data"], data) and got[b"labels"] == [1, 2] and got[b"filenames"] == [b"a.jpg", b"b.jpg"]
+    crafted = b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R."  # a codec other than latin-1
+    with pytest.raises(pickle.UnpicklingError, match="only latin-1"):
+        io.load_numpy_pickle(_io.BytesIO(crafted))
+
+
 def test_broken_batches_are_named(tmp_path):
     folder = tmp_path / artbench.CIFAR_PYTHON_FOLDER
     folder.mkdir()

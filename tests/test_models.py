@@ -329,3 +329,42 @@ def test_inception_stand_in_has_all_144_layers():
     net = models.load("inception5h", source="random", seed=0)
     assert models.is_stand_in(net)
     assert len(layers.LAYERS) == 144
+
+
+def test_the_stand_in_rule_for_models_manifests_and_tables(tmp_path):
+    """One rule (models.is_stand_in): a stand-in unless shown to come from the pretrained weights."""
+    import types
+
+    import pandas as pd
+
+    net = types.SimpleNamespace(na_info={"source": "pretrained"})
+    assert not models.is_stand_in(net)
+    assert models.is_stand_in(types.SimpleNamespace(na_info={"source": "rehearsal"}))
+    assert models.is_stand_in(types.SimpleNamespace(na_info={"source": "pretrained"}, rehearsal_stand_in=True))
+    assert models.is_stand_in(object())  # no provenance at all
+    manifest = pd.DataFrame({"layer": ["conv2d0", "mixed3a"], "weights_source": ["pretrained", "pretrained"]})
+    assert not models.is_stand_in(manifest)
+    assert models.is_stand_in(manifest.assign(weights_source=["pretrained", "random"]))
+    # no weights_source column: notebooks 03/04 said stand-in and the feature table said not; the rule says stand-in
+    assert models.is_stand_in(manifest.drop(columns="weights_source"))
+    assert not models.is_stand_in(pd.DataFrame({"file": ["a.png"], "stand_in": [False]}))  # notebook 05's gallery
+    assert models.is_stand_in(pd.DataFrame({"file": ["a.png", "b.png"], "stand_in": [False, True]}))
+    manifest.to_csv(tmp_path / "manifest.csv", index=False)
+    manifest.drop(columns="weights_source").to_parquet(tmp_path / "bare.parquet")
+    assert not models.is_stand_in(tmp_path / "manifest.csv") and models.is_stand_in(tmp_path / "bare.parquet")
+
+
+def test_the_feature_table_uses_the_stand_in_rule(tmp_path, monkeypatch):
+    """helpers.measures.table.stimuli labels a manifest without provenance a stand-in (it said the opposite before)."""
+    import pandas as pd
+
+    from helpers.measures import table
+
+    monkeypatch.setenv("NA_RESULTS_DIR", str(tmp_path))
+    dream = paths.results("smoke") / "dream"
+    dream.mkdir(parents=True)
+    rows = pd.DataFrame({"layer": ["conv2d0"], "layer_index": [1], "seed": [0], "path": ["images/a.png"]})
+    rows.to_csv(dream / "manifest.csv", index=False)
+    assert table.stimuli(profile="smoke").attrs["stand_in"]
+    rows.assign(weights_source="pretrained").to_csv(dream / "manifest.csv", index=False)
+    assert not table.stimuli(profile="smoke").attrs["stand_in"]

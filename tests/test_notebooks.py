@@ -1,5 +1,8 @@
-"""Notebook tier: run the whole chain with PROFILE="smoke" and check every registered output."""
+"""Notebook tier: run the whole chain with PROFILE="smoke" and check every registered output and every file read."""
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -7,17 +10,111 @@ from helpers import io, paths, pipeline, registry
 
 pytestmark = pytest.mark.notebooks
 
+# An IPython startup file for the notebooks' kernels: an audit hook (PEP 578) writes every file the kernel opens
+# (and every file it renames into place) to $NA_READ_LOG. It only records; the notebooks run as they always do.
+_READ_LOG = r"""
+import os, sys
+_path = os.environ.get("NA_READ_LOG")
+if _path:
+    _log = open(_path, "a", buffering=1)
+    def _na_audit(event, args):
+        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+            mode = args[1] if isinstance(args[1], str) else "r"
+            _log.write(("w" if any(c in mode for c in "wax+") else "r") + "\t" + os.path.abspath(os.fsdecode(args[0])) + "\n")
+        elif event in ("os.rename", "os.replace"):
+            _log.write("w\t" + os.path.abspath(os.fsdecode(args[1])) + "\n")
+    sys.addaudithook(_na_audit)
+"""
+
 
 @pytest.fixture(scope="session")
-def smoke_run():
-    """Run every notebook once per session; keep the failure message instead of raising."""
-    try:
-        pipeline.run("smoke")
-        error = None
-    except SystemExit as exc:
-        error = str(exc)
+def instrumented_run(tmp_path_factory):
+    """Run every notebook once per session, recording the files each kernel reads and each notebook creates.
+
+    Instrumented rather than parsed: helpers read files for the notebooks (``table.stimuli`` reads notebook 01's
+    manifest), which no reading of the notebooks' code would see.
+    """
+    import papermill
+
+    logs = tmp_path_factory.mktemp("reads")
+    startup = logs / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-na-read-log.py").write_text(_READ_LOG)
+    results = paths.results("smoke")
+    real = papermill.execute_notebook
+    created = {}
+
+    def execute(src, dst, **kwargs):
+        nb = Path(src).name
+        before = {p for p in results.rglob("*") if p.is_file()}
+        os.environ["NA_READ_LOG"] = str(logs / f"{nb}.log")
+        try:
+            return real(src, dst, **kwargs)
+        finally:
+            os.environ.pop("NA_READ_LOG", None)
+            created[nb] = {p for p in results.rglob("*") if p.is_file()} - before
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IPYTHONDIR", str(logs / "ipython"))
+        mp.setattr(papermill, "execute_notebook", execute)
+        try:
+            pipeline.run("smoke")
+            error = None
+        except SystemExit as exc:
+            error = str(exc)
     index = io.load_json(paths.build("smoke") / "index.json")
-    return {e["notebook"]: e for e in index["notebooks"]}, error
+    return {"entries": {e["notebook"]: e for e in index["notebooks"]}, "error": error, "logs": logs, "created": created}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(instrumented_run):
+    """(index entries by notebook, the failure message or None) of the session's smoke chain."""
+    return instrumented_run["entries"], instrumented_run["error"]
+
+
+def reads_of_other_notebooks(run) -> dict[str, set[tuple[str, str]]]:
+    """``{notebook: {(producer, file relative to results/smoke/)}}``: what each notebook read of another's outputs.
+
+    Caches (``cache/``) are left out: notebooks 02, 05 and 08 share the feature cache, read it when it is there and
+    never need it (a miss only costs time), so it is no input.
+    """
+    results = paths.results("smoke").resolve()
+    producer = {p.resolve(): nb for nb, files in sorted(run["created"].items()) for p in files}
+    out = {}
+    for nb in run["created"]:
+        log = run["logs"] / f"{nb}.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        reads = set()
+        for line in lines:
+            mode, path = line.split("\t", 1)
+            p = Path(path).resolve()
+            if mode != "r" or results not in p.parents or p not in producer or producer[p] == nb:
+                continue
+            rel = p.relative_to(results).as_posix()
+            if not rel.startswith("cache/"):
+                reads.add((producer[p], rel))
+        out[nb] = reads
+    return out
+
+
+def _covers(declared, producer, rel) -> bool:
+    """A declared input (producer, file) covers reads of that file and of the files in its folder."""
+    return any(d[0] == producer and (rel == d[1] or ("/" in d[1] and rel.startswith(d[1].rsplit("/", 1)[0] + "/")))
+               for d in declared)
+
+
+def test_every_file_a_notebook_reads_of_another_is_a_declared_input(instrumented_run):
+    """Each read of another notebook's output is in registry.INPUTS (required) or OPTIONAL_INPUTS, and every
+    declared input is read: the pipeline's skip logic sees the real file graph."""
+    assert instrumented_run["error"] is None, instrumented_run["error"]
+    reads = reads_of_other_notebooks(instrumented_run)
+    assert any(reads.values()), "no reads were recorded: the instrumentation did not run"
+    for nb, got in sorted(reads.items()):
+        declared = registry.INPUTS.get(nb, ()) + registry.OPTIONAL_INPUTS.get(nb, ())
+        undeclared = sorted(r for r in got if not _covers(declared, *r))
+        assert not undeclared, f"{nb} reads {undeclared}, which registry.INPUTS does not list"
+        unread = [d[:2] for d in declared if not any(_covers([d], *r) for r in got)]
+        assert not unread, f"{nb}: registry lists {unread} as inputs, but the smoke run did not read them"
 
 
 @pytest.mark.parametrize("notebook", registry.notebooks())
