@@ -78,6 +78,8 @@ def setup(seed: int = 0, *, style: bool = True, device: str = "auto"):
 
     Returns:
         torch.device: the device notebooks should pass to helpers.
+
+    Used in: notebooks 00, 01, 02, 03, 04, 05, 06, 07 and 08.
     """
     import random
 
@@ -95,7 +97,11 @@ def setup(seed: int = 0, *, style: bool = True, device: str = "auto"):
 
 
 def resolve_device(device="auto"):
-    """``"auto"`` -> CUDA if available else CPU; anything else -> ``torch.device(device)``."""
+    """``"auto"`` -> CUDA if available else CPU; anything else -> ``torch.device(device)``.
+
+    Used in: notebooks 00, 01, 02, 03, 04, 05, 06 and 08 through :func:`helpers.setup`; notebook 07 through
+        :class:`helpers.search.gram.GramEncoder`.
+    """
     import torch
 
     if isinstance(device, torch.device):
@@ -113,7 +119,10 @@ _CORE = ("torch", "torchvision", "pytorch-pretrained-biggan", "numpy", "scipy", 
 
 
 def environment_report() -> dict:
-    """Python, package versions and device facts as a JSON-friendly dict (notebook 00, manifests)."""
+    """Python, package versions and device facts as a JSON-friendly dict (notebook 00, manifests).
+
+    Used in: notebook 00 (setup-check.json).
+    """
     import platform
     from importlib import metadata
 

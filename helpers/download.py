@@ -18,15 +18,28 @@ from pathlib import Path
 
 
 class ChecksumError(RuntimeError):
-    """A file's sha256 differs from the pinned or recorded one."""
+    """A file's sha256 differs from the pinned or recorded one.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
 
 
 class DownloadError(RuntimeError):
-    """A download failed (no network, HTTP error, interrupted)."""
+    """A download failed (no network, HTTP error, interrupted).
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
 
 
 def sha256sum(path, *, chunk: int = 1 << 22, progress: bool = False) -> str:
-    """Hex sha256 of a file, streamed in chunks."""
+    """Hex sha256 of a file, streamed in chunks.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 07 through :class:`helpers.search.gram.GramEncoder`; notebook
+        08 through :func:`helpers.study.experiment.export`.
+    """
     path = Path(path)
     h = hashlib.sha256()
     bar = _bar(path.stat().st_size, f"sha256 {path.name}", progress)
@@ -43,7 +56,9 @@ def md5sum(path, *, chunk: int = 1 << 22) -> str:
 
 md5 is no protection against a crafted file; :func:`sha256sum` is the project's hash. It is kept for
 ArtBench-10, whose own loader publishes md5 sums (:data:`helpers.sources.CIFAR_PYTHON_MD5`).
-"""
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.locate_corpus`.
+    """
     h = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         while block := f.read(chunk):
@@ -58,7 +73,12 @@ def _bar(total, desc, enable):
 
 
 def record_path(path) -> Path:
-    """The sidecar file that records ``path``'s sha256 at first download."""
+    """The sidecar file that records ``path``'s sha256 at first download.
+
+    Used in: notebook 00 (setup-check.json) through :func:`helpers.nets.models.status`; notebooks 01
+        (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through :func:`helpers.nets.models.load`;
+        notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
     path = Path(path)
     return path.with_name(path.name + ".sha256")
 
@@ -72,6 +92,9 @@ def verify(path, *, sha256: str | None = None, sha256_prefix: str | None = None,
 
     Raises:
         ChecksumError: naming the file, the expected and the actual hash.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 07 through :class:`helpers.search.gram.GramEncoder`.
     """
     path = Path(path)
     actual = sha256sum(path, progress=progress)
@@ -104,6 +127,10 @@ def download(url: str, dest, *, sha256: str | None = None, sha256_prefix: str | 
     Raises:
         DownloadError: the network or server failed (the message names the URL).
         ChecksumError: the finished file does not match the pin.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 02 through :func:`helpers.measures.table.table` (measure group
+        ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +176,10 @@ def download_first(urls, dest, *, sha256: str | None = None, sha256_prefix: str 
     Raises:
         DownloadError: every location failed; the message lists each URL with its reason.
         ChecksumError: with a single location, as :func:`download`.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 02 through :func:`helpers.measures.table.table` (measure group
+        ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls:

@@ -30,6 +30,11 @@ def atomic_path(path, *, suffix: str | None = None):
     ``open()`` (0666 minus the user's umask, 0644 typically), so colleagues on a shared
     server can read it. On an exception the temporary file is removed
     and ``path`` is left untouched.
+
+    Used in: notebook 00 (setup-check.json) through :func:`helpers.io.save_json`; notebooks 01
+        (p1-dream-contact-sheet.png, p1-dream-octaves.png), 03, 04, 05 and 06 through
+        :func:`helpers.figures.base.save`; notebooks 02 and 08 through :func:`helpers.measures.table.table`;
+        notebook 07 through :func:`helpers.search.artbench.make_demo_corpus`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,25 +59,45 @@ def _umask() -> int:
 
 
 def write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
+    """Write ``data`` to ``path`` atomically.
+
+    Used in: notebooks 00 (setup-check.json), 03 (p1-key-numbers.json), 04 (p1-key-numbers.json) and 08
+        (key-numbers.json) through :func:`helpers.io.save_json`; notebook 01 (p1-dream-contact-sheet.png) through
+        :func:`helpers.synthesis.dream_jobs.synthesize`; notebook 07 through
+        :func:`helpers.search.index.build_index`.
+    """
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
 def save_json(obj, path) -> Path:
-    """Write ``obj`` as indented JSON atomically (NumPy scalars and arrays become plain JSON)."""
+    """Write ``obj`` as indented JSON atomically (NumPy scalars and arrays become plain JSON).
+
+    Used in: notebook 00 (setup-check.json); notebook 01 (p1-dream-contact-sheet.png) through
+        :func:`helpers.synthesis.dream_jobs.synthesize`; notebook 03 (p1-key-numbers.json); notebook 04
+        (p1-key-numbers.json); notebook 07 (p2-nearest-key-numbers.json); notebook 08 (key-numbers.json).
+    """
     text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default)
     return write_bytes(path, (text + "\n").encode())
 
 
 def load_json(path):
-    """Read a JSON file."""
+    """Read a JSON file.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.synthesis.dream_jobs.synthesize`;
+        notebook 04 (p1-key-numbers.json); notebook 07 through :func:`helpers.search.index.build_index`.
+    """
     return json.loads(Path(path).read_text())
 
 
 def strict_json(obj):
-    """``obj`` with every NaN or infinite float replaced by None, recursively, so the JSON is strict (key-number files)."""
+    """``obj`` with every NaN or infinite float replaced by None, recursively, so the JSON is strict (key-number files).
+
+    Used in: notebook 03 (p1-expected-vs-paper.csv, p1-key-numbers.json) through
+        :func:`helpers.study.stats.key_numbers`; notebook 04 through
+        :func:`helpers.study.effects.layer_key_numbers`.
+    """
     if isinstance(obj, dict):
         return {k: strict_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -93,7 +118,16 @@ def _json_default(o):
 
 
 def save_table(df, path, *, index: bool = False) -> Path:
-    """Write a DataFrame atomically; the format follows the suffix (``.csv`` or ``.parquet``)."""
+    """Write a DataFrame atomically; the format follows the suffix (``.csv`` or ``.parquet``).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.synthesis.dream_jobs.synthesize`;
+        notebook 02 (features.parquet, p1-feature-separation.csv); notebook 03 (Table 1, p1-anova.csv,
+        p1-expected-vs-paper.csv, p1-mixed-model.csv, p1-regression.csv); notebook 04 (Figure 10,
+        p1-group-tests.csv, p1-joint-density.csv, p1-layer-effect-sizes.csv, 2 more outputs); notebook 05 (Figure
+        1, p2-biggan-features.parquet, p2-distances.csv, p2-spectra-edges.csv); notebook 07
+        (p2-nearest-paintings.csv); notebook 08 (study/correction-sensitivity.csv, study/effect-sizes.csv,
+        study/group-tests.csv, study/mixed-model.csv, 2 more outputs).
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
         if path.suffix == ".csv":
@@ -106,7 +140,13 @@ def save_table(df, path, *, index: bool = False) -> Path:
 
 
 def load_table(path):
-    """Read a ``.csv`` or ``.parquet`` table into a DataFrame."""
+    """Read a ``.csv`` or ``.parquet`` table into a DataFrame.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.stimuli`; notebook 03 (Figure 6, Figure 7, Figure
+        8, Figure 9, 7 more outputs); notebook 04 (Figure 12, Figure 13, Supplementary S2, Supplementary S3, 3
+        more outputs); notebook 05 (p2-biggan-features.parquet); notebook 08 (key-numbers.json,
+        study-effect-sizes.png, study/correction-sensitivity.csv, study/effect-sizes.csv, 4 more outputs).
+    """
     path = Path(path)
     if path.suffix == ".csv":
         return pd.read_csv(path)
@@ -116,7 +156,12 @@ def load_table(path):
 
 
 def save_image(img, path) -> Path:
-    """Save ``img`` (uint8 HxWx3) atomically; the format follows the suffix (PNG by default)."""
+    """Save ``img`` (uint8 HxWx3) atomically; the format follows the suffix (PNG by default).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.synthesis.dream_jobs.synthesize`;
+        notebook 05 through :func:`helpers.synthesis.biggan_gallery.save_gallery_images`; notebook 07 through
+        :func:`helpers.search.artbench.make_demo_corpus`.
+    """
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"save_image: expected uint8 HxWx3, got {img.dtype} {img.shape} for {path}")
@@ -127,7 +172,14 @@ def save_image(img, path) -> Path:
 
 
 class ImageReadError(ValueError):
-    """An image file could not be read as RGB; the message names the file and why."""
+    """An image file could not be read as RGB; the message names the file and why.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.figures.paper1.contact_sheet`;
+        notebooks 02 and 08 through :func:`helpers.measures.table.table`; notebook 04 through
+        :func:`helpers.figures.paper1.load_layer_images`; notebook 05 (Supplementary A4 / S6,
+        p2-spectra-edges.csv) through :func:`helpers.measures.spectra.spectra_edges`; notebook 07 through
+        :func:`helpers.search.artbench.read_corpus`.
+    """
 
 
 def read_image(path_or_array, *, min_size: int = 8) -> np.ndarray:
@@ -140,6 +192,12 @@ def read_image(path_or_array, *, min_size: int = 8) -> np.ndarray:
     Raises:
         ImageReadError: unreadable or truncated file, or smaller than ``min_size`` pixels
             on a side; the message names the file.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.figures.paper1.contact_sheet`;
+        notebooks 02 and 08 through :func:`helpers.measures.table.table`; notebook 04 through
+        :func:`helpers.figures.paper1.load_layer_images`; notebook 05 (Supplementary A4 / S6,
+        p2-spectra-edges.csv) through :func:`helpers.measures.spectra.spectra_edges`; notebook 07 through
+        :func:`helpers.search.artbench.read_corpus`.
     """
     name = "<array>" if isinstance(path_or_array, np.ndarray) else str(path_or_array)
     if isinstance(path_or_array, np.ndarray):
@@ -197,6 +255,8 @@ class NumpyUnpickler(pickle.Unpickler):
     writes bytes at protocol 2). Lists, dicts, tuples, strings, bytes and numbers are opcodes and need no
     global. Anything else (a function or class that would run code, e.g. ``os.system``) is refused with
     ``pickle.UnpicklingError`` before it is called.
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.read_corpus`.
     """
 
     ALLOWED = {(mod, name) for core in ("numpy.core", "numpy._core")
@@ -221,5 +281,7 @@ def load_numpy_pickle(fh, *, encoding: str = "ASCII"):
 
     Raises:
         pickle.UnpicklingError: the pickle asks for anything else (:class:`NumpyUnpickler`), or is broken.
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.read_corpus`.
     """
     return NumpyUnpickler(fh, encoding=encoding).load()

@@ -15,7 +15,10 @@ from numba import njit
 
 
 def compiled(fn):
-    """``fn`` compiled by numba (no Python objects inside), released GIL, disk cache if possible."""
+    """``fn`` compiled by numba (no Python objects inside), released GIL, disk cache if possible.
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
+    """
     try:
         return njit(cache=True, nogil=True)(fn)
     except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available ..."

@@ -31,12 +31,22 @@ def _env_path(var: str, default: Path) -> Path:
 
 
 def root() -> Path:
-    """Repository root."""
+    """Repository root.
+
+    Used in: notebook 00 (setup-check.json) through :func:`helpers.paths.build`; notebooks 01
+        (p1-dream-contact-sheet.png, p1-dream-octaves.png), 03, 05 and 06 through
+        :func:`helpers.figures.base.save`; notebooks 02, 07 and 08 through :func:`helpers.paths.results`; notebook
+        04 through :func:`helpers.paths.display`.
+    """
     return _env_path("NA_ROOT", _HERE.parent)
 
 
 def notebooks() -> Path:
-    """Folder of the numbered notebooks."""
+    """Folder of the numbered notebooks.
+
+    Used in: no notebook; by :func:`helpers.pipeline.run`; ``benchmarks/class_chain.py``, ``tests/conftest.py``,
+        ``tests/test_io_paths.py``, ``tests/test_layout.py`` and 11 more.
+    """
     return root() / "notebooks"
 
 
@@ -48,22 +58,42 @@ def _profiled(var: str, name: str, profile: str, create: bool) -> Path:
 
 
 def results(profile: str = "paper", *, create: bool = True) -> Path:
-    """Folder for tables, data and manifests of one profile (``results/<profile>``)."""
+    """Folder for tables, data and manifests of one profile (``results/<profile>``).
+
+    Used in: notebook 00 (setup-check.json); notebooks 01, 03, 04 and 05; notebook 02 (features.parquet,
+        p1-clutter-maps.png, p1-feature-correlations.png, p1-feature-distributions.png, 2 more outputs); notebook
+        07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv); notebook 08
+        (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv, study/effect-sizes.csv, 4
+        more outputs).
+    """
     return _profiled("NA_RESULTS_DIR", "results", profile, create)
 
 
 def figures(profile: str = "paper", *, create: bool = True) -> Path:
-    """Folder for figures of one profile (``figures/<profile>``)."""
+    """Folder for figures of one profile (``figures/<profile>``).
+
+    Used in: notebook 00 (setup-check.json); notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 02,
+        03, 04, 05, 06, 07 (Figure 4, p2-fig04-top5.png) and 08 (study-effect-sizes.png) through
+        :func:`helpers.figures.base.save`.
+    """
     return _profiled("NA_FIGURES_DIR", "figures", profile, create)
 
 
 def build(profile: str = "paper", *, create: bool = True) -> Path:
-    """Folder for executed notebooks of one profile (``build/<profile>``)."""
+    """Folder for executed notebooks of one profile (``build/<profile>``).
+
+    Used in: notebook 00 (setup-check.json).
+    """
     return _profiled("NA_BUILD_DIR", "build", profile, create)
 
 
 def cache(*, create: bool = True) -> Path:
-    """Folder of downloaded and converted network weights."""
+    """Folder of downloaded and converted network weights.
+
+    Used in: notebook 00 (setup-check.json); notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05
+        and 06 through :func:`helpers.nets.models.load`; notebook 02 through :func:`helpers.measures.table.table`
+        (measure group ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
     path = _env_path("NA_CACHE_DIR", Path.home() / ".cache" / "neural-aesthetics" / "weights")
     if create:
         path.mkdir(parents=True, exist_ok=True)
@@ -71,7 +101,12 @@ def cache(*, create: bool = True) -> Path:
 
 
 def data(*, create: bool = True) -> Path:
-    """Folder of downloaded datasets (ArtBench-10)."""
+    """Folder of downloaded datasets (ArtBench-10).
+
+    Used in: notebook 00 (setup-check.json); notebook 01 (p1-dream-octaves.png) through
+        :func:`helpers.synthesis.start_images.start_images`; notebook 07 through
+        :func:`helpers.search.artbench.read_corpus`.
+    """
     path = _env_path("NA_DATA_DIR", Path.home() / ".cache" / "neural-aesthetics" / "data")
     if create:
         path.mkdir(parents=True, exist_ok=True)
@@ -79,7 +114,11 @@ def data(*, create: bool = True) -> Path:
 
 
 def display(path) -> str:
-    """``path`` relative to the repository root when it lies inside it (for printed output and indexes), else as is."""
+    """``path`` relative to the repository root when it lies inside it (for printed output and indexes), else as is.
+
+    Used in: notebook 00 (setup-check.json); notebook 03 (Figure 6, Figure 7, Figure 8, Figure 9, Table 1);
+        notebook 04 (Figure 10, Figure 11, Figure 12, Figure 13, 6 more outputs).
+    """
     p = Path(path)
     try:
         return str(p.resolve().relative_to(root().resolve()))

@@ -29,7 +29,10 @@ from helpers import io, paths, profiles, registry
 
 
 def select(names: list[str], *, only=None, start=None) -> list[str]:
-    """Filter notebook file names by ``only`` (numbers or names) and ``start`` (first one)."""
+    """Filter notebook file names by ``only`` (numbers or names) and ``start`` (first one).
+
+    Used in: no notebook; by :func:`helpers.pipeline.run`; ``tests/test_pipeline.py``.
+    """
     def matches(nb, key):
         key = str(key)
         return nb == key or nb.startswith(key.zfill(2) + "-") or nb.removesuffix(".ipynb") == key
@@ -78,6 +81,9 @@ def run(profile: str = "smoke", *, only=None, start=None, paper=None, parameters
     Raises:
         SystemExit: naming the notebook and cell, when a notebook fails (at once, or after the
             others with ``keep_going``).
+
+    Used in: no notebook; by :func:`helpers.pipeline.main`; ``benchmarks/aesthetics.py``,
+        ``benchmarks/artsearch.py``, ``benchmarks/biggan.py``, ``benchmarks/class_chain.py`` and 20 more.
     """
     # imported here: papermill takes 2.8 s to import (measured), and `list` / `readme` do not need it
     import papermill as pm
@@ -144,7 +150,10 @@ def run(profile: str = "smoke", *, only=None, start=None, paper=None, parameters
 
 
 def summary(index: dict) -> str:
-    """What ran, what failed and why, and what was skipped, as a few printable lines."""
+    """What ran, what failed and why, and what was skipped, as a few printable lines.
+
+    Used in: no notebook; by :func:`helpers.pipeline.run`; ``tests/test_study_stats.py``.
+    """
     by = {s: [e for e in index["notebooks"] if e["status"] == s] for s in ("ok", "failed", "skipped")}
     lines = [f"Summary (profile {index['profile']}): {len(by['ok'])} ran, {len(by['failed'])} failed, "
              f"{len(by['skipped'])} skipped"]
@@ -165,7 +174,10 @@ def _write_index(index: dict, out_dir: Path) -> None:
 
 
 def list_items(stream=None) -> None:
-    """Print the registry, one line per item: id, notebook, output path."""
+    """Print the registry, one line per item: id, notebook, output path.
+
+    Used in: no notebook; by :func:`helpers.pipeline.main`.
+    """
     stream = stream or sys.stdout
     for i in registry.ITEMS:
         folder = "figures" if i.kind == "figure" else "results"
@@ -177,7 +189,10 @@ README_END = "<!-- registry:end -->"
 
 
 def update_readme(path=None) -> bool:
-    """Rewrite the registry table between README's markers; return True when it changed."""
+    """Rewrite the registry table between README's markers; return True when it changed.
+
+    Used in: no notebook; by :func:`helpers.pipeline.main`; ``tests/test_pipeline.py``.
+    """
     path = Path(path or paths.root() / "README.md")
     text = path.read_text()
     if README_START not in text or README_END not in text:
@@ -191,6 +206,10 @@ def update_readme(path=None) -> bool:
 
 
 def main(argv=None) -> int:
+    """``python -m helpers.pipeline run|list|readme``: parse the command line and run it; returns the exit status.
+
+    Used in: the command line (``python -m helpers.pipeline``, ``make figures|smoke|class|list``).
+    """
     parser = argparse.ArgumentParser(prog="python -m helpers.pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)

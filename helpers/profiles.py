@@ -26,7 +26,8 @@ PROFILES = ("paper", "class", "smoke")  # papers' settings; real weights at teac
 def check(profile: str) -> str:
     """Return ``profile`` if it is one of :data:`PROFILES`, else raise a clear ValueError.
 
-    Used in: notebook 00 (the setup check); every notebook through :func:`resolve` and :mod:`helpers.paths`.
+    Used in: notebook 00; notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 03, 04, 05 and 06
+        through :func:`helpers.figures.base.save`; notebooks 02, 07 and 08 through :func:`helpers.paths.results`.
     """
     if profile not in PROFILES:
         raise ValueError(f"PROFILE must be one of {PROFILES}, got {profile!r}")
@@ -134,7 +135,10 @@ NOTEBOOKS: dict[str, dict[str, dict]] = {
 
 
 class Settings(Mapping):
-    """A notebook's resolved settings: read by name (``cfg.size``) or as a mapping (``cfg["size"]``, ``dict(cfg)``)."""
+    """A notebook's resolved settings: read by name (``cfg.size``) or as a mapping (``cfg["size"]``, ``dict(cfg)``).
+
+    Used in: notebooks 01, 02, 04, 05, 06, 07 and 08 through :func:`helpers.profiles.resolve`.
+    """
 
     def __init__(self, notebook: str, profile: str, values: dict):
         self._notebook, self._profile, self._values = notebook, profile, dict(values)
@@ -174,7 +178,7 @@ def resolve(notebook: str, profile: str, **given) -> Settings:
     Raises:
         ValueError: unknown profile, notebook or setting name.
 
-    Used in: notebooks 01, 02, 04, 05, 06, 07 and 08 (the cell after the parameters).
+    Used in: notebooks 01, 02, 04, 05, 06, 07 and 08.
     """
     check(profile)
     if notebook not in NOTEBOOKS:

@@ -15,6 +15,12 @@ from helpers import paths
 
 @dataclass(frozen=True)
 class Item:
+    """One registered table or figure: its id, title, the notebook that makes it and its output file.
+
+    Used in: notebook 00 (the list of items) and :mod:`helpers.pipeline` (``--only``, ``list``, the README table)
+    through :data:`ITEMS`.
+    """
+
     id: str  # paper1:table1, paper2:fig2, ...
     title: str
     notebook: str  # notebook file name in notebooks/
@@ -132,13 +138,20 @@ PAPERS: dict[str, tuple[str, ...]] = {
 
 
 def needs(notebook: str) -> list[str]:
-    """The notebooks whose outputs ``notebook`` reads (file name, with or without ``.ipynb``)."""
+    """The notebooks whose outputs ``notebook`` reads (file name, with or without ``.ipynb``).
+
+    Used in: no notebook; by :func:`helpers.pipeline.run`; ``benchmarks/class_chain.py``, ``benchmarks/dream.py``,
+        ``benchmarks/dream_tf.py``, ``benchmarks/features.py`` and 5 more.
+    """
     name = notebook if notebook.endswith(".ipynb") else notebook + ".ipynb"
     return list(dict.fromkeys(entry[0] for entry in INPUTS.get(name, ())))
 
 
 def by_id(item_id: str) -> Item:
-    """The item with this id; a clear KeyError listing the ids otherwise."""
+    """The item with this id; a clear KeyError listing the ids otherwise.
+
+    Used in: no notebook; ``tests/test_pipeline.py``.
+    """
     for item in ITEMS:
         if item.id == item_id:
             return item
@@ -146,18 +159,29 @@ def by_id(item_id: str) -> Item:
 
 
 def for_notebook(notebook: str) -> list[Item]:
-    """Items produced by one notebook (file name, with or without ``.ipynb``)."""
+    """Items produced by one notebook (file name, with or without ``.ipynb``).
+
+    Used in: no notebook; by :func:`helpers.pipeline.run`; ``tests/test_rehearsal_biggan.py``,
+        ``tests/test_rehearsal_ratings.py``, ``tests/test_rehearsal_study.py``.
+    """
     name = notebook if notebook.endswith(".ipynb") else notebook + ".ipynb"
     return [i for i in ITEMS if i.notebook == name]
 
 
 def notebooks() -> list[str]:
-    """The numbered notebooks in run order."""
+    """The numbered notebooks in run order.
+
+    Used in: notebook 00.
+    """
     return sorted({i.notebook for i in ITEMS})
 
 
 def markdown_table() -> str:
-    """The registry as a Markdown table (README embeds this)."""
+    """The registry as a Markdown table (README embeds this).
+
+    Used in: no notebook; by :func:`helpers.pipeline.update_readme`; ``tests/test_pipeline.py``,
+        ``tests/test_repo.py``.
+    """
     rows = ["| id | what | notebook | output |", "|---|---|---|---|"]
     for i in ITEMS:
         folder = "figures" if i.kind == "figure" else "results"

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class WeightSpec:
-    """One network's weights (or config) file: download locations, file name, pin and what a good file is."""
+    """One network's weights (or config) file: download locations, file name, pin and what a good file is.
+
+    Used in: notebook 00 (setup-check.json) through :func:`helpers.nets.models.status`; notebooks 01
+        (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through :func:`helpers.nets.models.load`;
+        notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``); notebook 07
+        through :class:`helpers.search.gram.GramEncoder`.
+    """
 
     name: str
     urls: tuple  # download locations, tried in order (helpers.download.download_first)

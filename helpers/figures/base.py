@@ -31,7 +31,10 @@ SIMULATED = "SIMULATED RATINGS: synthetic data, not the study's participants"
 
 
 def use_style() -> None:
-    """Apply the house matplotlib style (seaborn ticks + ``na.mplstyle``)."""
+    """Apply the house matplotlib style (seaborn ticks + ``na.mplstyle``).
+
+    Used in: notebooks 00, 01, 02, 03, 04, 05, 06, 07 and 08 through :func:`helpers.setup`.
+    """
     sns.set_theme(style="ticks", context="paper")
     plt.style.use(str(STYLE_FILE))
 
@@ -41,6 +44,14 @@ def label(fig, *notes: str):
 
     Empty or ``None`` notes are ignored, so ``label(fig, STAND_IN if stand_in else None)``
     is fine. Returns the figure.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.figures.paper1.contact_sheet`;
+        notebook 02 (p1-clutter-maps.png) through :func:`helpers.figures.features.clutter_maps`; notebook 03
+        (Figure 6, Figure 8, Figure 9) through :func:`helpers.figures.paper1.affect_violins`; notebook 04 through
+        :func:`helpers.figures.paper1.density_cases`; notebooks 05 (Figure 2, Supplementary A2, Supplementary S1)
+        and 06 through :func:`helpers.figures.paper2.gallery_grid`; notebook 07 (Figure 4) through
+        :func:`helpers.figures.paper2.nearest_pairs`; notebook 08 (study-effect-sizes.png) through
+        :func:`helpers.figures.study.effect_sizes`.
     """
     notes = [n for n in notes if n]
     if notes:
@@ -62,6 +73,13 @@ def save(fig, name: str, *, profile: str = "paper", formats=("png", "pdf"), clos
 
     Returns:
         Path of the PNG.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png); notebook 02 (p1-clutter-maps.png,
+        p1-feature-correlations.png, p1-feature-distributions.png, p1-feature-separation.png); notebook 03 (Figure
+        6, Figure 7, Figure 8, Figure 9, Table 1); notebook 04 (Figure 10, Figure 11, Figure 12, Figure 13, 5 more
+        outputs); notebook 05 (Figure 2, Supplementary A2, Supplementary A4 / S6, Supplementary S1,
+        p2-distance-vs-alpha.png); notebook 06 (Figure 5, Supplementary A5 / S7, Supplementary S2,
+        p2-block-sweep.png); notebook 07 (Figure 4, p2-fig04-top5.png); notebook 08 (study-effect-sizes.png).
     """
     stem = name[:-4] if name.endswith(".png") else name
     folder = paths.figures(profile)
@@ -91,6 +109,10 @@ def image_grid(images, *, row_labels=None, col_labels=None, title=None, cell_siz
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.figures.paper1.contact_sheet`;
+        notebooks 05 (Figure 2, Supplementary A2, Supplementary S1) and 06 through
+        :func:`helpers.figures.paper2.gallery_grid`.
     """
     rows = [list(r) for r in images]
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
@@ -120,6 +142,8 @@ def preview(path, *, max_px: int = 1000, quality: int = 85):
 
     Executed notebooks then carry a ~100 kB JPEG instead of the full figure (the paper's contact
     sheet is several MB). Returns an ``IPython.display.HTML`` object (display it as a cell's value).
+
+    Used in: notebook 01.
     """
     path = Path(path)
     im = Image.open(path).convert("RGB")

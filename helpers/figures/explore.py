@@ -21,6 +21,8 @@ def layer_view(layer, *, images, density, stats_row, tests=None, notes=()):
         images: list of uint8 HxWx3 arrays (the layer's dream images, one per seed).
         density: ``(bins, bins)`` joint density; stats_row: the layer's row of
             ``stats.joint_density_stats`` (a Series); tests: ``stats.layer_tests`` output.
+
+    Used in: notebook 04.
     """
     n = max(len(images), 1)
     fig = plt.figure(figsize=(2.0 * (n + 2), 2.6))
@@ -64,6 +66,8 @@ def layer_browser(layers, *, view, interactive=None, default=None):
 
     Returns:
         ``ipywidgets.VBox`` when interactive, else the static Figure.
+
+    Used in: notebook 04.
     """
     default = default or layers[0]
     if interactive is None:

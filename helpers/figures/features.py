@@ -33,6 +33,8 @@ def distributions(df, *, columns=None, by=None, notes=(), ncols: int = 5, bins: 
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 02 (p1-feature-distributions.png).
     """
     cols = [c for c in (columns or DISTRIBUTION_COLUMNS) if c in df.columns]
     ok = df[df["status"] == "ok"].copy()
@@ -85,6 +87,8 @@ def clutter_maps(images, *, notes=(), cell: float = 2.2):
 
     Returns:
         matplotlib Figure (one row per image, six panels).
+
+    Used in: notebook 02 (p1-clutter-maps.png).
     """
     n = len(images)
     fig, axes = plt.subplots(n, 6, figsize=(6 * cell, n * cell), squeeze=False, constrained_layout=True)
@@ -132,6 +136,8 @@ def correlation_map(df, *, columns=None, method: str = "spearman", notes=(), ax=
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 02 (p1-feature-correlations.png).
     """
     _, x = separation.ok_numeric(df, columns or separation.measure_columns(df))
     r = x.corr(method=method).fillna(0.0)
@@ -174,6 +180,8 @@ def separation_bars(sep, *, top: int = 25, alpha: float = 0.05, notes=(), ax=Non
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 02 (p1-feature-separation.png).
     """
     s = sep.head(top).iloc[::-1]
     if ax is None:

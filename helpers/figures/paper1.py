@@ -39,6 +39,8 @@ def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(
     Each tile's layer name sits under the tile on two lines (block, branch) at ``fontsize`` pt, with
     room left between the rows so no name touches another tile. Images are shrunk to ``thumb`` px
     (Lanczos) first, so the PDF stays small at 800 px.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png).
     """
     df = manifest[manifest["seed"] == seed].sort_values("layer_index")
     if df.empty:
@@ -75,6 +77,8 @@ def dream_progress(progress: dict, *, notes=()):
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 01 (p1-dream-octaves.png).
     """
     layer, kept, octs = progress["layer"], progress["renders"], progress["octaves"]
     renders = [progress["start"]] + [kept[k] for k in sorted(kept)]
@@ -111,6 +115,9 @@ def violin_box(data, *, x, y, order=None, color=None, ax=None, title=None, ylabe
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 03 (Figure 6, Figure 8, Figure 9) through :func:`helpers.figures.paper1.affect_violins`;
+        notebook 04 (Figure 11) through :func:`helpers.figures.paper1.layer_groups`.
     """
     fig, ax = _fig_ax(ax, (4, 3))
     order = list(order) if order is not None else list(dict.fromkeys(data[x]))
@@ -142,6 +149,8 @@ def affect_violins(ratings, *, by=None, order=None, titles=None, notes=(), figsi
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 03 (Figure 6, Figure 8, Figure 9).
     """
     if by is None:
         long = ratings.melt(value_vars=["arousal", "valence"], var_name="judgment", value_name="score")
@@ -167,6 +176,8 @@ def correlation_heatmap(table, *, notes=(), ax=None):
         table: tidy output of ``stats.correlations`` (row, col, r, cell, n, unit); with the
             columns ``paper_r`` and ``paper_stars`` (``stats.paper_table1`` joined on row, col)
             each cell also shows the paper's value in brackets.
+
+    Used in: notebook 03 (Table 1).
     """
     rows, cols = list(dict.fromkeys(table["row"])), list(dict.fromkeys(table["col"]))
     r = table.pivot(index="row", columns="col", values="r").reindex(index=rows, columns=cols)
@@ -209,6 +220,8 @@ def features_vs_judgments(table, *, features=None, responses=("arousal", "valenc
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 03 (Figure 7).
     """
     features = features or {"hue": "Hue", "saturation": "Saturation", "brightness": "Brightness", "jpeg_bytes": "JPEG (bytes)",
                             "feature_congestion": "Feature congestion", "subband_entropy": "Sub-band entropy"}
@@ -269,6 +282,8 @@ def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figs
         figsize: default grows with the number of layers (26 x 9 inches for 144 in one row).
         rows: split each axis's layers over this many rows of panels (``rows=3``: a
             readable version for the screen; 1: the paper's layout).
+
+    Used in: notebook 04 (Figure 10, Supplementary S13).
     """
     if order not in ("median", "position"):
         raise ValueError(f"order must be 'median' or 'position', got {order!r}")
@@ -340,6 +355,8 @@ def layer_groups(ratings, tests, *, notes=()):
     Args:
         ratings: long ratings.
         tests: ``stats.group_tests`` output; the title of each panel states the paired test.
+
+    Used in: notebook 04 (Figure 11).
     """
     comps = tests.drop_duplicates(["axis", "group_a", "group_b"])
     fig, axes = plt.subplots(1, len(comps), figsize=(4.2 * len(comps), 3.6), squeeze=False)
@@ -370,6 +387,8 @@ def density_panel(density, *, mean=None, median=None, target=None, ax=None, titl
 
     Markers: white cross = mean, red circle = median (the paper's Figures 12-13); ``target``
     (arousal, valence) draws a red rectangle around a corner/side of the plane (Figure 13).
+
+    Used in: notebook 04 through :func:`helpers.figures.paper1.density_cases`.
     """
     fig, ax = _fig_ax(ax, (2.4, 2.4))
     ax.imshow(density, origin="lower", extent=(0, 100, 0, 100), cmap="magma", aspect="equal", interpolation="bilinear")
@@ -405,6 +424,8 @@ def density_cases(densities, stats, layers, images, *, titles=None, targets=None
         layers: the layers to show, left to right.
         images: ``{layer: uint8 HxWx3}`` (one dream image per layer); missing ones are blank.
         titles: one title per column; targets: one (arousal, valence) per column (Figure 13).
+
+    Used in: notebook 04 (Figure 12, Figure 13, Supplementary S2, Supplementary S3, Supplementary S4).
     """
     s = stats.set_index("layer")
     fig, axes = plt.subplots(2, len(layers), figsize=(cell * len(layers), cell * 2 + 0.6), squeeze=False)
@@ -439,6 +460,8 @@ def density_grid(densities, stats=None, *, ncols: int = 8, cell: float = 1.7, no
         page, pages: draw the ``page``-th (0-based) of ``pages`` consecutive parts of the
             layers (the paper spreads its 144 layers over three figures, S2-S4: ``pages=3``).
         title: figure title (default says which layers are shown).
+
+    Used in: notebook 04 (Supplementary S2, Supplementary S3, Supplementary S4).
     """
     if not 0 <= page < pages:
         raise ValueError(f"page must be in 0..{pages - 1}, got {page}")
@@ -488,6 +511,8 @@ def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsi
         matplotlib Figure: one row per target (the paper's eight supplementary figures), the
         nearest ``K`` layers left to right, each titled with its layer and median arousal /
         valence.
+
+    Used in: notebook 04 (Supplementary S5-S12).
     """
     targets = list(dict.fromkeys(nearest["target"]))
     k = int(nearest.groupby("target").size().max())
@@ -525,6 +550,8 @@ def load_layer_images(manifest, folder, *, layers=None, seeds=None, max_side: in
         max_side: downscale larger images to this many pixels (figures only need thumbnails).
 
     Unreadable images are skipped with a warning, so one bad file never stops a figure.
+
+    Used in: notebook 04 (Figure 12, Figure 13, Supplementary S2, Supplementary S3, 2 more outputs).
     """
     out: dict = {}
     rows = manifest

@@ -30,6 +30,9 @@ def gallery_grid(g, *, title: str | None = None, wrap: int | None = None, cell_s
     with its network. The layout is set in inches (:func:`_layout`), so the figure title, the
     column titles and the images never overlap, whatever the number of rows. Stand-in galleries
     carry :data:`helpers.figures.base.STAND_IN`.
+
+    Used in: notebook 05 (Figure 2, Supplementary A2, Supplementary S1); notebook 06 (Figure 5, Supplementary A5 /
+        S7, Supplementary S2, p2-block-sweep.png).
     """
     notes = [base.STAND_IN] if g.stand_in else []
     n = len(g.networks)
@@ -79,6 +82,8 @@ def distance_vs_alpha(sweep, *, stand_in: bool = True, ax=None):
         sweep: :func:`helpers.synthesis.biggan_distances.distance_sweep` output.
         stand_in: label the figure STAND-IN.
         ax: axes to draw into (default: a new figure).
+
+    Used in: notebook 05 (p2-distance-vs-alpha.png).
     """
     # imported here: the distances module imports torch (1.9 s), which no other figure needs
     from helpers.synthesis.biggan import ALPHA
@@ -100,7 +105,10 @@ def distance_vs_alpha(sweep, *, stand_in: bool = True, ax=None):
 
 
 def spectra_and_edges(per_image, spectra, *, stand_in: bool = True, size: int = 256):
-    """Left: mean radial amplitude spectrum per group (log-log, band = 1 sd); right: Canny edge density."""
+    """Left: mean radial amplitude spectrum per group (log-log, band = 1 sd); right: Canny edge density.
+
+    Used in: notebook 05 (Supplementary A4 / S6).
+    """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw=dict(width_ratios=(1.4, 1)))
     for i, (group, d) in enumerate(spectra.groupby("group", sort=False)):
         m = np.log10(d.pivot_table(index="k", columns="image", values="amplitude").clip(lower=1e-12))
@@ -151,6 +159,8 @@ def choose_pairs(results, *, n: int = 4, queries=None) -> list[str]:
 
     Raises:
         ValueError: a requested query is not in ``results`` (naming it).
+
+    Used in: notebook 07 (Figure 4).
     """
     top = results[results["rank"] == 1].sort_values("similarity", ascending=False, kind="stable")
     if queries is not None:
@@ -190,6 +200,8 @@ def nearest_pairs(results, queries, corpus, *, pairs=None, query_labels=None, no
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 07 (Figure 4).
     """
     pairs = choose_pairs(results, n=4) if pairs is None else list(pairs)
     names = [queries.name(i) for i in range(len(queries))]
@@ -226,6 +238,8 @@ def topk_strip(results, queries, corpus, *, k: int = 5, query_labels=None, notes
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 07 (p2-fig04-top5.png).
     """
     nq_all = len(queries)
     nq = min(nq_all, max_rows)
@@ -248,7 +262,10 @@ def topk_strip(results, queries, corpus, *, k: int = 5, query_labels=None, notes
 
 
 def nearest_notes(encoder, corpus, queries) -> list[str]:
-    """Red warning lines for a figure: stand-in network, demo corpus, demo / stand-in queries."""
+    """Red warning lines for a figure: stand-in network, demo corpus, demo / stand-in queries.
+
+    Used in: notebook 07.
+    """
     notes = [f"{base.STAND_IN} (ResNet-152)"] if encoder.stand_in else []
     if corpus.demo:
         notes.append(artbench.DEMO_CORPUS_NOTE)

@@ -34,6 +34,8 @@ def preview_strip(profile: str = "smoke", path=None, *, parts=PREVIEW_PARTS, hei
 
     Returns:
         Path of the PNG (palette-quantised, well under 200 kB).
+
+    Used in: no notebook; by :func:`helpers.figures.readme.main`; ``tests/test_plots.py``.
     """
     folder = paths.figures(profile, create=False)
     tiles = []
@@ -67,7 +69,10 @@ def preview_strip(profile: str = "smoke", path=None, *, parts=PREVIEW_PARTS, hei
 
 
 def main(argv=None) -> int:
-    """``python -m helpers.figures.readme preview [--profile smoke]``: write the strip, print its path."""
+    """``python -m helpers.figures.readme preview [--profile smoke]``: write the strip, print its path.
+
+    Used in: the command line (``make preview``).
+    """
     parser = argparse.ArgumentParser(prog="python -m helpers.figures.readme", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cmd", choices=["preview"])

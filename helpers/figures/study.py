@@ -19,6 +19,8 @@ def effect_sizes(table, *, value: str = "mean_diff", low: str = "mean_ci_low", h
 
     Returns:
         matplotlib Figure.
+
+    Used in: notebook 08 (study-effect-sizes.png).
     """
     axes_names = list(dict.fromkeys(table["axis"]))
     n = min(max_rows, table.groupby("axis").size().max())

@@ -106,7 +106,10 @@ TOOLBOX_COLUMNS: dict[str, str] = {
 
 
 def to_toolbox(df):
-    """Rename a table's measure columns to the Aesthetics Toolbox's CSV headers."""
+    """Rename a table's measure columns to the Aesthetics Toolbox's CSV headers.
+
+    Used in: no notebook; ``tests/test_aesthetics.py``.
+    """
     return df.rename(columns=TOOLBOX_COLUMNS)
 
 
@@ -120,19 +123,27 @@ def image_size(img) -> int:
 
     Returns:
         ``H + W`` (px).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     h, w = toolbox_image(img).rgb.shape[:2]
     return h + w
 
 
 def aspect_ratio(img) -> float:
-    """Aspect ratio: width / height (dimensionless, (0, inf))."""
+    """Aspect ratio: width / height (dimensionless, (0, inf)).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
     h, w = toolbox_image(img).rgb.shape[:2]
     return w / h
 
 
 def rms_contrast(img) -> float:
-    """RMS contrast: population standard deviation of CIELAB L* (L* units, [0, 50))."""
+    """RMS contrast: population standard deviation of CIELAB L* (L* units, [0, 50)).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
     return float(np.std(toolbox_image(img).lab[:, :, 0]))
 
 
@@ -151,6 +162,8 @@ def luminance_entropy(img) -> float:
 
     Returns:
         Entropy in bits, [0, 8].
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     return _entropy_256(toolbox_image(img).lab[:, :, 0])
 
@@ -160,6 +173,8 @@ def color_entropy(img) -> float:
 
     Hue (a fraction of a turn) is divided by its maximum over the image, times 255 and
     rounded, as for :func:`luminance_entropy`.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     return _entropy_256(toolbox_image(img).hsv[:, :, 0])
 
@@ -170,6 +185,8 @@ def circular_hue_stats(img) -> tuple[float, float]:
     ``scipy.stats.circmean``/``circstd`` with hue as a fraction of a turn (``low=0, high=1``):
     the mean is in [0, 1); the spread ``sqrt(-2 ln R)`` (R the mean resultant length) is in
     the same units, i.e. fractions of a turn, in [0, inf).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     hue = toolbox_image(img).hsv[:, :, 0]
     return float(stats.circmean(hue, high=1, low=0)), float(stats.circstd(hue, high=1, low=0))
@@ -184,6 +201,8 @@ def color_stats(img) -> dict[str, float]:
 
     Returns:
         dict with the columns of ``MEASURES["color"]``.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     c = toolbox_image(img)
     out = {"rms_contrast": rms_contrast(c), "luminance_entropy": luminance_entropy(c), "color_entropy": color_entropy(c)}
@@ -213,6 +232,8 @@ def balance(img) -> float:
     halves, the two diagonals, and the matching inner/outer partitions (outer quarters;
     triangles beyond 1/sqrt(2) of a side), the absolute difference of summed gray values is
     divided by the total; the 8 percentages are averaged. [0, 100]; 0 = balanced.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     im = _dark_positive(toolbox_image(img).gray, count_127_twice=True).astype(np.int64)
     hgt, wid = im.shape
@@ -251,6 +272,8 @@ def dcm(img) -> dict[str, float]:
         ``dcm_x``, ``dcm_y``: 0.5 minus the centre's position as a fraction of width/height
         (positive = left of / above the centre, [-0.5, 0.5]); ``dcm_distance``: their
         Euclidean norm over 0.5, in percent ([0, ~141]).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     im = _dark_positive(toolbox_image(img).gray, count_127_twice=False)
     hgt, wid = im.shape
@@ -268,6 +291,8 @@ def mirror_symmetry(img) -> float:
     the horizontal and vertical midlines (and, for square images, both diagonals), each pair
     weighted from 1 at the border to 2 next to the axis; each axis' sum is scaled so an
     all-dark image gives 1, and the axes are averaged. [0, 100].
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     g = toolbox_image(img).gray
     bw = (g <= threshold_otsu(g)).astype(np.float64)
@@ -295,6 +320,8 @@ def homogeneity(img) -> float:
     the foreground pixels are counted in 10 column and 10 row strips (leftover pixels join
     the last strip); the Shannon entropies of the column and row distributions, as a
     percentage of log2(10), are averaged. [0, 100]; 100 = evenly spread.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     im = _dark_positive(toolbox_image(img).gray, count_127_twice=True)
     bw = im > threshold_otsu(im)
@@ -307,7 +334,10 @@ def homogeneity(img) -> float:
 
 
 def balance_measures(img) -> dict[str, float]:
-    """Mirror symmetry, balance, DCM and homogeneity (see each function)."""
+    """Mirror symmetry, balance, DCM and homogeneity (see each function).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
     c = toolbox_image(img)
     return {"mirror_symmetry": mirror_symmetry(c), "balance": balance(c), **dcm(c), "homogeneity": homogeneity(c)}
 
@@ -335,7 +365,10 @@ def _expand(which) -> list[str]:
 class MeasuresIncomplete(RuntimeError):
     """Raised by :func:`measure` when the CNN measures could not run (no AlexNet weights on an
     offline machine, a weights file that fails its check): ``values`` holds every requested
-    column, the CNN ones NaN, and ``errors`` says why, so a table keeps the other measures."""
+    column, the CNN ones NaN, and ``errors`` says why, so a table keeps the other measures.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
 
     def __init__(self, values: dict, errors: list[str]):
         super().__init__("; ".join(errors))
@@ -364,6 +397,8 @@ def measure(img, *, which=None, cnn: "aesthetics_cnn.Conv1 | None" = None, devic
             names an unknown measure.
         MeasuresIncomplete: the CNN weights are unavailable or fail their check; its
             ``values`` carry the other measures (:func:`helpers.measures.table.table` keeps them and notes why).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     cols = _expand(which)
     c = ToolboxImage(img)

@@ -19,7 +19,10 @@ MIN_SIDE = 32  # px; smaller images are refused (several measures need a few oct
 
 
 def check_rgb(img, name: str = "img") -> np.ndarray:
-    """Return ``img`` as an RGB ``uint8`` array or raise a ``ValueError`` saying what was expected."""
+    """Return ``img`` as an RGB ``uint8`` array or raise a ``ValueError`` saying what was expected.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
     if not isinstance(img, np.ndarray):
         raise ValueError(f"{name}: expected a numpy array (RGB uint8, HxWx3), got {type(img).__name__}")
     if img.ndim != 3 or img.shape[2] != 3:
@@ -33,7 +36,10 @@ def check_rgb(img, name: str = "img") -> np.ndarray:
 
 
 class ToolboxImage:
-    """One image and its derived versions (gray, CIELAB, HSV, as the toolbox makes them), each made once when first needed."""
+    """One image and its derived versions (gray, CIELAB, HSV, as the toolbox makes them), each made once when first needed.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
 
     def __init__(self, img):
         self.rgb = check_rgb(img)
@@ -53,12 +59,18 @@ class ToolboxImage:
 
 
 def toolbox_image(img) -> ToolboxImage:
-    """``img`` as a :class:`ToolboxImage` (itself when it already is one, so its derived images are shared)."""
+    """``img`` as a :class:`ToolboxImage` (itself when it already is one, so its derived images are shared).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
     return img if isinstance(img, ToolboxImage) else ToolboxImage(img)
 
 
 def entropy_bits(p: np.ndarray, axis=-1) -> np.ndarray:
-    """Shannon entropy (bits) of histograms along ``axis`` (normalised first; 0 log 0 = 0)."""
+    """Shannon entropy (bits) of histograms along ``axis`` (normalised first; 0 log 0 = 0).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):  # empty histograms give NaN, dropped by the callers
         p = p / p.sum(axis=axis, keepdims=True)
         return -np.sum(np.where(p > 0, p * np.log2(np.where(p > 0, p, 1)), 0.0), axis=axis)

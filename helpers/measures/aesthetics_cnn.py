@@ -35,6 +35,8 @@ class Conv1:
         mean: ``float (3,)`` RGB values (0-255 scale) subtracted from the resized image.
         source: where the filters come from, for labels ("pretrained", "random", "toolbox").
         description: one line for titles and manifests.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
 
     weight: np.ndarray
@@ -66,6 +68,8 @@ def toolbox_conv1(path) -> Conv1:
 
     Returns:
         :class:`Conv1` with the filters reordered to RGB input and the Caffe mean.
+
+    Used in: no notebook; ``benchmarks/aesthetics.py``, ``tests/test_aesthetics.py``.
     """
     p = Path(path)
     if p.suffix == ".npz":
@@ -103,6 +107,8 @@ def alexnet_conv1(*, source: str = "auto", path=None, seed: int = 0, progress: b
         path: local ``alexnet-owt-7be5be79.pth`` (offline machines).
         seed: seed of the stand-in.
         progress: show download progress.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     net = models.load("alexnet", source=source, path=path, seed=seed, progress=progress)
     conv = net.features[0]
@@ -132,6 +138,8 @@ def cnn_responses(rgb: np.ndarray, conv: Conv1, *, device="cpu") -> np.ndarray:
     The image (as ``float32``) is resized with ``skimage.transform.resize`` (bilinear,
     anti-aliased), ``conv.mean`` is subtracted, and the filters are applied with stride 4
     and no padding (``torch.nn.functional.conv2d`` in float64).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     x = resize(rgb.astype(np.float32), (CNN_SIZE, CNN_SIZE), order=1) - conv.mean
     dev = torch.device(device)
@@ -184,6 +192,8 @@ def cnn_measures(img, *, cnn: Conv1 | None = None, device="cpu") -> dict[str, fl
             (:func:`alexnet_conv1`). The toolbox's values need the toolbox's own filters:
             ``cnn=toolbox_conv1(".../AT/bvlc_alexnet_conv1.npy")``.
         device: torch device for the convolutions.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     rgb = toolbox_image(img).rgb
     conv = cnn if cnn is not None else _default_conv1()

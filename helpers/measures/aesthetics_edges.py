@@ -32,6 +32,8 @@ def gabor_bank() -> np.ndarray:
     Spatial frequency 1/8 cycle/px (octave 3), a half-response bandwidth of 4 octaves
     setting the Gaussian's sigma, orientations ``2*pi*k/24``; the Gaussian and the filter are
     each rounded to 4 decimals, as in the original code.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     f = 0.5 ** 3
     hrsf = 4
@@ -70,6 +72,8 @@ def gabor_responses(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
         ``(value, bin)``: ``float64 (H, W)`` maximum response and ``int (H, W)`` its filter index.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     r = GABOR_SIZE // 2
     padded = np.pad(gray, r, mode="symmetric")
@@ -156,6 +160,8 @@ def edge_measures(img, *, second_order: bool = True) -> dict[str, float]:
 
     Returns:
         dict with ``edge_density``, ``eoe_1st_order`` and (if asked) ``eoe_2nd_order``.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     val, ori = gabor_responses(_edge_image(toolbox_image(img).gray))
     out = {"edge_density": float(val.sum() / float(val.size))}
@@ -200,6 +206,8 @@ def phog(img, *, bins: int = 16, levels: int = 3, weights=(1, 1, 1)) -> dict[str
         ``phog_complexity``: mean gradient magnitude (Lab units per px).
         ``phog_anisotropy``: SD of all bins of the top-level cells' normalised histograms,
         after all histograms together are scaled to sum 1 (small, >= 0).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     lab = _matlab_lab(toolbox_image(img).rgb)
     gy, gx = np.gradient(lab, axis=(0, 1))

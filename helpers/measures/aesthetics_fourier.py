@@ -61,6 +61,8 @@ def fourier_redies(img, *, bin_size: int = 2, cycles_min: int = 10, cycles_max: 
         ``fourier_slope_redies``: the line's slope (log10 power per log10 frequency; about
         -2 for natural scenes, negative, "[0, 5)" quoted as a magnitude by the toolbox);
         ``fourier_sigma``: variance of the unbinned log10 spectrum around that line, [0, inf).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     sq = _redies_square(toolbox_image(img).gray).astype(np.float64)
     power = np.abs(np.fft.fftshift(np.fft.fft2(sq))) ** 2
@@ -103,6 +105,8 @@ def fourier_slope_spehar(img) -> float:
     Returns:
         The log-log slope (log amplitude per log frequency; about -1 to -1.5 for natural
         images; negative).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     g = toolbox_image(img).gray
     g = g[: g.shape[0] - g.shape[0] % 2, : g.shape[1] - g.shape[1] % 2]
@@ -131,6 +135,8 @@ def fourier_slope_mather(img) -> float:
         128 px: the crop is then at most 64 px, and the fitted range, which starts at
         frequency ``round(N/50) - 1``, includes the DC term (log 0) or is empty; the
         toolbox's ``fourier_slope_mather`` raises there (numpy's "SVD did not converge").
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     c = toolbox_image(img)
     h, w = c.rgb.shape[:2]
@@ -157,6 +163,8 @@ def fractal_dimension_2d(img) -> float:
     (boxes neither empty nor full, recursively on 2x2 blocks) while the grid is larger than
     6 px; the dimension is the log2-log2 slope of box counts against grid size, leaving out
     the finest scale.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     g = toolbox_image(img).gray
     h, w = g.shape
@@ -181,6 +189,8 @@ def fractal_dimension_3d(img) -> float:
     s x s boxes (columns overlapping by one pixel) and each box counts
     ``ceil((max - min) / (s / N))`` gray-level boxes (1 if flat); the dimension is the
     log-log slope of the total count against 1/s. Range (2, 3).
+
+    Used in: notebook 02 through :func:`helpers.measures.table.table` (measure group ``"aesthetics"``).
     """
     g = toolbox_image(img).gray
     nr, nc = g.shape

@@ -535,6 +535,9 @@ def feature_congestion(image, *, p: float = 1.0, levels: int = 3, return_maps: b
         ``return_maps`` a tuple ``(value, maps)`` where ``maps`` is a dict of float64 HxW
         arrays: ``"fc"`` (combined map), ``"color"``, ``"contrast"``, ``"orientation"``
         (collapsed, unweighted).
+
+    Used in: no notebook; ``benchmarks/features.py``, ``tests/test_browser.py``, ``tests/test_clutter.py``,
+        ``tests/test_features.py`` and 5 more.
     """
     return _fc_from_lab(_rgb2lab_rr(_rgb(image)), p=p, levels=levels, return_maps=return_maps)
 
@@ -802,6 +805,9 @@ def subband_entropy(image, *, levels: int = 3, orientations: int = 4, chroma_wei
     Deviation (round-off only): a band whose range is below 1e-9 of its channel's
     magnitude is FFT noise of a flat channel (odd image sizes) and counts as flat, so a
     uniform image gives 0 at every size.
+
+    Used in: no notebook; ``benchmarks/features.py``, ``tests/test_clutter.py``, ``tests/test_features.py``,
+        ``tests/test_ratings.py`` and 4 more.
     """
     return _se_from_lab(_rgb2lab_rr(_rgb(image)), levels=levels, orientations=orientations,
                         chroma_weight=chroma_weight, return_bands=return_bands)
@@ -837,6 +843,8 @@ def measure(image) -> dict:
 
     Returns:
         dict with floats ``feature_congestion`` and ``subband_entropy`` (reference defaults).
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
     """
     lab = _rgb2lab_rr(_rgb(image))
     return {"feature_congestion": _fc_from_lab(lab), "subband_entropy": _se_from_lab(lab)}
@@ -852,6 +860,8 @@ def maps(image) -> dict:
         dict: ``rgb`` (the uint8 image), ``feature_congestion`` and ``maps`` (as
         :func:`feature_congestion` with ``return_maps``), ``subband_entropy`` and ``band_entropies``
         (as :func:`subband_entropy` with ``return_bands``).
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
     """
     rgb = _rgb(image)
     lab = _rgb2lab_rr(rgb)

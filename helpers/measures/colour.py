@@ -35,6 +35,8 @@ def rgb2hsv(rgb: np.ndarray) -> np.ndarray:
 
     Returns:
         float64 HxWx3 (float32 for float32 input, as skimage).
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
     """
     rgb = np.asarray(rgb)
     if rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[-1] == 3:
@@ -93,6 +95,8 @@ def color_stats(image) -> dict:
         dict with float ``hue`` (arithmetic mean, [0, 1)), ``hue_circular`` ([0, 1)),
         ``hue_concentration`` ([0, 1]), ``saturation`` ([0, 1]), ``brightness``
         (mean HSV value, [0, 1]).
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
     """
     hsv = rgb2hsv(io.read_image(image))
     h = hsv[..., 0].ravel()

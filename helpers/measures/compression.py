@@ -17,6 +17,8 @@ def jpeg_size(image, *, quality: int = 75) -> int:
     Args:
         image: uint8 HxWx3 RGB array or a path (the file is re-encoded, not measured).
         quality: JPEG quality 1-95.
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
     """
     if not 1 <= int(quality) <= 100:
         raise ValueError(f"jpeg_size: quality must be in 1..100, got {quality!r}")
@@ -26,7 +28,10 @@ def jpeg_size(image, *, quality: int = 75) -> int:
 
 
 def png_size(image, *, compress_level: int = 6) -> int:
-    """Size in bytes of ``image`` encoded losslessly as PNG by PIL (zlib level ``compress_level``, 0-9)."""
+    """Size in bytes of ``image`` encoded losslessly as PNG by PIL (zlib level ``compress_level``, 0-9).
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
+    """
     buf = _io.BytesIO()
     Image.fromarray(io.read_image(image)).save(buf, format="PNG", compress_level=int(compress_level))
     return buf.tell()

@@ -11,13 +11,20 @@ NON_MEASURES = ("width", "height", "layer_index", "seed", "status", "error", "no
 
 
 def measure_columns(df) -> list:
-    """The numeric measure columns of a :func:`table` output (not ids, sizes or status)."""
+    """The numeric measure columns of a :func:`table` output (not ids, sizes or status).
+
+    Used in: notebook 02.
+    """
     return [c for c in df.columns if c not in NON_MEASURES and not c.startswith("_")
             and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
 
 
 def ok_numeric(df, columns):
-    """Rows with status ok, the given columns as float, constant or all-NaN columns dropped."""
+    """Rows with status ok, the given columns as float, constant or all-NaN columns dropped.
+
+    Used in: notebook 02 (p1-feature-separation.csv, p1-feature-separation.png) through
+        :func:`helpers.measures.separation.separation`.
+    """
     ok = df[df["status"] == "ok"] if "status" in df else df
     x = ok[list(columns)].astype(float)
     keep = [c for c in x.columns if x[c].notna().sum() > 2 and x[c].std(skipna=True) > 0]
@@ -43,6 +50,8 @@ def separation(df, by: str, *, columns=None):
         DataFrame sorted by eta^2_H (largest first): ``measure``, ``H``, ``p``, ``p_bh``,
         ``eta2``, ``n``, ``k`` (groups), and ``top_group`` / ``bottom_group`` (the groups
         with the highest and lowest median).
+
+    Used in: notebook 02 (p1-feature-separation.csv, p1-feature-separation.png).
     """
     if by not in df.columns:
         raise ValueError(f"separation.separation: no column {by!r} (columns: {list(df.columns)})")

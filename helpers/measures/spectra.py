@@ -52,6 +52,9 @@ def radial_spectrum(image, *, n_bins: int | None = None) -> dict:
         ring means of ``|F|`` and ``|F|^2``), ``slope`` and ``intercept`` (floats, the
         fit ``log10 A = intercept + slope * log10 k``). Rings without any frequency
         sample (possible only for very large ``n_bins``) are dropped.
+
+    Used in: notebooks 02 and 08 through :func:`helpers.measures.table.table`; notebook 05 (Supplementary A4 / S6,
+        p2-spectra-edges.csv) through :func:`helpers.measures.spectra.spectra_edges`.
     """
     lum = _luminance(io.read_image(image))
     h, w = lum.shape
@@ -101,6 +104,9 @@ def edge_density(image, *, sigma: float = 2.0) -> float:
 
     Returns:
         float in [0, 1].
+
+    Used in: notebooks 02 and 08 through :func:`helpers.measures.table.table`; notebook 05 (Supplementary A4 / S6,
+        p2-spectra-edges.csv) through :func:`helpers.measures.spectra.spectra_edges`.
     """
     return float(canny(_luminance(io.read_image(image)), sigma=float(sigma)).mean())
 NATURAL_SKIMAGE = ("astronaut", "camera", "chelsea", "coffee", "rocket", "grass", "gravel", "brick")
@@ -118,6 +124,8 @@ def natural_images(folder=None, *, size: int = 256, limit: int | None = None) ->
 
     Returns:
         ``{name: uint8 (size, size, 3)}``; unreadable files are skipped with a warning.
+
+    Used in: notebook 05 (Supplementary A4 / S6, p2-spectra-edges.csv).
     """
     if folder is None:
         sources = {n: (lambda n=n: getattr(skimage.data, n)()) for n in NATURAL_SKIMAGE}
@@ -153,6 +161,8 @@ def spectra_edges(groups: dict, *, sigma: float = 2.0):
     Returns:
         (per-image DataFrame: group, image, slope, intercept, edge_density, low_freq_amplitude
         (mean amplitude below 0.05 cycles/pixel); spectra DataFrame: group, image, k, amplitude).
+
+    Used in: notebook 05 (Supplementary A4 / S6, p2-spectra-edges.csv).
     """
     rows, spec = [], []
     for group, images in groups.items():

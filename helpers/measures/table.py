@@ -110,7 +110,12 @@ def _call_user(fn, rgb, *, jpeg_quality=None, edge_sigmas=None, **opts):
 
 
 def available_measures() -> list:
-    """Names accepted by ``measures=``: aliases, built-in groups, and lazy groups whose module imports."""
+    """Names accepted by ``measures=``: aliases, built-in groups, and lazy groups whose module imports.
+
+    Used in: notebook 02 (features.parquet, p1-clutter-maps.png, p1-feature-correlations.png,
+        p1-feature-distributions.png, 2 more outputs); notebooks 05 (p2-biggan-features.parquet) and 08 through
+        :func:`helpers.measures.table.table`.
+    """
     lazy = [n for n, (mod, _) in LAZY_GROUPS.items() if _find_spec(mod) is not None]
     return list(ALIASES) + list(GROUPS) + lazy
 
@@ -198,6 +203,8 @@ def measure(image, *, measures=DEFAULT_MEASURES, jpeg_quality: int = 75, edge_si
         io.ImageReadError: unreadable, truncated, smaller than 32 px on a side, or larger
             than ``max_pixels``.
         ValueError: unknown measure group.
+
+    Used in: notebooks 02, 05 (p2-biggan-features.parquet) and 08 through :func:`helpers.measures.table.table`.
     """
     groups = _resolve(measures)
     if not isinstance(image, np.ndarray) and max_pixels is not None:
@@ -369,6 +376,11 @@ def table(paths_or_folder, *, measures=DEFAULT_MEASURES, root=None, cache=None, 
     - one measure group failing on an image (e.g. a fit that does not converge): the row
       stays "ok" with that group's columns NaN, ``error`` names the group and the reason,
       and a warning names the file.
+
+    Used in: notebook 02 (features.parquet, p1-clutter-maps.png, p1-feature-correlations.png,
+        p1-feature-distributions.png, 2 more outputs); notebook 05 (p2-biggan-features.parquet); notebook 08
+        (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv, study/effect-sizes.csv, 4
+        more outputs).
     """
     groups = _resolve(measures)  # unknown names fail here, before any work
     settings = {"measures": [measures] if isinstance(measures, str) or callable(measures) else list(measures),
@@ -474,6 +486,9 @@ def stimuli(images=None, *, profile: str = "class", n: int | None = None):
         ``seed``), or the first sub-folder of each file of ``images`` ("." for files at the
         top). ``df.attrs``: ``root`` (folder the paths are relative to) and ``stand_in``
         (True when the dream images were made with stand-in weights).
+
+    Used in: notebook 02 (features.parquet, p1-clutter-maps.png, p1-feature-correlations.png,
+        p1-feature-distributions.png, 2 more outputs).
     """
     if images is None:
         root = paths.results(profile) / "dream"

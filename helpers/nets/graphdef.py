@@ -53,6 +53,9 @@ def convert_graphdef(graph) -> dict:
 
     Raises:
         ValueError: a node has an unexpected op, shape, stride or padding (names the node).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
     """
     if isinstance(graph, (bytes, bytearray)):
         graph = _parse_graphdef(graph, "graph bytes")
@@ -193,7 +196,11 @@ def _read_graph_bytes(path: Path) -> tuple[bytes, str]:
 
 
 def converted_path(source_sha256: str) -> Path:
-    """Cache file of the state dict converted from the graph with this sha256."""
+    """Cache file of the state dict converted from the graph with this sha256.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     return paths.cache() / f"inception5h-converted-{source_sha256[:16]}.pt"
 
 
@@ -233,6 +240,9 @@ def from_file(path) -> InceptionV1:
         ValueError: unreadable or unrecognised file: ``"<file>: not a TensorFlow GraphDef: ..."``,
             ``"<file>: not an inception5h zip: ..."`` or ``"<file>: not a lucent state dict ..."``,
             with what was found instead (never a raw protobuf/pickle traceback).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
     """
     path = Path(path)
     if not path.exists():

@@ -142,7 +142,11 @@ HEAD_WEIGHT_LAYERS = ("head0_bottleneck_pre_relu", "head0_bottleneck", "head1_bo
 # --- the model ---------------------------------------------------------------------------------
 
 class LayerUnavailable(KeyError):
-    """A layer exists in InceptionV1 but the loaded weights file has no weights for it."""
+    """A layer exists in InceptionV1 but the loaded weights file has no weights for it.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
 
 
 class InceptionV1(nn.Module):
@@ -158,6 +162,9 @@ class InceptionV1(nn.Module):
     subtracts 117), to get that layer's NCHW output, computing only what it needs;
     ``model(x, [a, b])`` gives a dict; ``model(x)`` a dict of all 144 layers (full depth; the
     auxiliary heads are left out when the input is too small for their 5x5 VALID pooling).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
     """
 
     def __init__(self, *, config: dict | None = None, unavailable=()):
@@ -280,6 +287,8 @@ def reference_ops(model, on: bool = True):
       products (:func:`conv1x1_matmul`, :func:`conv1x1_matmul_fused`).
 
     Both are the same mathematics; float32 rounding differs. Other modules pass through unchanged.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
     return _setting(model, "ops", "reference" if on else "fast")
 
@@ -287,7 +296,10 @@ def reference_ops(model, on: bool = True):
 def input_grad_only(model):
     """Context manager: within the block only gradients with respect to the input are asked of
     ``model`` (as in DeepDream): with the fast operations, strided convolutions then use a faster
-    input-gradient (:class:`_StridedConvInputGrad`) and give no weight gradients."""
+    input-gradient (:class:`_StridedConvInputGrad`) and give no weight gradients.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
+    """
     return _setting(model, "input_grad_only", True)
 
 
@@ -298,6 +310,9 @@ def random_model(*, seed: int = 0) -> InceptionV1:
 
     Activations stay finite and non-constant at every layer (He init keeps the scale through
     the ReLUs); LRN uses the graph's :data:`GRAPH_LRN`. Same seed -> same weights.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
     """
     model = InceptionV1()
     g = torch.Generator().manual_seed(int(seed))
@@ -310,7 +325,11 @@ def random_model(*, seed: int = 0) -> InceptionV1:
 
 
 def model_from_state(state: dict, *, config=None, unavailable=()) -> InceptionV1:
-    """InceptionV1 holding ``state`` (every tensor of the available layers, shapes checked), in eval mode."""
+    """InceptionV1 holding ``state`` (every tensor of the available layers, shapes checked), in eval mode.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     model = InceptionV1(config=config, unavailable=unavailable)
     expected = {k for k in model.state_dict() if not any(k.startswith(f"{u}_conv.") for u in unavailable)}
     missing = sorted(expected - set(state))
@@ -330,7 +349,11 @@ def model_from_state(state: dict, *, config=None, unavailable=()) -> InceptionV1
 
 
 def ancestors(name: str) -> set:
-    """Every node ``name`` depends on, itself included (the truncated forward computes these)."""
+    """Every node ``name`` depends on, itself included (the truncated forward computes these).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     need, stack = set(), [name]
     while stack:
         n = stack.pop()
@@ -350,6 +373,8 @@ def flops(layer: str, size=224, *, kernels=None) -> float:
         kernels: count only convolutions with these kernel sizes (e.g. ``(1,)``); all if None.
 
     Pooling, LRN and ReLU are not counted (a few per cent of the work).
+
+    Used in: no notebook; ``benchmarks/dream.py``, ``tests/test_inception.py``.
     """
     h0, w0 = size if isinstance(size, (tuple, list)) else (size, size)
     hw = {"input": (int(h0), int(w0))}

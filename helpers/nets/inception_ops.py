@@ -12,14 +12,22 @@ import torch.nn.functional as F
 
 
 def same_pads(n: int, k: int, s: int) -> tuple[int, int]:
-    """TF ``SAME`` padding (before, after) of one axis of length ``n``, kernel ``k``, stride ``s``."""
+    """TF ``SAME`` padding (before, after) of one axis of length ``n``, kernel ``k``, stride ``s``.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     out = -(-n // s)
     total = max((out - 1) * s + k - n, 0)
     return total // 2, total - total // 2
 
 
 def conv2d_same(x, weight, bias=None, stride: int = 1):
-    """``tf.nn.conv2d(padding="SAME")`` + bias on NCHW ``x``; ``weight`` is OIHW."""
+    """``tf.nn.conv2d(padding="SAME")`` + bias on NCHW ``x``; ``weight`` is OIHW.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     k_h, k_w = weight.shape[-2:]
     ph, pw = same_pads(x.shape[-2], k_h, stride), same_pads(x.shape[-1], k_w, stride)
     if ph[0] == ph[1] and pw[0] == pw[1]:
@@ -32,6 +40,9 @@ def max_pool(x, ksize: int, stride: int, padding: str = "SAME"):
 
     Padding only after (TF's extra pixel for stride 2 on an even side) is done with
     ``ceil_mode`` (the clipped last window is the same as a -inf pad) instead of a padded copy.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
     """
     if padding == "VALID":
         return F.max_pool2d(x, ksize, stride)
@@ -46,7 +57,11 @@ def max_pool(x, ksize: int, stride: int, padding: str = "SAME"):
 
 
 def avg_pool(x, ksize: int, stride: int, padding: str = "VALID"):
-    """``tf.nn.avg_pool`` on NCHW ``x``; with ``SAME`` the padding is excluded from the mean."""
+    """``tf.nn.avg_pool`` on NCHW ``x``; with ``SAME`` the padding is excluded from the mean.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     if padding == "VALID":
         if min(x.shape[-2:]) < ksize:
             raise ValueError(f"avg_pool VALID: input {tuple(x.shape[-2:])} is smaller than the {ksize}x{ksize} window "
@@ -69,6 +84,9 @@ def lrn(x, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0, beta: f
     with ``D = (bias + alpha S) ** -beta``. About 8x faster than ``impl="pool"``, the formulation
     of ``torch.nn.functional.local_response_norm`` and torch-lucent (a 3-D average pool over a
     channel window, differentiated by autograd), which agrees to float32 rounding (tested).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
     """
     if _autocast_on(x):
         # under (bf16) autocast the window sum would be rounded to 8 bits before ``bias + alpha * S``,
@@ -92,13 +110,21 @@ def _autocast_on(t) -> bool:
 
 
 def channels_last(t) -> bool:
-    """True for a 4-D tensor stored channels-last (and not also contiguous NCHW, as a 1x1 image is)."""
+    """True for a 4-D tensor stored channels-last (and not also contiguous NCHW, as a 1x1 image is).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     return t.ndim == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
 
 
 def conv1x1_matmul(x, weight, bias=None):
     """A 1x1, stride-1 convolution of a channels-last NCHW ``x`` as one ``addmm`` on its (N*H*W, C)
-    view; returns a channels-last tensor (same values as ``F.conv2d`` up to float32 rounding)."""
+    view; returns a channels-last tensor (same values as ``F.conv2d`` up to float32 rounding).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     n, c, h, w = x.shape
     out_c = weight.shape[0]
     v = x.permute(0, 2, 3, 1).reshape(n * h * w, c)
@@ -149,7 +175,11 @@ class _StridedConvInputGrad(torch.autograd.Function):
 
 def conv2d_same_input_grad(x, weight, bias=None, stride: int = 1):
     """:func:`conv2d_same` for when only the input needs a gradient (weights are used detached):
-    strided convolutions differentiate through :class:`_StridedConvInputGrad`."""
+    strided convolutions differentiate through :class:`_StridedConvInputGrad`.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     if stride == 1:
         return conv2d_same(x, weight.detach(), None if bias is None else bias.detach(), 1)
     k_h, k_w = weight.shape[-2:]
@@ -162,7 +192,11 @@ def conv2d_same_input_grad(x, weight, bias=None, stride: int = 1):
 def conv1x1_matmul_fused(x, convs):
     """Several 1x1, stride-1 convolutions of the same channels-last ``x`` as one ``addmm`` (their
     weights stacked): the input is read once and, in the backward, its gradient is one product
-    instead of a sum of several. Returns one (strided) NCHW view per convolution."""
+    instead of a sum of several. Returns one (strided) NCHW view per convolution.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png) through
+        :func:`helpers.nets.models.load` (network ``"inception5h"``).
+    """
     n, c, h, w = x.shape
     sizes = [m.weight.shape[0] for m in convs]
     wt = torch.cat([m.weight.reshape(m.weight.shape[0], c) for m in convs]).t()

@@ -55,6 +55,8 @@ def layer_type(layer: str) -> str:
     ``*_bottleneck``/``*_pool_reduce`` -> "reduce", ``*_pool`` -> "pool branch", the block
     output ``mixedNx`` -> "mixed output"; the auxiliary ``head*`` layers -> "head".
     ``_pre_relu`` variants get the type of their layer.
+
+    Used in: notebook 02 through :func:`helpers.measures.table.stimuli`.
     """
     name = str(layer).removesuffix("_pre_relu")
     if name.startswith("head"):
@@ -77,7 +79,10 @@ def layer_type(layer: str) -> str:
 
 
 def layer_family(name: str) -> str:
-    """A layer and its ``_pre_relu`` twin (near-identical images) share a family: ``conv2d0_pre_relu`` -> ``conv2d0``."""
+    """A layer and its ``_pre_relu`` twin (near-identical images) share a family: ``conv2d0_pre_relu`` -> ``conv2d0``.
+
+    Used in: notebook 04 through :func:`helpers.study.density.nearest_corners`.
+    """
     return name.removesuffix("_pre_relu")
 
 
@@ -91,6 +96,11 @@ GROUP_PATTERNS = {
 
 
 def layers_matching(pattern: str, layers=None) -> list[str]:
-    """Layers (in study order) whose name fully matches a ``GROUP_PATTERNS`` key or a regex."""
+    """Layers (in study order) whose name fully matches a ``GROUP_PATTERNS`` key or a regex.
+
+    Used in: notebook 03 through :func:`helpers.study.simulate.ratings`; notebook 04 (Figure 11,
+        p1-group-tests.csv) through :func:`helpers.study.effects.group_tests`; notebook 08 (key-numbers.json,
+        study/power.csv) through :func:`helpers.study.simulate.power_analysis`.
+    """
     regex = re.compile(GROUP_PATTERNS.get(pattern, pattern))
     return [name for name in (layers or LAYERS) if regex.fullmatch(name)]

@@ -46,7 +46,12 @@ SOURCES = ("auto", "pretrained", "random")
 
 
 class WeightsUnavailable(RuntimeError):
-    """Pretrained weights are neither on disk nor downloadable; the message says what to do."""
+    """Pretrained weights are neither on disk nor downloadable; the message says what to do.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 02 through :func:`helpers.measures.table.table` (measure group
+        ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
 
 
 class WeightsFileError(ValueError):
@@ -54,6 +59,10 @@ class WeightsFileError(ValueError):
 
     The message names the network, the file, its size and sha256, what was expected and the fix.
     ``reason`` holds the short cause ("not a BigGAN-deep-256 checkpoint: missing 3 keys such as ...").
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 02 through :func:`helpers.measures.table.table` (measure group
+        ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
     """
 
     def __init__(self, message: str, *, reason: str = ""):
@@ -83,6 +92,10 @@ def weights_file(name: str, *, path=None, download_missing: bool = True, progres
         WeightsUnavailable: with the network, URLs, expected file name, sha256 and where to put it.
         FileNotFoundError: ``path`` was given but does not exist.
         download.ChecksumError: the file does not match the pinned or recorded sha256.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 02 through :func:`helpers.measures.table.table` (measure group
+        ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
     """
     _check(name, "pretrained")
     return _locate(sources.WEIGHTS[name], path=path, download_missing=download_missing, progress=progress,
@@ -149,6 +162,11 @@ def load(name: str, *, source: str = "auto", path=None, device="cpu", seed: int 
         WeightsUnavailable: no file and no download (the message says where to put one).
         WeightsFileError: the file (or BigGAN's config.json) is corrupt, truncated or the wrong file.
         download.ChecksumError: the file differs from its pinned or recorded sha256.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png); notebook 02 through
+        :func:`helpers.measures.table.table` (measure group ``"aesthetics"``); notebook 05 (Figure 1, Figure 2,
+        Supplementary A2, Supplementary A4 / S6, 4 more outputs); notebook 06 (Figure 5, Supplementary A5 / S7,
+        Supplementary S2, p2-block-sweep.png); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
     """
     _check(name, source)
     if source == "random" and path is not None:
@@ -206,10 +224,10 @@ def is_stand_in(obj) -> bool:
     images unlabelled lets them pass for results, which is what the label exists to prevent. A network
     without provenance is a stand-in for the same reason.
 
-    Used in: notebook 01 (the figure labels), notebooks 03 and 04 (the labels of the feature and image
-    figures), and through :func:`helpers.measures.table.stimuli` (notebook 02),
-    :func:`helpers.synthesis.biggan_gallery.gallery` (notebook 05, Figure 2),
-    :func:`helpers.search.index.read_queries` (notebook 07, Figure 4) and :class:`helpers.search.gram.GramEncoder`.
+    Used in: notebooks 01, 03 and 04; notebook 02 through :func:`helpers.measures.table.stimuli`; notebook 05
+        (Supplementary A4 / S6, p2-distance-vs-alpha.png); notebook 06 through
+        :func:`helpers.synthesis.biggan_gallery.gallery`; notebook 07 through
+        :class:`helpers.search.gram.GramEncoder`.
     """
     if isinstance(obj, (str, Path)):
         obj = pd.read_parquet(obj) if Path(obj).suffix == ".parquet" else pd.read_csv(obj)
@@ -225,7 +243,11 @@ def is_stand_in(obj) -> bool:
 
 
 def describe(model) -> str:
-    """One line saying which weights ``model`` carries, for titles and manifests."""
+    """One line saying which weights ``model`` carries, for titles and manifests.
+
+    Used in: notebooks 01, 05 and 06; notebook 02 through :func:`helpers.measures.table.table` (measure group
+        ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
     info = getattr(model, "na_info", None)
     if not info:
         return "unknown weights (not loaded through helpers.nets.models)"
@@ -249,6 +271,10 @@ def mark_stand_in(path, **info) -> Path:
     :func:`load` then reports ``source="rehearsal"`` and :func:`is_stand_in` is True, so every
     output made from the file is labelled STAND-IN. The marker is ``<file>.stand-in.json``
     (e.g. ``{"writer": "helpers.testing.rehearsal.write_biggan_deep_256", "seed": 0}``).
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_alexnet`,
+        :func:`helpers.testing.rehearsal.write_biggan_deep_256`,
+        :func:`helpers.testing.rehearsal.write_resnet152`.
     """
     path = Path(path)
     marker = path.with_name(path.name + STAND_IN_SUFFIX)
@@ -257,7 +283,12 @@ def mark_stand_in(path, **info) -> Path:
 
 
 def stand_in_marker(path) -> dict | None:
-    """The marker of :func:`mark_stand_in` for ``path`` (or for the file a symlink points at), else None."""
+    """The marker of :func:`mark_stand_in` for ``path`` (or for the file a symlink points at), else None.
+
+    Used in: notebooks 01 (p1-dream-contact-sheet.png, p1-dream-octaves.png), 05 and 06 through
+        :func:`helpers.nets.models.load`; notebook 02 through :func:`helpers.measures.table.table` (measure group
+        ``"aesthetics"``); notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
     path = Path(path)
     for p in dict.fromkeys([path, path.resolve()]):
         marker = p.with_name(p.name + STAND_IN_SUFFIX)
@@ -412,7 +443,10 @@ BIGGAN_FALLBACK = "pytorch_pretrained_biggan.convert_tf_to_pytorch.BigGAN256 (th
 
 
 def biggan_package_config():
-    """The package's own ``BigGAN256`` config (``convert_tf_to_pytorch``; imports without TensorFlow)."""
+    """The package's own ``BigGAN256`` config (``convert_tf_to_pytorch``; imports without TensorFlow).
+
+    Used in: notebooks 05 and 06 through :func:`helpers.nets.models.load` (network ``"biggan-deep-256"``).
+    """
     from pytorch_pretrained_biggan.convert_tf_to_pytorch import BigGAN256
 
     return BigGAN256
@@ -438,6 +472,8 @@ def biggan_config(weights=None, *, download_missing: bool = True, progress: bool
 
     Raises:
         WeightsFileError: a config file exists but is not a BigGAN config (named in the message).
+
+    Used in: notebooks 05 and 06 through :func:`helpers.nets.models.load` (network ``"biggan-deep-256"``).
     """
     candidates = []
     if weights is not None:
@@ -526,14 +562,22 @@ def _power_iterate_spectral_norms(model, *, n_iter: int = 30) -> None:
 
 
 def spectral_norms(model) -> list:
-    """``(module, SpectralNorm hook)`` of every spectrally normalised module, in module order."""
+    """``(module, SpectralNorm hook)`` of every spectrally normalised module, in module order.
+
+    Used in: notebook 05 through :func:`helpers.nets.models.load` (network ``"biggan-deep-256"``); notebook 06
+        through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     from torch.nn.utils.spectral_norm import SpectralNorm
 
     return [(m, h) for m in model.modules() for h in list(m._forward_pre_hooks.values()) if isinstance(h, SpectralNorm)]
 
 
 def power_iterate(module, hook, n_iter: int) -> None:
-    """Converge ``u``/``v`` of one spectrally normalised module on its current ``weight_orig``."""
+    """Converge ``u``/``v`` of one spectrally normalised module on its current ``weight_orig``.
+
+    Used in: notebook 05 through :func:`helpers.nets.models.load` (network ``"biggan-deep-256"``); notebook 06
+        through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     old = hook.n_power_iterations
     hook.n_power_iterations = n_iter
     try:
@@ -594,6 +638,8 @@ def status():
 
     Returns:
         pandas.DataFrame with name, file, present, path, recorded sha256 (first 16 hex), pin, url.
+
+    Used in: notebook 00 (setup-check.json).
     """
     rows = []
     for name, spec in sources.WEIGHTS.items():

@@ -76,6 +76,8 @@ class Corpus:
     ``title``, ``style`` and ``split`` (``None`` where unknown). CIFAR corpora keep their pixels
     in ``arrays`` (uint8 N x 32 x 32 x 3), ``path`` is ``None`` and ``row`` indexes ``arrays``;
     their ids are ``<split>/<cifar_index>`` (5 digits).
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.read_corpus`.
     """
 
     items: "object"  # pandas.DataFrame
@@ -154,6 +156,8 @@ def read_corpus(path, *, metadata="auto") -> Corpus:
         FileNotFoundError: ``path`` does not exist or holds no images.
         ValueError: a batch file is not in the expected format (the message names it), or the
             CSV's style disagrees with the archive's label for the same ``(split, cifar_index)``.
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -195,6 +199,8 @@ def subset(corpus: Corpus, *, n_per_style: int, split: str | None = None) -> Cor
 
     Raises:
         ValueError: the corpus has no styles, or ``split`` is not one of its splits.
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
     items = corpus.items
     if items["style"].isna().all():
@@ -232,6 +238,8 @@ def read_metadata(csv) -> "object":
     Raises:
         ValueError: the file lacks ``name`` or ``label`` (naming the file and its columns), or a
             ``cifar_index`` is not an integer (naming the row).
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.read_corpus`.
     """
     df = pd.read_csv(csv)
     df.columns = [str(c).strip() for c in df.columns]
@@ -443,6 +451,8 @@ def download_artbench(dest=None, *, what=("imagefolder-split", "metadata"), extr
     Raises:
         ValueError: an unknown item.
         helpers.download.ChecksumError: the CIFAR-python archive does not match the published md5.
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.locate_corpus`.
     """
     dest = Path(dest) if dest else paths.data()
     out = {}
@@ -484,7 +494,10 @@ def _extract_once(archive: Path, dest: Path) -> Path:
 
 
 def default_corpus_path(layout: str = "imagefolder-split") -> Path:
-    """Where a profile expects ArtBench-10 under ``paths.data()``: the extracted folder or the CIFAR archive."""
+    """Where a profile expects ArtBench-10 under ``paths.data()``: the extracted folder or the CIFAR archive.
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.locate_corpus`.
+    """
     data = paths.data(create=False)
     if layout in ("cifar-python", "cifar-binary"):
         return data / sources.ARTBENCH_URLS[layout].rsplit("/", 1)[1]
@@ -501,6 +514,8 @@ def locate_corpus(path=None, *, layout: str = "imagefolder-split", download: boo
 
     Raises:
         FileNotFoundError: the corpus is missing; the message says where to put it by hand.
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
     if layout not in sources.ARTBENCH_URLS or layout == "metadata":
         raise ValueError(f"locate_corpus: layout must be one of {sorted(set(sources.ARTBENCH_URLS) - {'metadata'})}, got {layout!r}")
@@ -523,7 +538,10 @@ _WORDS = ["dawn", "harbour", "garden", "portrait", "river", "storm", "market", "
 
 
 def demo_row(j: int, style: int, rng, *, size: int, split: str, cifar_index: int) -> dict:
-    """One fake ``ArtBench-10.csv`` row (the real columns, values clearly fake: example.invalid URLs)."""
+    """One fake ``ArtBench-10.csv`` row (the real columns, values clearly fake: example.invalid URLs).
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.make_demo_corpus`.
+    """
     artist = f"demo-artist-{style}{'ab'[j // len(STYLES) % 2]}"
     title = "-".join(rng.choice(_WORDS, 2, replace=False))
     name = f"{artist}_{title}-{j}.jpg"
@@ -541,6 +559,8 @@ def make_demo_corpus(out_dir, *, n: int = 40, size: int = 96, seed: int = 0, bad
 
     Returns:
         The ImageFolder root.
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
     rng = np.random.default_rng(seed)
     root = Path(out_dir)
@@ -572,7 +592,10 @@ def _clear_demo(root: Path):
 
 
 def demo_painting(rng, style: int, size: int) -> np.ndarray:
-    """One procedural "painting" (uint8 size x size x 3): a style-specific palette, wave field, blobs, brush noise."""
+    """One procedural "painting" (uint8 size x size x 3): a style-specific palette, wave field, blobs, brush noise.
+
+    Used in: notebook 07 through :func:`helpers.search.artbench.make_demo_corpus`.
+    """
     yy, xx = np.mgrid[0:size, 0:size] / size
     srng = np.random.default_rng(1000 + style)
     palette = srng.uniform(0, 255, (4, 3))

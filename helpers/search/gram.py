@@ -47,6 +47,8 @@ def triangle(gram):
     """Upper triangle of symmetric Grams (..., C, C) -> (..., C(C+1)/2), off-diagonals x sqrt(2).
 
     Dot products of the results equal Frobenius products of the full matrices.
+
+    Used in: notebook 07 through :class:`helpers.search.gram.GramEncoder`.
     """
     c = gram.shape[-1]
     iu = torch.triu_indices(c, c, device=gram.device)
@@ -73,6 +75,8 @@ class GramEncoder:
 
     Raises:
         ValueError: an unknown ``precision``.
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
 
     def __init__(self, model=None, *, size: int = 224, device="cpu", source: str = "pretrained", seed: int = 0,
@@ -226,7 +230,10 @@ def _collate(rows):
 
 
 def default_workers() -> int:
-    """DataLoader workers for decoding: ``min(4, cpu_count - 1)``, at least 1."""
+    """DataLoader workers for decoding: ``min(4, cpu_count - 1)``, at least 1.
+
+    Used in: notebook 07 through :func:`helpers.search.index.build_index`.
+    """
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
@@ -241,6 +248,8 @@ def iter_encoded(corpus, encoder: "GramEncoder", *, start: int = 0, stop: int | 
         ``(rows, vectors, xn, errors)``: corpus rows (list of int), unit Gram triangle vectors
         B x C(C+1)/2 and normalised activations B x C x HW (on the encoder's device), and one
         error string per row (``""`` when the image was read).
+
+    Used in: notebook 07 through :func:`helpers.search.index.build_index`.
     """
     nw = default_workers() if num_workers is None else num_workers
     stop = len(corpus) if stop is None else stop
@@ -255,11 +264,14 @@ def iter_encoded(corpus, encoder: "GramEncoder", *, start: int = 0, stop: int | 
 
 def _warn_bad(corpus, i, err):
     where = corpus.items["path"].iat[i] or corpus.name(i)
-    warnings.warn(f"artsearch: skipping unreadable image {where}: {err}", stacklevel=3)
+    warnings.warn(f"gram: skipping unreadable image {where}: {err}", stacklevel=3)
 
 
 def encode_corpus_rows(corpus, encoder, indices, *, batch_size=16):
-    """Encode specific rows in-process -> (vectors, xn, ok mask)."""
+    """Encode specific rows in-process -> (vectors, xn, ok mask).
+
+    Used in: notebook 07 through :func:`helpers.search.index.build_index`.
+    """
     vecs, xns, ok = [], [], []
     for s in range(0, len(indices), batch_size):
         chunk = indices[s:s + batch_size]

@@ -79,6 +79,8 @@ def read_queries(path, *, n: int | None = None, demo_fallback: bool = False, n_d
 
     Raises:
         FileNotFoundError: no such folder (and no fallback).
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
     path = Path(path)
     if not path.exists():
@@ -117,7 +119,10 @@ def _head(q: Corpus, n):
 
 
 def nearest_table(results, queries: Corpus, *, method: str, encoder: "GramEncoder") -> "object":
-    """The published table: results + query label, the method and the network's provenance."""
+    """The published table: results + query label, the method and the network's provenance.
+
+    Used in: notebook 07 (p2-fig04-top5.png, p2-nearest-paintings.csv).
+    """
     labels = dict(zip(queries.items["item"].astype(str), queries.items.get("label", queries.items["item"])))
     out = results.copy()
     out.insert(1, "query_label", out["query"].map(labels))
@@ -128,7 +133,10 @@ def nearest_table(results, queries: Corpus, *, method: str, encoder: "GramEncode
 
 
 def as_queries(queries) -> Corpus:
-    """Queries as a :class:`Corpus`: a folder, a list of paths/arrays, or a Corpus."""
+    """Queries as a :class:`Corpus`: a folder, a list of paths/arrays, or a Corpus.
+
+    Used in: notebook 07 through :func:`helpers.search.index.build_index`.
+    """
     if isinstance(queries, Corpus):
         return queries
     if isinstance(queries, (str, Path)):
@@ -185,6 +193,8 @@ def exact_search(queries, corpus, *, k: int = 5, encoder: GramEncoder | None = N
     Returns:
         DataFrame with ``query, rank (1..k), item, similarity`` (cosine in [-1, 1]), ``row``
         (corpus row) and the corpus metadata (``artist, title, style, split, path``).
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
     corpus = corpus if isinstance(corpus, Corpus) else read_corpus(corpus)
     qc = as_queries(queries)
@@ -320,6 +330,8 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
 
     Returns:
         :class:`Index`.
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png, p2-nearest-key-numbers.json, p2-nearest-paintings.csv).
     """
     corpus = corpus if isinstance(corpus, Corpus) else read_corpus(corpus)
     encoder = encoder or GramEncoder(device=device)
@@ -391,7 +403,10 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
 
 
 class Index:
-    """A built Gram-similarity index (see :func:`build_index`); open with :meth:`Index.load`."""
+    """A built Gram-similarity index (see :func:`build_index`); open with :meth:`Index.load`.
+
+    Used in: notebook 07 through :func:`helpers.search.index.build_index`.
+    """
 
     def __init__(self, path, meta, items, sketch, factors, ok, energy, encoder=None, corpus=None):
         self.path, self.meta, self.items = Path(path), meta, items
@@ -526,6 +541,8 @@ def probe_queries(corpus: Corpus, *, n: int = 4, seed: int = 0) -> Corpus:
     """``n`` corpus images (a seeded choice, one per style where possible) as queries for :func:`self_retrieval`.
 
     Query ids are ``self:<item>``; column ``expected`` holds the corpus item each must find.
+
+    Used in: notebook 07 (p2-nearest-key-numbers.json).
     """
     rng = np.random.default_rng(seed)
     items = corpus.items
@@ -558,6 +575,8 @@ def self_retrieval(results, probes: Corpus) -> "object":
     Returns:
         DataFrame ``query, expected, found, similarity, self_rank`` (``NaN`` when not in the
         results) and ``ok`` (found itself at rank 1).
+
+    Used in: notebook 07 (p2-nearest-key-numbers.json).
     """
     rows = []
     for q, expected in zip(probes.items["item"], probes.items["expected"]):
@@ -572,7 +591,10 @@ def self_retrieval(results, probes: Corpus) -> "object":
 
 
 def recall_at(found, truth, *, k: int) -> float:
-    """Mean over queries of |top-k found ∩ top-k true| / k (both DataFrames with query, rank, item)."""
+    """Mean over queries of |top-k found ∩ top-k true| / k (both DataFrames with query, rank, item).
+
+    Used in: notebook 07 (p2-nearest-key-numbers.json).
+    """
     vals = []
     for q, t in truth.groupby("query"):
         tk = set(t.nsmallest(k, "rank")["item"])

@@ -32,7 +32,10 @@ INSTALL_HINT = ("install Chromium and its WebDriver: Debian/Ubuntu `sudo apt-get
 
 
 def find_chromium() -> tuple[str, str] | None:
-    """(chromium binary, chromedriver binary) found on PATH, or None."""
+    """(chromium binary, chromedriver binary) found on PATH, or None.
+
+    Used in: notebook 08 through :func:`helpers.study.browser.run_sessions`.
+    """
     browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
     driver = shutil.which("chromedriver") or (os.path.exists("/usr/bin/chromedriver") and "/usr/bin/chromedriver") or None
     return (browser, driver) if browser and driver else None
@@ -44,6 +47,8 @@ class serve:
     ``with browser.serve(folder) as url: ...``; requests are not logged. POST requests (an export
     with ``post_url="data"``, relative to the page) are answered 200 and their JSON bodies kept in
     ``received`` (a list of dicts), which is how a lab server would collect the data.
+
+    Used in: notebook 08 through :func:`helpers.study.browser.run_sessions`.
     """
 
     def __init__(self, folder):
@@ -81,6 +86,8 @@ def chromium(download_dir, *, user_data_dir=None):
 
     Raises:
         RuntimeError: when Chromium, chromedriver or Selenium are missing, saying how to install them.
+
+    Used in: notebook 08 through :func:`helpers.study.browser.run_sessions`.
     """
     found = find_chromium()
     try:
@@ -123,6 +130,8 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
 
     Returns:
         dict: n_ratings, n_checks, csv and json paths (when ``download_dir`` is given).
+
+    Used in: notebook 08 through :func:`helpers.study.browser.run_sessions`.
     """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -248,6 +257,9 @@ def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=No
     participant's first rating trial. ``received``: a list that collects the JSON bodies POSTed to the
     local server (exports with ``post_url="data"``). Raises RuntimeError (with install instructions)
     when Chromium, chromedriver or Selenium are missing.
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
     """
     download_dir = Path(download_dir)
     download_dir.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,8 @@ def joint_density(arousal, valence, *, bins: int = 101, bandwidth: float = 5.0):
 
     Returns:
         float64 array ``(bins, bins)``, rows = valence (low to high), columns = arousal.
+
+    Used in: notebook 04 through :func:`helpers.study.density.joint_densities`.
     """
     a, v = np.asarray(arousal, float), np.asarray(valence, float)
     h, _, _ = np.histogram2d(v, a, bins=bins, range=[[0, 100], [0, 100]])
@@ -42,14 +44,20 @@ def joint_density(arousal, valence, *, bins: int = 101, bandwidth: float = 5.0):
 
 
 def entropy(density) -> float:
-    """Shannon entropy in bits of a normalised density grid (the paper's pixel-intensity entropy)."""
+    """Shannon entropy in bits of a normalised density grid (the paper's pixel-intensity entropy).
+
+    Used in: notebook 04 through :func:`helpers.study.density.joint_density_stats`.
+    """
     p = np.asarray(density, float).ravel()
     p = p[p > 0] / p.sum()
     return float(-(p * np.log2(p)).sum())
 
 
 def joint_densities(ratings, *, bins: int = 101, bandwidth: float = 5.0, layers=None, group_by: str = "layer") -> dict:
-    """``{layer: density}`` for every layer (study order; other ``group_by`` values in order of appearance)."""
+    """``{layer: density}`` for every layer (study order; other ``group_by`` values in order of appearance).
+
+    Used in: notebook 04 (Figure 12, Figure 13, Supplementary S2, Supplementary S3, 3 more outputs).
+    """
     groups = dict(tuple(ratings.groupby(group_by, sort=False)))
     order = [n for n in (layers or LAYERS) if n in groups]
     if layers is None and len(order) < len(groups):
@@ -75,6 +83,8 @@ def joint_density_stats(ratings, *, densities=None, bins: int = 101, bandwidth: 
         dip_arousal, p_dip_arousal, dip_valence, p_dip_valence, dip_joint, p_dip_joint
         (raw and *_adj), bimodal ("none", "arousal", "valence", "both" or "joint"),
         dist_neutral (distance of the mean from (50, 50)), bins, bandwidth.
+
+    Used in: notebook 04 (Figure 12, Figure 13, Supplementary S2, Supplementary S3, 3 more outputs).
     """
     densities = densities or joint_densities(ratings, bins=bins, bandwidth=bandwidth, group_by=group_by)
     plm = participant_layer_means(ratings, group_by=group_by)
@@ -120,6 +130,8 @@ def nearest_corners(stats, *, k: int = 1):
         DataFrame: target (e.g. "low arousal, high valence"), target_arousal,
         target_valence, layer, median_arousal, median_valence, distance, rank (1 = the
         Figure 13 layer).
+
+    Used in: notebook 04 (Figure 12, Figure 13, Supplementary S2, Supplementary S3, 2 more outputs).
     """
     s = stats.reset_index(drop=True)
     fam = s["layer"].map(layer_family)
@@ -167,6 +179,8 @@ def select_cases(stats):
 
     Returns:
         DataFrame: case (1-6), layer, reason, and the layer's statistics.
+
+    Used in: notebook 04 (Figure 12, Figure 13, Supplementary S2, Supplementary S3, Supplementary S4).
     """
     s = stats.set_index("layer")
     used: list[str] = []

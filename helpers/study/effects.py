@@ -21,7 +21,11 @@ from helpers.nets.layers import LAYERS, layers_matching
 from helpers.study.ratings import AXES
 
 def participant_layer_means(ratings, *, group_by: str = "layer"):
-    """Each participant's mean arousal and valence per layer (or per ``group_by`` value)."""
+    """Each participant's mean arousal and valence per layer (or per ``group_by`` value).
+
+    Used in: notebook 04 through :func:`helpers.study.density.joint_density_stats`; notebook 08 through
+        :func:`helpers.study.effects.layer_tests`.
+    """
     return ratings.groupby([group_by, "participant"], sort=False)[list(AXES)].mean().reset_index()
 
 
@@ -45,6 +49,9 @@ def layer_tests(ratings, *, test: str = "wilcoxon", correction: str = "fdr_bh", 
         tidy DataFrame, one row per (axis, layer) in study order: position (0-based layer
         index), n, mean, median, q1, q3 (of the ratings themselves), statistic, p, p_adj,
         significant, direction ("higher", "lower" or "neutral"), test, correction.
+
+    Used in: notebook 04 (Figure 10, Supplementary S13, p1-layer-tests.csv); notebook 08 (key-numbers.json,
+        study/correction-sensitivity.csv, study/group-tests.csv, study/power.csv).
     """
     if test not in ("wilcoxon", "t"):
         raise ValueError(f"test must be 'wilcoxon' or 't', got {test!r}")
@@ -102,6 +109,8 @@ def group_tests(ratings, *, comparisons=None):
     Returns:
         tidy DataFrame: axis, group_a, group_b, layers_a, layers_b, test, n_a, n_b, mean_a,
         mean_b, median_a, median_b, statistic, p, cohen_d, rank_biserial.
+
+    Used in: notebook 04 (Figure 11, p1-group-tests.csv).
     """
     comparisons = comparisons or [("arousal", "mixed{N}{m}_pool", "mixed{N}{m}_{K}x{K}_pre_relu"),
                                   ("valence", "conv2d{L}", "mixed{N}{m}")]
@@ -137,7 +146,10 @@ def group_tests(ratings, *, comparisons=None):
 
 
 def layer_key_numbers(tests, groups, joint, cases, corners) -> dict:
-    """Notebook 04's numbers for ``p1-key-numbers.json``: significant layers, group tests, density cases."""
+    """Notebook 04's numbers for ``p1-key-numbers.json``: significant layers, group tests, density cases.
+
+    Used in: notebook 04.
+    """
     sig = tests[tests["significant"]]
     return io.strict_json({
         "test": str(tests["test"].iloc[0]), "correction": str(tests["correction"].iloc[0]),
@@ -214,6 +226,9 @@ def layer_effect_sizes(ratings, *, group_by: str = "layer", neutral: float = 50.
         its t-based CI (mean_ci_low/high, rating points), d_z = mean_diff / sd with the exact
         noncentral-t CI (d_ci_low/high), and the matched-pairs rank-biserial r of the
         Wilcoxon test with a percentile bootstrap CI (r_ci_low/high, 2000 resamples, seed 0).
+
+    Used in: notebook 04 (p1-layer-effect-sizes.csv); notebook 08 (study-effect-sizes.png,
+        study/effect-sizes.csv).
     """
     pm = participant_layer_means(ratings, group_by=group_by)
     rng = np.random.default_rng(0)
@@ -255,6 +270,9 @@ def correction_sensitivity(tests, *, alpha: float = 0.05, corrections=CORRECTION
         (summary, detail): summary has one row per (correction, axis) with n_significant,
         n_tests, n_higher, n_lower; detail has one row per (correction, axis, layer) with p_adj
         and significant.
+
+    Used in: notebook 04 (Figure 10); notebook 08 (key-numbers.json, study/correction-sensitivity.csv,
+        study/power.csv).
     """
     detail = []
     for name, (method, family) in corrections.items():

@@ -95,6 +95,8 @@ def sam_svg(axis: str, level: int, *, size: int = 56) -> str:
             a burst in the chest grows, from a calm sleepy figure to an agitated one).
         level: 1 (lowest) .. 5 (highest).
         size: width and height in px.
+
+    Used in: notebook 08 through :func:`helpers.study.experiment.export`.
     """
     if axis not in ("valence", "arousal") or level not in (1, 2, 3, 4, 5):
         raise ValueError(f"sam_svg: axis must be 'valence'/'arousal' and level 1-5, got {axis!r}, {level!r}")
@@ -155,6 +157,8 @@ def participant_order(participant: str, stimuli, *, seed: int = 0) -> list:
     """The order in which ``participant`` sees ``stimuli`` (ids in export order), as experiment.js draws it.
 
     FNV-1a hash of ``"<seed>:<participant>"`` seeds mulberry32, which drives a Fisher-Yates shuffle.
+
+    Used in: notebook 08 through :func:`helpers.study.experiment.write_sessions`.
     """
     rand = _mulberry32(_fnv1a(f"{seed}:{participant}"))
     out = list(stimuli)
@@ -189,7 +193,11 @@ def _image_inputs(images, root):
 
 
 def image_table(folder):
-    """The images under ``folder`` as a table: ``path`` (relative, = stimulus id) [, ``condition`` = first sub-folder]."""
+    """The images under ``folder`` as a table: ``path`` (relative, = stimulus id) [, ``condition`` = first sub-folder].
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
+    """
     return _image_inputs(folder, None)[0]
 
 
@@ -227,6 +235,9 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
     Returns:
         Path of ``folder``. Unreadable image files are skipped with a warning naming each file and
         listed under ``skipped`` in the manifest.
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
     """
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
@@ -322,7 +333,11 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
 
 
 def load_manifest(path) -> dict:
-    """Read an export's ``manifest.json`` (path of the file or of the experiment folder)."""
+    """Read an export's ``manifest.json`` (path of the file or of the experiment folder).
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
+    """
     path = Path(path)
     path = path / "manifest.json" if path.is_dir() else path
     try:
@@ -335,12 +350,18 @@ def load_manifest(path) -> dict:
 
 
 def stimulus_table(manifest):
-    """The exported stimuli as a DataFrame: stimulus, file, hashes, sizes and the descriptive columns."""
+    """The exported stimuli as a DataFrame: stimulus, file, hashes, sizes and the descriptive columns.
+
+    Used in: notebook 08 through :func:`helpers.study.simulate.responses`.
+    """
     return pd.DataFrame(manifest["stimuli"])
 
 
 def verify(folder) -> list[str]:
-    """Re-hash every file the manifest lists; return the problems (empty when the folder is intact)."""
+    """Re-hash every file the manifest lists; return the problems (empty when the folder is intact).
+
+    Used in: notebook 08.
+    """
     folder = Path(folder)
     manifest = load_manifest(folder)
     out = []
@@ -394,6 +415,9 @@ def write_sessions(manifest, responses, folder, *, answers=None) -> list[Path]:
     rating and attention-check trials; the order drawn by :func:`participant_order`), so the
     importer treats them exactly like downloaded files. Use :func:`play` for a real browser run.
     ``answers``: ``{participant: {question: value}}`` (default: each question's values in turn).
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -431,6 +455,9 @@ def pick_stimuli(table, n: int = 0, *, by: str = "layer"):
 
     Groups (e.g. layers, in table order) are taken at even spacing until ``n`` images are reached,
     so that every chosen group keeps all its images (stimuli stay nested in their groups).
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
     """
     if not n or n >= len(table):
         return table.reset_index(drop=True)

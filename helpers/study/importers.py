@@ -40,6 +40,8 @@ class ExclusionRule:
       when either slider ends more than ``tolerance`` points from the asked value;
     - ``unmoved``: at least ``max_unmoved_fraction`` of the rating trials have a slider that was
       never moved (1.0: only participants who never moved a slider at all).
+
+    Used in: notebook 08 through :func:`helpers.study.importers.from_jsPsych`.
     """
 
     exclude_incomplete: bool = True
@@ -61,6 +63,8 @@ class StudyData:
     n_ratings, n_expected, n_unmoved, n_checks, n_checks_failed, incomplete, failed_attention,
     unmoved, excluded, reason, experiment_version, source. :meth:`analysed` gives the ratings of
     the included participants joined with their answers, ready for :mod:`helpers.study.stats`.
+
+    Used in: notebook 08 through :func:`helpers.study.importers.from_jsPsych`.
     """
 
     ratings: object
@@ -155,6 +159,9 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
         RatingsFormatError: a file that is not an export of this experiment (naming what is
             missing), unknown stimulus ids, sliders outside 0-100, mixed versions; rows as
             "line N" of a CSV or "trial N" of a JSON file.
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -314,6 +321,9 @@ def from_psychopy(files, *, columns=None, manifest=None, rule: ExclusionRule | N
 
     A row whose sliders are empty is a trial left unanswered (counted as unmoved); PsychoPy has
     no attention checks here.
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
     """
     rule = rule or ExclusionRule()
     cols = {**PSYCHOPY_COLUMNS, **(columns or {})}

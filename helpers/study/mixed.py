@@ -9,8 +9,13 @@ import numpy as np
 from helpers.study.ratings import AXES
 from helpers.study.stats import FEATURES, SELECTED, _ok
 
+
 def with_features(ratings, features, *, columns=None):
-    """Each rating joined with its image's features (study form: on layer, seed; general form: stimulus id)."""
+    """Each rating joined with its image's features (study form: on layer, seed; general form: stimulus id).
+
+    Used in: notebooks 03 (p1-mixed-model.csv) and 08 (key-numbers.json, study/mixed-model.csv, study/power.csv)
+        through :func:`helpers.study.mixed.mixed_models`.
+    """
     f = _ok(features)
     columns = [c for c in (columns or FEATURES) if c in f.columns]
     if "stimulus" in ratings.columns:
@@ -54,6 +59,9 @@ def mixed_model(ratings, features=None, *, response: str = "arousal", terms=SELE
         component: participant, stimulus, layer, residual), estimate, se, z, p, ci_low, ci_high
         (95 %, Wald; variance rows: estimate and sd only), and n, n_participants, n_stimuli,
         response, converged, method ("statsmodels MixedLM, variance components, REML").
+
+    Used in: notebooks 03 (p1-mixed-model.csv) and 08 (key-numbers.json, study/mixed-model.csv, study/power.csv)
+        through :func:`helpers.study.mixed.mixed_models`.
     """
     import warnings
 
@@ -171,7 +179,11 @@ def _lmm_crossprod(y, X, Zs, *, reml: bool = True) -> dict:
 
 
 def mixed_models(ratings, features=None, *, responses=AXES, **kwargs):
-    """:func:`mixed_model` for each response (arousal, valence), stacked in one tidy table."""
+    """:func:`mixed_model` for each response (arousal, valence), stacked in one tidy table.
+
+    Used in: notebook 03 (p1-mixed-model.csv); notebook 08 (key-numbers.json, study/mixed-model.csv,
+        study/power.csv).
+    """
     import pandas as pd
 
     return pd.concat([mixed_model(ratings, features, response=r, **kwargs) for r in responses], ignore_index=True)
@@ -183,6 +195,8 @@ def mixed_vs_regression(mixed, regression_table, *, model: str = "selected"):
     Returns:
         DataFrame: response, term, ols_coef, ols_se, ols_p, mixed_coef, mixed_se, mixed_p, se_ratio
         (mixed / OLS; both in rating points per raw feature unit).
+
+    Used in: notebook 03 (p1-mixed-model.csv).
     """
     fixed = mixed[mixed["kind"] == "fixed"][["response", "term", "estimate", "se", "p"]]
     fixed = fixed.rename(columns={"estimate": "mixed_coef", "se": "mixed_se", "p": "mixed_p"})

@@ -77,7 +77,11 @@ MAX_LISTED = 25  # problems listed in one error message
 
 
 class RatingsFormatError(ValueError):
-    """A ratings or participants file breaks the documented format; ``problems`` lists each one."""
+    """A ratings or participants file breaks the documented format; ``problems`` lists each one.
+
+    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`; notebook 08 through
+        :func:`helpers.study.importers.from_jsPsych`.
+    """
 
     def __init__(self, source: str, problems: list[str]):
         self.source, self.problems = source, list(problems)
@@ -201,6 +205,9 @@ def validate(df, *, source: str = "<DataFrame>", csv: bool = False):
         RatingsFormatError: listing every missing column, empty, non-numeric or out-of-range
             value, unknown layer and duplicate (participant, layer, seed) or (participant,
             stimulus), with row numbers.
+
+    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`; notebook 08 through
+        :func:`helpers.study.importers.from_jsPsych`.
     """
     df = df.reset_index(drop=True)
     if "stimulus" in df.columns:  # the general form: any stimulus set
@@ -232,6 +239,8 @@ def validate_participants(df, *, source: str = "<DataFrame>", csv: bool = False,
 
     Raises:
         RatingsFormatError: as :func:`validate`.
+
+    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`.
     """
     df = df.reset_index(drop=True)
     present = tuple(c for c in PARTICIPANT_COLUMNS if c in required or c in df.columns)
@@ -263,6 +272,9 @@ def load(path, *, participants=None, participant_columns=PARTICIPANT_COLUMNS):
 
     Raises:
         RatingsFormatError: every problem, with file, row, column, value and expectation.
+
+    Used in: notebook 03 (Figure 6, Figure 7, Figure 8, Figure 9, 7 more outputs); notebook 04 (Figure 10, Figure
+        11, Figure 12, Figure 13, 9 more outputs).
     """
     df, csv = _read(path)
     out = validate(df, source=str(path), csv=csv)
@@ -281,13 +293,19 @@ def load(path, *, participants=None, participant_columns=PARTICIPANT_COLUMNS):
 
 
 def load_participants(path, *, required=PARTICIPANT_COLUMNS):
-    """Read and validate a participants table (see module docstring); raises RatingsFormatError."""
+    """Read and validate a participants table (see module docstring); raises RatingsFormatError.
+
+    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`.
+    """
     df, csv = _read(path)
     return validate_participants(df, source=str(path), csv=csv, required=required)
 
 
 def participants_of(ratings, columns=PARTICIPANT_COLUMNS):
-    """The participants table (participant, attitude, self_esteem) carried by a joined ratings frame."""
+    """The participants table (participant, attitude, self_esteem) carried by a joined ratings frame.
+
+    Used in: notebooks 03 (ratings.parquet) and 08 through :func:`helpers.study.ratings.save`.
+    """
     missing = [c for c in columns if c not in ratings.columns]
     if missing:
         raise ValueError(f"ratings have no participant covariates {missing}; load them with participants=<path>")
@@ -295,7 +313,11 @@ def participants_of(ratings, columns=PARTICIPANT_COLUMNS):
 
 
 def stimulus_ids(ratings):
-    """Each row's stimulus id: the ``stimulus`` column, or ``"<layer>/seed<seed>"`` in the study's form."""
+    """Each row's stimulus id: the ``stimulus`` column, or ``"<layer>/seed<seed>"`` in the study's form.
+
+    Used in: notebooks 03 (p1-mixed-model.csv) and 08 (key-numbers.json, study/mixed-model.csv, study/power.csv)
+        through :func:`helpers.study.mixed.mixed_models`.
+    """
     if "stimulus" in ratings.columns:
         return ratings["stimulus"].astype(str)
     return ratings["layer"].astype(str) + "/seed" + ratings["seed"].astype(str)
@@ -305,6 +327,8 @@ def save(ratings, path, *, participants_path=None) -> Path:
     """Write ratings (without covariates) and optionally the participants table atomically.
 
     The ``simulated`` flag travels as a column so a reader of the file knows what it holds.
+
+    Used in: notebook 03 (ratings.parquet); notebook 08.
     """
     if "stimulus" in ratings.columns:  # the general form keeps every descriptive column
         cols = list(STIMULUS_COLUMNS) + [c for c in ratings.columns if c not in STIMULUS_COLUMNS

@@ -74,6 +74,9 @@ class Simulation:
     ``neutral_layers`` (expected mean exactly 50 on both axes), ``bimodal`` (layer -> axis),
     ``missing_planted`` (planted layers absent from the features), ``group_effects`` and the
     parameters.
+
+    Used in: notebook 03 through :func:`helpers.study.simulate.ratings`; notebooks 04 (p1-power.csv) and 08
+        (key-numbers.json, study/power.csv) through :func:`helpers.study.simulate.power_analysis`.
     """
 
     ratings: object
@@ -190,6 +193,9 @@ def ratings(features, *, n_participants: int = 150, seed: int = 0, coefficients=
 
     Returns:
         :class:`Simulation`; ``ratings.attrs["simulated"] = True``.
+
+    Used in: notebook 03 (Figure 6, Figure 7, Figure 8, Figure 9, 7 more outputs); notebooks 04 (p1-power.csv) and
+        08 (key-numbers.json, study/power.csv) through :func:`helpers.study.simulate.power_analysis`.
     """
     from_paper = isinstance(coefficients, str) and coefficients == "paper"
     coefficients = PAPER_CORRELATIONS if from_paper or coefficients is None else coefficients
@@ -352,6 +358,8 @@ def power_analysis(features, *, effect: float = 10.0, axis: str = "valence", lay
         error, n_sims, the mean true deviation of the layer from 50 in the simulations
         (planted effect plus the random layer term); summary is a dict with ``n_for_power``
         (the smallest tried n reaching ``target_power``, or None) and the settings.
+
+    Used in: notebook 04 (p1-power.csv); notebook 08 (key-numbers.json, study/power.csv).
     """
     layer = layer or str(features["layer"].iloc[0])
     simulate_kwargs.setdefault("round_to", None)  # unrounded: no ties, so scipy's Wilcoxon stays exact and fast
@@ -400,6 +408,9 @@ def responses(manifest, features=None, *, n_participants: int = 8, seed: int = 0
     Returns:
         (responses, truth): ``responses[participant](stimulus) -> (valence, arousal)`` callables
         (for :func:`helpers.study.browser.run_sessions` or :func:`helpers.study.experiment.write_sessions`), and the planted values.
+
+    Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
+        study/effect-sizes.csv, 4 more outputs).
     """
     stim = experiment.stimulus_table(manifest)
     coefficients = coefficients if coefficients is not None else {"arousal": {"feature_congestion": 6.0},

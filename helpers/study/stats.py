@@ -51,7 +51,10 @@ PAPER_NUMBERS = {  # reported in the paper's text, for side-by-side comparison
 
 
 def paper_table1():
-    """The paper's Table 1 as a tidy DataFrame: row, col, paper_r, paper_stars (join on row, col)."""
+    """The paper's Table 1 as a tidy DataFrame: row, col, paper_r, paper_stars (join on row, col).
+
+    Used in: notebook 03 (Table 1, p1-expected-vs-paper.csv, p1-key-numbers.json).
+    """
     return pd.DataFrame(PAPER_TABLE1, columns=["row", "col", "paper_r", "paper_stars"])
 
 
@@ -65,6 +68,8 @@ def table1_unit_check(ns=(144, 150, 720), tails=(2,)):
 
     Returns:
         DataFrame: n, tails, matches (cells whose stars agree, of 27), of, mismatched (list of cells).
+
+    Used in: notebook 03.
     """
     rows = []
     for n in ns:
@@ -89,6 +94,8 @@ def table1_implied_r2(terms=("Hue", "CFC", "CSE")) -> dict:
 
     Returns:
         ``{"arousal": R^2, "valence": R^2}``.
+
+    Used in: notebook 03.
     """
     cell = {(a, b): r for a, b, r, _ in PAPER_TABLE1}
     corr = lambda a, b: 1.0 if a == b else cell.get((a, b), cell.get((b, a)))  # noqa: E731
@@ -101,7 +108,11 @@ def table1_implied_r2(terms=("Hue", "CFC", "CSE")) -> dict:
 
 
 def stars(p: float) -> str:
-    """'***' for p < 0.001, '**' for p < 0.01, '*' for p < 0.05, '' otherwise (Table 1)."""
+    """'***' for p < 0.001, '**' for p < 0.01, '*' for p < 0.05, '' otherwise (Table 1).
+
+    Used in: notebook 03 (Table 1, p1-expected-vs-paper.csv, p1-key-numbers.json) through
+        :func:`helpers.study.stats.correlations`.
+    """
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
@@ -154,6 +165,8 @@ def image_means(ratings, features=None, *, unit: str = "layer"):
 
     Returns:
         DataFrame: layer[, seed] (or the unit's column), arousal, valence, n_ratings[, feature columns].
+
+    Used in: notebook 03 (Figure 7).
     """
     keys = _unit_keys(ratings, unit)
     out = ratings.groupby(keys, sort=False)[list(AXES)].mean()
@@ -181,6 +194,8 @@ def correlations(ratings, features, *, unit: str = "layer", columns=None):
     Returns:
         tidy DataFrame, one row per (row variable, column variable) of Table 1's lower
         triangle: row, col (paper names), r, p, n, stars, cell ("0.343***"), unit.
+
+    Used in: notebook 03 (Table 1, p1-expected-vs-paper.csv, p1-key-numbers.json).
     """
     columns = list(columns or FEATURES)
     data = image_means(ratings, features, unit=unit)
@@ -201,7 +216,10 @@ def correlations(ratings, features, *, unit: str = "layer", columns=None):
 
 
 def correlation_matrix(table):
-    """Table 1 laid out as in the paper (rows Hue..CSE, columns Arousal..CFC; strings with stars)."""
+    """Table 1 laid out as in the paper (rows Hue..CSE, columns Arousal..CFC; strings with stars).
+
+    Used in: notebook 03.
+    """
     wide = table.pivot(index="row", columns="col", values="cell")
     rows = list(dict.fromkeys(table["row"]))
     cols = list(dict.fromkeys(table["col"]))
@@ -221,6 +239,8 @@ def regression(ratings, features, *, unit: str = "layer", models=None, responses
         tidy DataFrame, one row per (response, model, term): coef, se, t, p, ci_low,
         ci_high (95 %), vif (variance inflation factor of the term; NaN for the intercept),
         and the model's n, r2, adj_r2, f, f_p, df_model, df_resid, unit.
+
+    Used in: notebook 03 (p1-expected-vs-paper.csv, p1-key-numbers.json, p1-mixed-model.csv, p1-regression.csv).
     """
     models = models or {"selected": list(SELECTED), "full": list(FULL)}
     data = image_means(ratings, features, unit=unit)
@@ -248,7 +268,10 @@ def regression(ratings, features, *, unit: str = "layer", models=None, responses
 
 
 def participant_means(ratings):
-    """Each participant's mean arousal and valence over all images, with their covariates."""
+    """Each participant's mean arousal and valence over all images, with their covariates.
+
+    Used in: notebook 03 through :func:`helpers.study.stats.anova`.
+    """
     extra = [c for c in ("attitude", "self_esteem") if c in ratings.columns]
     out = ratings.groupby("participant", sort=False)[list(AXES)].mean()
     if extra:
@@ -264,6 +287,8 @@ def anova(ratings, *, factors=("attitude", "self_esteem"), responses=("valence",
     Returns:
         tidy DataFrame: response, factor, k (levels present), n, df1, df2, F, p,
         eta2 (SS_between / SS_total), label ("F(2, 147) = 2.44, p = 0.091").
+
+    Used in: notebook 03 (Figure 8, Figure 9, p1-anova.csv, p1-expected-vs-paper.csv, p1-key-numbers.json).
     """
     means = participant_means(ratings)
     rows = []
@@ -289,6 +314,8 @@ def key_numbers(regression_table, anova_table, correlation_table, ratings, *, tr
     each regression, each ANOVA's F(df1, df2), p and eta^2, r(CFC, arousal), whether the
     ratings are simulated and, with ``truth``, whether each planted coefficient lies in the
     selected model's 95 % confidence interval.
+
+    Used in: notebook 03 (p1-expected-vs-paper.csv, p1-key-numbers.json).
     """
     flag = bool(ratings["simulated"].astype(bool).any()) if "simulated" in ratings else False
     out = {"simulated": bool(ratings.attrs.get("simulated", False)) or flag, "paper": PAPER_NUMBERS,
@@ -327,6 +354,8 @@ def paper_comparison(key: dict, correlation_table=None) -> "pd.DataFrame":  # no
     Returns:
         DataFrame: quantity, paper, ours, why (one row per reported number, then the
         paper's own inconsistencies, which no data can remove).
+
+    Used in: notebook 03 (p1-expected-vs-paper.csv).
     """
     sim = bool(key.get("simulated"))
     source = ("simulated ratings, calibrated to the paper's R^2 (ratings.DEFAULT_R2) with Table 1's directions"

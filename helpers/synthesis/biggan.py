@@ -92,7 +92,10 @@ _PREFIXES.update({f"B{i + 1}": (f"generator.layers.{i}.",) for i in range(13)})
 # --- structure -------------------------------------------------------------------------------
 
 def block_of(name: str) -> str:
-    """The paper's block (``"entry"``, ``"B1"``..``"B13"``, ``"output"``) of a state-dict key."""
+    """The paper's block (``"entry"``, ``"B1"``..``"B13"``, ``"output"``) of a state-dict key.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     for block, prefixes in _PREFIXES.items():
         if name.startswith(prefixes):
             return block
@@ -101,7 +104,10 @@ def block_of(name: str) -> str:
 
 
 def check_blocks(blocks):
-    """The set of block names in ``blocks`` (a name or a list; None: None), or ValueError naming unknown ones."""
+    """The set of block names in ``blocks`` (a name or a list; None: None), or ValueError naming unknown ones.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     if blocks is None:
         return None
     if isinstance(blocks, str):
@@ -114,7 +120,10 @@ def check_blocks(blocks):
 
 
 def check_include(include):
-    """Raise unless ``include`` is one of :data:`INCLUDE` ("parameters" or "all")."""
+    """Raise unless ``include`` is one of :data:`INCLUDE` ("parameters" or "all").
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     if include not in INCLUDE:
         raise ValueError(f"include must be one of {INCLUDE}, got {include!r}")
 
@@ -130,6 +139,8 @@ def tensors(model, *, include: str = "parameters", blocks=None) -> dict:
     Returns:
         ``{state-dict key: tensor}`` in ``model.state_dict()`` order (which is module registration
         order); the tensors are the model's own storage (changing them changes the model).
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     check_include(include)
     wanted = check_blocks(blocks)
@@ -152,6 +163,8 @@ def blocks(model):
         modules, the block's type, whether it upsamples (x2), channels in/out, the number of
         trainable parameters, of buffer numbers (BN running statistics, spectral-norm u/v), of
         both (the state dict), and the ``;``-joined parameter names and shapes.
+
+    Used in: notebook 05 (Figure 1); notebook 06 (p2-block-sweep.png).
     """
     params = {id(p) for p in model.parameters()}
     state = model.state_dict(keep_vars=True)
@@ -241,7 +254,10 @@ def _restoring(backup, tmpdir):
 # --- Eq. 3: multiplicative perturbation ----------------------------------------------------------
 
 def noise_factor_(noise: torch.Tensor, alpha: float) -> torch.Tensor:
-    """``noise`` -> ``1 + alpha * noise`` in place (float32): the one formula perturb and the distances share."""
+    """``noise`` -> ``1 + alpha * noise`` in place (float32): the one formula perturb and the distances share.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     return noise.mul_(alpha).add_(1.0)
 
 
@@ -252,6 +268,8 @@ def noise_stream(model, *, seed: int = 0, include: str = "parameters"):
     for every tensor of ``tensors(model, include=include)`` in state-dict order, so the same seed
     gives the same network on CPU and CUDA, and a block subset gets exactly the noise it has in
     the full network. ``noise`` is a view of one reused buffer, valid until the next item.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     ts = tensors(model, include=include)
@@ -283,6 +301,8 @@ def perturb(model, *, alpha: float = ALPHA, seed: int = 0, blocks=None, include:
     Yields:
         the same ``model``, perturbed. On exit (normal or exception) every touched tensor is
         restored bit for bit.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
@@ -356,6 +376,8 @@ def resample(model, *, block="B2", seed: int = 0, include: str = "parameters", s
 
     Yields:
         the same ``model``; restored bit for bit on exit (also after an exception).
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     wanted = check_blocks(block)
     if wanted is None:
@@ -386,6 +408,8 @@ def latents(classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, noise_seed
 
     Returns:
         (z float32 (N, 128), one_hot float32 (N, 1000)) as torch tensors.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     classes = [int(c) for c in classes]
     bad = [c for c in classes if not 0 <= c < 1000]
@@ -403,7 +427,10 @@ def latents(classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, noise_seed
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """Generator output (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), as ``convert_to_images`` does."""
+    """Generator output (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), as ``convert_to_images`` does.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     arr = x.detach().float().cpu().numpy().transpose(0, 2, 3, 1)
     arr = np.nan_to_num(arr, nan=-1.0)
     return np.clip((arr + 1.0) / 2.0 * 256.0, 0, 255).astype(np.uint8)
@@ -413,7 +440,10 @@ SPECTRAL_NORM_MODES = ("stored", "train")
 
 
 def check_spectral_norm(mode):
-    """Raise unless ``mode`` is one of :data:`SPECTRAL_NORM_MODES`."""
+    """Raise unless ``mode`` is one of :data:`SPECTRAL_NORM_MODES`.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     if mode not in SPECTRAL_NORM_MODES:
         raise ValueError(f"spectral_norm must be one of {SPECTRAL_NORM_MODES} ('stored': eval mode, the stored u/v; "
                          f"'train': one power iteration per forward pass, as the package README), got {mode!r}")
@@ -470,6 +500,8 @@ def subnormal_attention_zeroed(model):
     ``torch.set_flush_denormal`` would do this for the calling thread only, not torch's worker threads.
     :func:`generate` uses it on the CPU; GPUs have no subnormal penalty, and there the network runs as
     the package defines it.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     hooks = [m.softmax.register_forward_hook(_zero_subnormal) for m in model.modules() if isinstance(m, SelfAttn)]
     try:
@@ -500,6 +532,8 @@ def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, no
 
     Returns:
         uint8 array (N, 256, 256, 3); NaN pixels (a broken network) become black.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     if not 0 < truncation <= 1:
         raise ValueError(f"truncation must be in (0, 1], got {truncation}")
@@ -517,7 +551,10 @@ def generate(model, classes=PAPER_CLASSES, *, truncation: float = TRUNCATION, no
 
 
 def class_names(classes) -> list[str]:
-    """ImageNet class names (torchvision's list, offline), e.g. 832 -> ``"stupa"``."""
+    """ImageNet class names (torchvision's list, offline), e.g. 832 -> ``"stupa"``.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
     # imported here: torchvision adds 1.3 s to torch's import (measured), for a list of names
     from torchvision.models import ResNet152_Weights
 

@@ -37,6 +37,8 @@ def cosine_distance(a, b, *, include: str = "parameters") -> float:
     Returns:
         float in [0, 2]; dot products and norms are accumulated in float64, one tensor at a time
         (no flattened 55M-element copies).
+
+    Used in: no notebook; ``benchmarks/biggan.py``, ``tests/test_biggan.py``.
     """
     sa, sb = _as_state(a, include), _as_state(b, include)
     if isinstance(a, torch.nn.Module) != isinstance(b, torch.nn.Module):  # a module picks the keys of a state dict
@@ -70,6 +72,8 @@ def analytic_distance(alpha, *, fraction: float = 1.0, between_perturbed: bool =
     ``fraction * alpha^2``. Hence ``1 - 1/sqrt(1 + f a^2)`` vs the original and
     ``1 - 1/(1 + f a^2)`` between two independently perturbed networks (0.0561 and 0.1091 at
     alpha = 0.35, f = 1).
+
+    Used in: notebook 05 (p2-distance-vs-alpha.png) through :func:`helpers.figures.paper2.distance_vs_alpha`.
     """
     s = 1.0 + fraction * np.asarray(alpha, dtype=float) ** 2
     return 1.0 - (1.0 / s if between_perturbed else 1.0 / np.sqrt(s))
@@ -129,6 +133,9 @@ def perturbation_distances(model, seeds, *, alpha: float = ALPHA, include: str =
         dict with ``seeds``, ``to_original`` (K,) and ``pairwise`` (K, K) float64 distances, and the
         squared norms ``perturbed_norm2``/``total_norm2`` of the original over the measured tensors
         (their ratio is :func:`analytic_distance`'s ``fraction``).
+
+    Used in: notebook 05 (p2-distance-vs-alpha.png) through
+        :func:`helpers.synthesis.biggan_distances.distance_sweep`.
     """
     check_include(include)
     measure = measure or include
@@ -161,6 +168,8 @@ def distance_table(model, seeds, *, alpha: float = ALPHA, progress: bool = True)
         pandas.DataFrame, one row per (variant, comparison) with n, mean, sd, min, max of the
         measured distances over ``seeds`` (pairs for "perturbed vs perturbed"), the analytic
         expectation and the paper's value.
+
+    Used in: notebook 05 (p2-distances.csv).
     """
     seeds = [int(s) for s in seeds]
     rows = []
@@ -182,7 +191,10 @@ def distance_table(model, seeds, *, alpha: float = ALPHA, progress: bool = True)
 
 
 def distance_sweep(model, alphas, seeds, *, include: str = "parameters", progress: bool = True):
-    """Measured (mean, sd over seeds / pairs) and analytic distances for each alpha (long DataFrame)."""
+    """Measured (mean, sd over seeds / pairs) and analytic distances for each alpha (long DataFrame).
+
+    Used in: notebook 05 (p2-distance-vs-alpha.png).
+    """
     rows = []
     iu = np.triu_indices(len(seeds), k=1)
     for a in tqdm(list(alphas), disable=not progress, desc="alphas"):

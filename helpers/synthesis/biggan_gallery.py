@@ -19,19 +19,30 @@ from helpers.nets import models
 from helpers.synthesis import biggan
 
 def original() -> dict:
-    """Network spec of the unmodified network (for :func:`gallery`)."""
+    """Network spec of the unmodified network (for :func:`gallery`).
+
+    Used in: notebook 05 (Figure 2, Supplementary A4 / S6, Supplementary S1, p2-spectra-edges.csv); notebook 06
+        (Figure 5, Supplementary A5 / S7, Supplementary S2, p2-block-sweep.png).
+    """
     return {"network": "original", "label": "original", "kind": "original", "seed": None, "alpha": None, "block": None}
 
 
 def perturbed(seed: int, *, alpha: float = biggan.ALPHA, label: str | None = None) -> dict:
-    """Network spec of Eq. 3 with ``seed`` and ``alpha`` (for :func:`gallery`)."""
+    """Network spec of Eq. 3 with ``seed`` and ``alpha`` (for :func:`gallery`).
+
+    Used in: notebook 05 (Figure 2, Supplementary A2, Supplementary A4 / S6, Supplementary S1,
+        p2-spectra-edges.csv).
+    """
     name = f"seed-{seed}" if alpha == biggan.ALPHA else f"seed-{seed}-alpha-{alpha:g}"
     return {"network": name, "label": label or (f"seed {seed}" if alpha == biggan.ALPHA else f"α = {alpha:g}"),
             "kind": "perturb", "seed": int(seed), "alpha": float(alpha), "block": None}
 
 
 def resampled(seed: int, *, block: str = "B2", alpha: float | None = None, label: str | None = None) -> dict:
-    """Network spec of Eq. 4 on ``block`` with ``seed``; with ``alpha`` also Eq. 3 (same seed) on top."""
+    """Network spec of Eq. 4 on ``block`` with ``seed``; with ``alpha`` also Eq. 3 (same seed) on top.
+
+    Used in: notebook 06 (Figure 5, Supplementary A5 / S7, Supplementary S2, p2-block-sweep.png).
+    """
     biggan.check_blocks(block)
     name = f"{block}-seed-{seed}" + (f"-alpha-{alpha:g}" if alpha is not None else "")
     return {"network": name, "label": label or f"{block} seed {seed}" + (f" + α {alpha:g}" if alpha is not None else ""),
@@ -45,6 +56,8 @@ def applied(model, spec: dict, *, sn_power_iterations: int = 30, backup: str = "
 
     For ``"resample+perturb"`` Eq. 4 is applied first and Eq. 3 (same seed, every tensor,
     the redrawn block included) on top; exits undo them in reverse order.
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
     """
     with contextlib.ExitStack() as stack:
         if spec["kind"] in ("resample", "resample+perturb"):
@@ -58,7 +71,10 @@ def applied(model, spec: dict, *, sn_power_iterations: int = 30, backup: str = "
 
 
 class Gallery:
-    """Images of several networks x classes: ``images`` uint8 (rows=classes, cols=networks, 256, 256, 3)."""
+    """Images of several networks x classes: ``images`` uint8 (rows=classes, cols=networks, 256, 256, 3).
+
+    Used in: notebooks 05 and 06 through :func:`helpers.synthesis.biggan_gallery.gallery`.
+    """
 
     def __init__(self, images, classes, networks, stand_in, weights, noise_seed=biggan.NOISE_SEED):
         self.images, self.classes, self.networks = images, list(classes), list(networks)
@@ -91,6 +107,10 @@ def gallery(model, classes, networks, *, noise_seed: int = biggan.NOISE_SEED, sn
 
     Returns:
         :class:`Gallery`.
+
+    Used in: notebook 05 (Figure 2, Supplementary A2, Supplementary A4 / S6, Supplementary S1,
+        p2-spectra-edges.csv); notebook 06 (Figure 5, Supplementary A5 / S7, Supplementary S2,
+        p2-block-sweep.png).
     """
     biggan.check_spectral_norm(spectral_norm)
     cols = []
@@ -103,7 +123,10 @@ def gallery(model, classes, networks, *, noise_seed: int = biggan.NOISE_SEED, sn
 
 
 def images_of(*galleries: Gallery, exclude=()) -> dict:
-    """``{"<network>_<class>[_z<noise seed>]": uint8 image}`` of galleries, skipping networks in ``exclude``."""
+    """``{"<network>_<class>[_z<noise seed>]": uint8 image}`` of galleries, skipping networks in ``exclude``.
+
+    Used in: notebook 05 (Supplementary A4 / S6, p2-spectra-edges.csv).
+    """
     out = {}
     for g in galleries:
         z = "" if g.noise_seed == biggan.NOISE_SEED else f"_z{g.noise_seed}"
@@ -119,6 +142,8 @@ def save_gallery_images(g: Gallery, folder):
 
     Manifest columns: ``file`` (name relative to ``folder``), ``network`` (``"original"`` or
     ``"seed-N"``...), ``seed``, ``alpha``, ``class_id``, ``class_name``, ``stand_in``, ``weights``.
+
+    Used in: notebook 05.
     """
     folder = Path(folder)
     rows = []

@@ -31,6 +31,8 @@ def resize_bilinear(img, size):
     Args:
         img: float32 torch tensor (..., H, W).
         size: (out_h, out_w).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
     def axis(n_in, n_out):
         scale = np.float32(n_in) / np.float32(n_out)
@@ -51,7 +53,10 @@ def resize_bilinear(img, size):
 
 
 def octave_sizes(hw, octave_n: int, octave_scale: float) -> list:
-    """Octave sizes from largest to smallest, rounded like the TF code: ``np.int32(np.float32(hw) / scale)``."""
+    """Octave sizes from largest to smallest, rounded like the TF code: ``np.int32(np.float32(hw) / scale)``.
+
+    Used in: no notebook; ``benchmarks/dream.py``, ``tests/test_dream.py``.
+    """
     sizes = [tuple(int(v) for v in hw)]
     for _ in range(octave_n - 1):
         sizes.append(tuple(int(v) for v in np.int32(np.float32(sizes[-1]) / octave_scale)))
@@ -79,6 +84,8 @@ class Dreamer:
         batch_tiles: stack tiles of equal shape into one batch (mathematically the same
             gradients, but a batched convolution rounds differently and DeepDream amplifies
             that; off by default, and at 800 px no two tiles have the same shape anyway).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
 
     def __init__(self, model, layer: str, *, fast: bool = True, batch_tiles: bool = False, precision: str = "fp32"):
@@ -184,7 +191,10 @@ PRECISIONS = ("fp32", "bf16", "auto")
 
 def bf16_supported(device="cpu") -> bool:
     """Whether ``device`` computes bfloat16 convolutions natively (CPU: oneDNN with AVX512-BF16 or AMX
-    (``lscpu`` flags ``avx512_bf16`` / ``amx_bf16``); CUDA: compute capability 8.0 or newer)."""
+    (``lscpu`` flags ``avx512_bf16`` / ``amx_bf16``); CUDA: compute capability 8.0 or newer).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
+    """
     dev = torch.device(device)
     if dev.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
@@ -198,6 +208,8 @@ def check_precision(precision: str, *, fast: bool = True, device=None) -> str:
 
     ``"auto"`` is bf16 where :func:`bf16_supported` says the device has it natively, else fp32.
     ``fast=False`` (the reference's operations and bytes) is float32 only.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -224,7 +236,10 @@ def _step_scale(g, step):
 
 
 def objective(model, layer: str, image, *, device=None) -> float:
-    """Mean of ``layer``'s output on the whole uint8/float image (H, W, 3) in [0, 255] (no tiling)."""
+    """Mean of ``layer``'s output on the whole uint8/float image (H, W, 3) in [0, 255] (no tiling).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
+    """
     dev = device or next(model.parameters()).device
     x = torch.as_tensor(np.asarray(image, dtype=np.float32), device=dev).permute(2, 0, 1)[None]
     with torch.no_grad():
@@ -235,7 +250,10 @@ def to_uint8(img) -> np.ndarray:
     """Float image (3, H, W) torch or (H, W, 3) array in [0, 255] -> uint8 HxWx3 exactly as the study saved it:
     ``np.uint8(np.clip(img / 255, 0, 1) * 255)`` in float32 (Image_Generation.py, like the TF tutorial's
     ``showarray``). It agreed with ``np.uint8(np.clip(img, 0, 255))`` on every integer and on 10^6 random
-    float32 values tried; the study's form is kept so no rounding case can differ."""
+    float32 values tried; the study's form is kept so no rounding case can differ.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
+    """
     if isinstance(img, torch.Tensor):
         img = img.detach().permute(1, 2, 0).cpu().numpy()
     a = np.asarray(img, dtype=np.float32)
@@ -279,6 +297,8 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
 
     Returns:
         uint8 array (H, W, 3), or ``(image, info)`` with ``return_info``.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
     t0 = time.perf_counter()
     dev = torch.device(device) if device is not None else next(model.parameters()).device
@@ -330,6 +350,8 @@ def dream_batch(model, layer: str, images, *, seeds, n_renders: int = 50, iter_n
 
     Returns:
         list of uint8 arrays (H, W, 3), one per image.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.synthesis.dream_jobs.synthesize`.
     """
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     arrs = [np.asarray(im) for im in images]
@@ -347,7 +369,10 @@ def dream_batch(model, layer: str, images, *, seeds, n_renders: int = 50, iter_n
 
 
 def octave_stack(image, *, octave_n: int = 5, octave_scale: float = 1.4) -> list:
-    """The low-pass octaves of ``image`` (H, W, 3) as uint8 images, largest first."""
+    """The low-pass octaves of ``image`` (H, W, 3) as uint8 images, largest first.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
+    """
     img = torch.as_tensor(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)
     out = [to_uint8(img)]
     for _ in range(octave_n - 1):
@@ -369,6 +394,8 @@ def progress_snapshots(model, layer: str, image, *, snapshots=(1, 2, 5, 10, 25, 
     Returns:
         dict: ``layer``, ``start`` (the image), ``renders`` (``{render number: uint8 HxWx3}``, ascending) and
         ``octaves`` (:func:`octave_stack` of the final image, largest first).
+
+    Used in: notebook 01 (p1-dream-octaves.png).
     """
     kept = {}
     n = kwargs.pop("n_renders", max(snapshots))
@@ -384,7 +411,10 @@ def reference_dream(model, layer: str, image, *, n_renders: int = 50, iter_n: in
     """Straightforward port of the published TF1 loop, kept as the honest baseline for tests and
     ``benchmarks/dream.py``: NumPy HWC image, ``np.roll``, one tile at a time, full-depth forward
     (every one of the 144 layers computed for every tile), float32, LRN as torch's own
-    ``F.local_response_norm`` computes it (:func:`helpers.nets.inception.reference_ops`)."""
+    ``F.local_response_norm`` computes it (:func:`helpers.nets.inception.reference_ops`).
+
+    Used in: no notebook; ``benchmarks/dream.py``, ``tests/test_dream.py``.
+    """
     dev = next(model.parameters()).device
 
     def resize(a, hw):

@@ -24,7 +24,10 @@ from helpers.synthesis import dream, start_images
 from helpers.synthesis.threads import torch_threads
 
 def image_name(layer: str, seed: int) -> str:
-    """Relative path of one stimulus inside the output folder."""
+    """Relative path of one stimulus inside the output folder.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.synthesis.dream_jobs.synthesize`.
+    """
     return f"images/{LAYERS.index(layer) if layer in LAYERS else 999:03d}_{layer}_seed{seed}.png"
 
 
@@ -71,6 +74,8 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         pandas.DataFrame: the manifest (columns ``layer``, ``layer_index``, ``seed``, ``path``,
         weights provenance, every parameter, ``objective_before``, ``objective_after``,
         ``seconds``), sorted by layer index then seed.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png).
     """
     if model is None:
         raise ValueError("synthesize needs model= (e.g. models.load('inception5h', source='pretrained'))")
@@ -250,6 +255,8 @@ def write_manifest(out_dir, *, keep=None):
         keep: predicate on a record dict; :func:`synthesize` keeps the records of its own job
             (all shards, same settings and weights), so stale images from other settings in the
             same folder never enter the manifest.
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.synthesis.dream_jobs.synthesize`.
     """
     out_dir = Path(out_dir)
     rows = [json.loads(p.read_text()) for p in sorted((out_dir / "records").glob("*.json"))]

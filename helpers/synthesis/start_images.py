@@ -25,6 +25,8 @@ def noise_image(seed: int, size: int = 800) -> np.ndarray:
 
     Returns:
         uint8 array (size, size, 3), mean about 126.5, sd about 12.75 per channel.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.start_images.start_images`.
     """
     rng = np.random.default_rng(int(seed))
     return np.clip(np.rint(rng.normal(NOISE_MEAN, NOISE_SD, (size, size, 3))), 0, 255).astype(np.uint8)
@@ -36,6 +38,8 @@ def load_start_image(path, *, size: int | None = None) -> np.ndarray:
     Args:
         path: image file.
         size: when given, the image must be ``size`` x ``size`` (a clear error otherwise).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.start_images.start_images`.
     """
     img = io.read_image(path)
     if size is not None and img.shape[:2] != (size, size):
@@ -47,11 +51,17 @@ STUDY_START_SIZE = 800
 
 
 class StartImagesUnavailable(RuntimeError):
-    """A study start image is neither cached nor downloadable (the message says where to put it)."""
+    """A study start image is neither cached nor downloadable (the message says where to put it).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.start_images.start_images`.
+    """
 
 
 def study_start_folder() -> Path:
-    """Folder the study's start PNGs are cached in (``<NA_DATA_DIR>/deepdream-start-images``)."""
+    """Folder the study's start PNGs are cached in (``<NA_DATA_DIR>/deepdream-start-images``).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.start_images.start_images`.
+    """
     return paths.data() / "deepdream-start-images"
 
 
@@ -71,6 +81,8 @@ def study_start_file(seed: int, *, download_missing: bool = True, progress: bool
     Raises:
         StartImagesUnavailable: offline and not cached: the URL, file, sha256 and where to put it.
         helpers.download.ChecksumError: a cached or downloaded file does not match its pin.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.start_images.start_images`.
     """
     pins = sources.STUDY_START_IMAGES if pins is None else pins
     names = list(pins)
@@ -102,7 +114,10 @@ def study_start_file(seed: int, *, download_missing: bool = True, progress: bool
 
 def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
     """The central ``size`` x ``size`` pixels of a uint8 HxWx3 image (noise keeps its per-pixel statistics,
-    which a resize would smooth away)."""
+    which a resize would smooth away).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.start_images.start_images`.
+    """
     h, w = img.shape[:2]
     if size > min(h, w):
         raise ValueError(f"start image is {w}x{h} px, smaller than SIZE={size}")
@@ -122,6 +137,8 @@ def start_images(source, seeds, *, size: int = 800, download_missing: bool = Tru
         seeds: integer seeds.
         size: image side for noise / crops; files from a folder must have exactly this size.
         download_missing, progress, url, pins: see :func:`study_start_file`.
+
+    Used in: notebook 01 (p1-dream-octaves.png).
     """
     if source is None or (isinstance(source, str) and source == "noise"):
         return {s: (noise_image(s, size), f"noise:{s}") for s in seeds}

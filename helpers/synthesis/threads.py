@@ -36,6 +36,8 @@ def free_cores(since=None, *, interval: float = 0.2) -> float:
     Returns:
         free cores of the machine, between 0 and ``os.cpu_count()`` (the cpu count where
         ``/proc/stat`` is unavailable, e.g. macOS/Windows).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
     n = os.cpu_count() or 1
     a = since or _cpu_times()
@@ -55,7 +57,10 @@ class AdaptiveThreads:
     """``threads="auto"``: before each render, torch gets as many threads as there are free cores
     (at least 1, at most the cores this process may use), measured over the previous render by
     :func:`free_cores`. A CPU shared with a busy job then runs on 1 thread instead of fighting for
-    the busy core (OpenMP threads wait at every barrier for the slowest one)."""
+    the busy core (OpenMP threads wait at every barrier for the slowest one).
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
+    """
 
     def __init__(self):
         try:
@@ -88,7 +93,10 @@ class AdaptiveThreads:
 @contextlib.contextmanager
 def torch_threads(n):
     """Run a block with ``n`` torch CPU threads (``None`` or ``"auto"``: unchanged here; ``"auto"`` is
-    applied per render by :func:`dream`), restoring the old count."""
+    applied per render by :func:`dream`), restoring the old count.
+
+    Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
+    """
     if n is not None and n != "auto" and (not isinstance(n, (int, np.integer)) or int(n) < 1):
         raise ValueError(f"threads must be None, 'auto' or a positive integer, got {n!r}")
     old = torch.get_num_threads()

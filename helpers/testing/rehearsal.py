@@ -77,7 +77,10 @@ def _inception_heads(seed: int) -> dict:
 def graph_node(g, name: str, op: str, inputs=(), **attrs):
     """Append a NodeDef to the GraphDef ``g``; each attribute's kind follows its value: ``T`` and
     ``dtype`` are DataType enums, then bytes -> ``s``, bool -> ``b``, float -> ``f``, int -> ``i``,
-    list -> ``list.i``, anything else a TensorProto (``tensor``). Returns the node."""
+    list -> ``list.i``, anything else a TensorProto (``tensor``). Returns the node.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.inception5h_graphdef`; ``tests/test_inception.py``.
+    """
     n = g.node.add(name=name, op=op)
     n.input.extend(inputs)
     for k, v in attrs.items():
@@ -112,6 +115,9 @@ def inception5h_graphdef(*, seed: int = 0, conv1x1_padding: str = "SAME", lrn: d
         concat_order: ``{block: [tower, ...]}`` to write a mixed block's Concat inputs in another
             order (the stand-in's weights are then read in that channel order too, so the graph
             stays self-consistent only if the next layer's weights are permuted; for tests).
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_inception5h_graph`,
+        :func:`helpers.testing.rehearsal.write_inception5h_zip`; ``tests/test_inception.py``.
     """
     model = inception.random_model(seed=seed)
     heads = _inception_heads(seed)
@@ -197,6 +203,8 @@ def write_inception5h_graph(path, *, seed: int = 0, **kwargs):
 
     Returns:
         Path: ``path``.
+
+    Used in: no notebook; ``benchmarks/dream.py``, ``tests/test_rehearsal_inception.py``.
     """
     return io.write_bytes(path, inception5h_graphdef(seed=seed, **kwargs).SerializeToString())
 
@@ -208,6 +216,9 @@ def write_inception5h_zip(path, *, seed: int = 0, **kwargs):
 
     Returns:
         Path: ``path``.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_all`; ``tests/test_models.py``,
+        ``tests/test_rehearsal_inception.py``.
     """
     graph = inception5h_graphdef(seed=seed, **kwargs).SerializeToString()
     labels = "".join(f"stand-in class {i}\n" for i in range(_N_CLASSES))
@@ -223,7 +234,10 @@ _LUCENT_BLOCK_ORDER = ("1x1", "3x3_bottleneck", "5x5_bottleneck", "pool_reduce",
 
 
 def lucent_state_dict(*, seed: int = 0) -> dict:
-    """The stand-in's weights under torch-lucent's ``inception5h.pth`` keys, in lucent's order."""
+    """The stand-in's weights under torch-lucent's ``inception5h.pth`` keys, in lucent's order.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_lucent_pth`.
+    """
     model = inception.random_model(seed=seed)
     names = ["conv2d0", "conv2d1", "conv2d2"] + [f"{b}_{t}" for b in inception._MIXED for t in _LUCENT_BLOCK_ORDER]
     sd = collections.OrderedDict()
@@ -242,6 +256,8 @@ def write_lucent_pth(path, *, seed: int = 0):
 
     Returns:
         Path: ``path``.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_all`; ``tests/test_rehearsal_inception.py``.
     """
     with io.atomic_path(path) as tmp:
         torch.save(lucent_state_dict(seed=seed), tmp)
@@ -300,6 +316,9 @@ def write_biggan_deep_256(folder, *, seed: int = 0):
 
     Returns:
         Path of ``folder/pytorch_model.bin``.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_all`; ``benchmarks/biggan.py``,
+        ``tests/test_models.py``, ``tests/test_rehearsal_biggan.py``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -338,6 +357,8 @@ def write_resnet152(path, *, seed: int = 0):
 
     Raises:
         ValueError: ``path`` is named ``resnet152-394f9c45.pth``.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_all`; ``tests/test_models.py``.
     """
     return _write_torchvision("resnet152", path, RESNET_REHEARSAL_NAME, seed)
 
@@ -348,6 +369,9 @@ def write_alexnet(path, *, seed: int = 0):
     As :func:`write_resnet152`: a ``torch.save`` of the state dict of torchvision's seeded random
     initialisation, never under the real file's name (its sha256 prefix is pinned); point
     ``$NA_WEIGHTS_ALEXNET`` or ``path=`` at it. The folder default name is ``alexnet-rehearsal.pth``.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_all`; ``benchmarks/features.py``,
+        ``tests/test_models.py``, ``tests/test_rehearsal_features.py``.
     """
     return _write_torchvision("alexnet", path, ALEXNET_REHEARSAL_NAME, seed)
 
@@ -421,6 +445,9 @@ def write_artbench(folder, *, layout: str = "cifar-python", n_per_style: int = 1
     Returns:
         The path :func:`helpers.search.artbench.read_corpus` takes: the CIFAR archive or the extracted
         ImageFolder root.
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.write_all`; ``tests/test_artbench.py``,
+        ``tests/test_rehearsal_artbench.py``.
     """
     if layout not in ARTBENCH_LAYOUTS:
         raise ValueError(f"write_artbench: layout must be one of {ARTBENCH_LAYOUTS}, got {layout!r}")
@@ -495,6 +522,8 @@ def write_all(folder, *, seed: int = 0, artbench_layouts=("cifar-python", "image
 
     Returns:
         dict: ``env`` (variable -> path, what a shell would export) and ``files`` (name -> path).
+
+    Used in: no notebook; by :func:`helpers.testing.rehearsal.main`; ``benchmarks/class_chain.py``.
     """
     folder = Path(folder)
     weights, data = folder / "weights", folder / "data"
@@ -518,7 +547,10 @@ def write_all(folder, *, seed: int = 0, artbench_layouts=("cifar-python", "image
 
 
 def main(argv=None) -> int:
-    """``python -m helpers.testing.rehearsal FOLDER``: write every rehearsal file, print the exports that use them."""
+    """``python -m helpers.testing.rehearsal FOLDER``: write every rehearsal file, print the exports that use them.
+
+    Used in: the command line (``python -m helpers.testing.rehearsal FOLDER``).
+    """
     ap = argparse.ArgumentParser(prog="python -m helpers.testing.rehearsal", description=main.__doc__)
     ap.add_argument("folder", help="output folder")
     ap.add_argument("--seed", type=int, default=0)
