@@ -154,3 +154,15 @@ def test_notebooks_call_the_one_homes():
             assert inline not in code, f"{path.name}: {inline!r} (use the helper that owns it)"
         if "mixed." in code:
             assert "mixed.mixed_models(" in code, path.name
+
+
+def test_every_public_helper_says_where_it_is_used():
+    """Each public function and class of ``helpers`` names, in a ``Used in:`` line, the notebooks (and figures or
+    tables) that use it, or says "no notebook" and which helper, test or benchmark does."""
+    missing = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                if "Used in:" not in (ast.get_docstring(node) or ""):
+                    missing.append(f"{path.relative_to(ROOT.parent).as_posix()}:{node.lineno} {node.name}")
+    assert not missing, "public helpers without a 'Used in:' line in their docstring:\n" + "\n".join(missing)
