@@ -1,7 +1,7 @@
 """Every table and figure of both papers that the notebooks reproduce, and where it lands.
 
 ``ITEMS`` is the single list: the pipeline prints it (``python -m helpers.pipeline list``),
-README renders it, and the smoke test checks that every registered output exists after a
+docs/figures.md renders it, and the smoke test checks that every registered output exists after a
 smoke run. ``output`` is relative to the profile's folder: ``figures/<profile>/`` for
 ``kind="figure"`` (PNG; a PDF is written beside it), ``results/<profile>/`` otherwise.
 """
@@ -17,7 +17,7 @@ from helpers import paths
 class Item:
     """One registered table or figure: its id, title, the notebook that makes it and its output file.
 
-    Used in: notebook 00 (the list of items) and :mod:`helpers.pipeline` (``--only``, ``list``, the README table)
+    Used in: notebook 00 (the list of items) and :mod:`helpers.pipeline` (``--only``, ``list``, the table in docs/figures.md)
     through :data:`ITEMS`.
     """
 
@@ -177,7 +177,7 @@ def notebooks() -> list[str]:
 
 
 def markdown_table() -> str:
-    """The registry as a Markdown table (README embeds this).
+    """The registry as a Markdown table (docs/figures.md embeds this).
 
     Used in: no notebook; by :func:`helpers.pipeline.update_readme`; ``tests/test_pipeline.py``,
         ``tests/test_repo.py``.

@@ -1,4 +1,4 @@
-"""The papermill pipeline: selection, listing, README sync, and a clear failure message."""
+"""The papermill pipeline: selection, listing, docs/figures.md sync, and a clear failure message."""
 from __future__ import annotations
 
 import nbformat
@@ -26,14 +26,14 @@ def test_list_prints_one_line_per_item(capsys):
         registry.by_id("paper3:fig1")
 
 
-def test_update_readme_rewrites_only_the_table(tmp_path):
+def test_update_figure_table_rewrites_only_the_table(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{pipeline.README_START}\nstale\n{pipeline.README_END}\noutro\n")
-    assert pipeline.update_readme(readme)
+    readme.write_text(f"intro\n{pipeline.TABLE_START}\nstale\n{pipeline.TABLE_END}\noutro\n")
+    assert pipeline.update_figure_table(readme)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
     assert registry.markdown_table() in text
-    assert not pipeline.update_readme(readme)
+    assert not pipeline.update_figure_table(readme)
 
 
 def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,4 @@
-"""Repository hygiene: clean notebooks, one parameters cell, registry and README in sync."""
+"""Repository hygiene: clean notebooks, one parameters cell, registry and docs/figures.md in sync."""
 from __future__ import annotations
 
 import json
@@ -40,9 +40,9 @@ def test_notebook_shape(nb_path):
             assert "sys.path" not in text and "import *" not in text, f"{nb_path.name}: no sys.path edits or star imports"
 
 
-def test_readme_lists_the_registry():
-    readme = (paths.root() / "README.md").read_text()
-    assert registry.markdown_table() in readme, "README's figure table is stale: run `python -m helpers.pipeline readme`"
+def test_docs_list_the_registry():
+    table = (paths.root() / "docs" / "figures.md").read_text()
+    assert registry.markdown_table() in table, "docs/figures.md's table is stale: run `python -m helpers.pipeline docs`"
 
 
 def test_registry_ids_unique():
