@@ -193,7 +193,7 @@ def test_general_format_and_study_format_both_load(tmp_path):
     study.to_csv(tmp_path / "s.csv", index=False)
     assert ratings.stimulus_ids(ratings.load(tmp_path / "s.csv")).tolist() == [f"{layers.LAYERS[0]}/seed0"]
     pd.concat([general, general.iloc[[0]]]).to_csv(tmp_path / "d.csv", index=False)
-    with pytest.raises(ratings.RatingsFormatError, match=r"line 2 .*and row 3 .*duplicate \('participant', 'stimulus'\)"):
+    with pytest.raises(ratings.RatingsFormatError, match=r"line 2 .*and row 4 .*duplicate \('participant', 'stimulus'\)"):
         ratings.load(tmp_path / "d.csv")
 
 

@@ -1,6 +1,7 @@
 """Ratings format: validation errors name file/row/column/value; simulation plants what it says."""
 from __future__ import annotations
 
+import re
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,25 +59,83 @@ def test_load_round_trip_csv_and_parquet(tmp_path):
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda d: d.drop(columns=["valence"]), ["missing column 'valence'"]),
-    (lambda d: d.assign(arousal=[10, 140, 100, 0]), ["row 1 (line 3 of the CSV), column 'arousal'", "'140'", "0 to 100"]),
-    (lambda d: d.assign(valence=[50, 60, -1, 80]), ["row 2", "column 'valence'", "'-1'"]),
-    (lambda d: d.assign(arousal=["10", "high", "100", "0"]), ["row 1", "column 'arousal'", "'high'", "a number"]),
-    (lambda d: d.assign(valence=[50, None, 70, 80]), ["row 1", "column 'valence'", "empty cell"]),
-    (lambda d: d.assign(layer=["conv2d0", "mixed9z", "conv2d0", "mixed4a"]), ["row 1", "column 'layer'", "'mixed9z'", "layers.LAYERS"]),
-    (lambda d: d.assign(seed=[0, 1, 0, "x"]), ["row 3", "column 'seed'", "'x'", "integer"]),
+    (lambda d: d.drop(columns=["valence"]), ["missing column 'valence'", "found participant, layer, seed, arousal"]),
+    (lambda d: d.rename(columns={"valence": "Valence"}), ["missing column 'valence'", "did you mean 'Valence'?"]),
+    (lambda d: d.assign(arousal=[10, 140, 100, 0]), ["row 2 (line 3 of the CSV), column 'arousal'", "'140'", "0 to 100"]),
+    (lambda d: d.assign(valence=[50, 60, -1, 80]), ["row 3", "column 'valence'", "'-1'"]),
+    (lambda d: d.assign(arousal=["10", "high", "100", "0"]), ["row 2", "column 'arousal'", "'high'", "a number"]),
+    (lambda d: d.assign(valence=[50, None, 70, 80]), ["row 2", "column 'valence'", "empty cell"]),
+    (lambda d: d.assign(layer=["conv2d0", "mixed9z", "conv2d0", "mixed4a"]), ["row 2", "column 'layer'", "'mixed9z'", "layers.LAYERS"]),
+    (lambda d: d.assign(seed=[0, 1, 0, "x"]), ["row 4", "column 'seed'", "'x'", "integer"]),
     (lambda d: d.assign(seed=[0, 1, 0, 0], layer=["conv2d0", "mixed4a", "conv2d0", "conv2d0"]),
-     ["row 2 (line 4 of the CSV) and row 3 (line 5 of the CSV): duplicate", "('p2', 'conv2d0', '0')"]),
+     ["row 3 (line 4 of the CSV) and row 4 (line 5 of the CSV): duplicate", "('p2', 'conv2d0', '0')"]),
 ])
 def test_bad_ratings_file_names_row_column_and_value(tmp_path, mutate, expected):
+    """Rows count from 1 over the data rows (line 1 of a CSV is its heading, so row N is line N+1)."""
     path = tmp_path / "bad.csv"
     io.save_table(mutate(_good_rows()), path)
     with pytest.raises(ratings.RatingsFormatError) as err:
         ratings.load(path)
     msg = str(err.value)
-    assert str(path) in msg
+    assert str(path) in msg and "problem(s) with the ratings format" in msg
     for part in expected:
         assert part in msg, msg
+    assert ("did you mean" in msg) == any("did you mean" in e for e in expected)  # mixed9z is near no layer
+
+
+def test_row_numbers_match_the_line_a_spreadsheet_shows(tmp_path):
+    """The CSV's own text: the bad value sits on the line the message names."""
+    path = tmp_path / "bad.csv"
+    path.write_text("participant,layer,seed,arousal,valence\np1,conv2d0,0,10,50\np1,mixed4a,1,55.5,60\n"
+                    "p2,conv2d0,0,100,70\np2,mixed4a,1,140,80\n")
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(path)
+    [problem] = err.value.problems
+    line = int(problem.split("line ")[1].split()[0])
+    assert problem.startswith("row 4 (line 5 of the CSV)") and path.read_text().splitlines()[line - 1] == "p2,mixed4a,1,140,80"
+    io.save_table(_good_rows().assign(arousal=[10, 55.5, 100, 140]), tmp_path / "bad.parquet")
+    with pytest.raises(ratings.RatingsFormatError, match=r"- row 4, column 'arousal'"):
+        ratings.load(tmp_path / "bad.parquet")
+
+
+def test_problems_are_listed_in_file_order(tmp_path):
+    path = tmp_path / "bad.csv"
+    bad = _good_rows().assign(arousal=[10, 55, 100, 101], valence=[50, -3, 70, 80], layer=["x", "conv2d0", "mixed4a", "mixed4a"])
+    io.save_table(bad.drop(columns=["seed"]).assign(seed=[0, 1, 0, 1]).drop(columns=["participant"]), path)
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(path)
+    assert err.value.problems[0].startswith("missing column 'participant'")  # the whole file first
+    io.save_table(bad, path)
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(path)
+    assert [re.match(r"row (\d+) .*?, column '(\w+)'", p).groups() for p in err.value.problems] == [
+        ("1", "layer"), ("2", "valence"), ("4", "arousal")], err.value.problems
+
+
+def test_unknown_layer_suggests_the_nearest_name(tmp_path):
+    path = tmp_path / "bad.csv"
+    io.save_table(_good_rows().assign(layer=["Conv2d0", "mixed4a_3x3_prerelu", "conv2d0", "mixed4a"]), path)
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(path)
+    first, second = err.value.problems
+    assert first.endswith("did you mean 'conv2d0'?") and "got 'Conv2d0'" in first
+    assert second.endswith("did you mean 'mixed4a_3x3_pre_relu'?") and second.startswith("row 2")
+
+
+def test_semicolon_separated_file_shows_the_columns_it_found(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("participant;layer;seed;arousal;valence\np1;conv2d0;0;10,5;50\n")
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(path)
+    [problem] = err.value.problems
+    assert "separated by ';'" in problem and "participant, layer, seed, arousal, valence" in problem
+    assert "missing column" not in str(err.value)  # one sentence, not five missing columns
+    (tmp_path / "p.csv").write_text("participant;attitude;self_esteem\np1;neutral;3\n")
+    io.save_table(_good_rows(), tmp_path / "r.csv")
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(tmp_path / "r.csv", participants=tmp_path / "p.csv")
+    assert str(err.value).startswith(f"{tmp_path / 'p.csv'}: 1 problem(s) with the participants format")
+    assert "participant, attitude, self_esteem" in str(err.value)
 
 
 def test_every_problem_is_listed_not_just_the_first(tmp_path):
@@ -93,10 +152,39 @@ def test_bad_participants_file(tmp_path):
     with pytest.raises(ratings.RatingsFormatError) as err:
         ratings.load(tmp_path / "r.csv", participants=tmp_path / "p.csv")
     msg = str(err.value)
-    assert "row 1 (line 3 of the CSV), column 'attitude': got 'happy'" in msg and "column 'self_esteem': got '7'" in msg
+    assert msg.startswith(f"{tmp_path / 'p.csv'}: 2 problem(s) with the participants format:")  # not "ratings format"
+    assert "row 2 (line 3 of the CSV), column 'attitude': got 'happy'" in msg and "column 'self_esteem': got '7'" in msg
     io.save_table(_people().iloc[:1], tmp_path / "p1.csv")
     with pytest.raises(ratings.RatingsFormatError, match="'p2'; expected a participant listed in"):
         ratings.load(tmp_path / "r.csv", participants=tmp_path / "p1.csv")
+
+
+def test_missing_participants_come_in_the_same_pass_as_the_other_problems(tmp_path):
+    rows = pd.concat([_good_rows(), _good_rows().assign(participant=["p3"] * 4, seed=[2, 3, 4, 5])], ignore_index=True)
+    io.save_table(rows.assign(arousal=[10, 55, 100, 0, 5, 6, 7, 500]), tmp_path / "r.csv")
+    io.save_table(_people().iloc[:1].assign(self_esteem=[9]), tmp_path / "p.csv")
+    with pytest.raises(ratings.RatingsFormatError) as err:
+        ratings.load(tmp_path / "r.csv", participants=tmp_path / "p.csv")
+    ratings_problems, [(source, what, people_problems)] = err.value.problems, err.value.also
+    assert [p[:5] for p in ratings_problems] == ["row 3", "row 5", "row 8"], ratings_problems  # file order
+    assert "got 'p2'; expected a participant listed in" in ratings_problems[0] and "1 more row(s)" in ratings_problems[0]
+    assert "got 'p3'" in ratings_problems[1] and "3 more row(s)" in ratings_problems[1] and "'500'" in ratings_problems[2]
+    assert (source, what) == (str(tmp_path / "p.csv"), "participants") and "'9'" in people_problems[0]
+    assert f"{tmp_path / 'p.csv'}: 1 problem(s) with the participants format" in str(err.value)
+
+
+def test_a_1_to_9_scale_warns(tmp_path):
+    io.save_table(_good_rows().assign(arousal=[1, 5, 9, 3], valence=[2, 5, 7, 9]), tmp_path / "r.csv")
+    with pytest.warns(ratings.RatingsScaleWarning, match="from 1 to 9: this looks like a 1-9 rating scale"):
+        df = ratings.load(tmp_path / "r.csv")
+    assert df["arousal"].tolist() == [1, 5, 9, 3]  # a warning: the values are kept as they are
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        io.save_table(_good_rows(), tmp_path / "ok.csv")
+        ratings.load(tmp_path / "ok.csv")  # 0-100 sliders: no warning
+        io.save_table(_good_rows().assign(arousal=[1, 5, 9, 3.5], valence=[2, 5, 7, 9]), tmp_path / "half.csv")
+        ratings.load(tmp_path / "half.csv")  # a half step is no 1-9 scale
 
 
 def test_load_rejects_unknown_suffix_and_missing_file(tmp_path):

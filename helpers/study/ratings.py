@@ -39,7 +39,9 @@ generative model and returns the planted truth so that the analyses can be check
 """
 from __future__ import annotations
 
+import difflib
 import math
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -79,18 +81,41 @@ MAX_LISTED = 25  # problems listed in one error message
 class RatingsFormatError(ValueError):
     """A ratings or participants file breaks the documented format; ``problems`` lists each one.
 
+    ``what`` names the format in the heading ("ratings" or "participants"); ``also`` holds the
+    problems of a second file found in the same pass, as ``(source, what, problems)``.
+
     Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`; notebook 08 through
         :func:`helpers.study.importers.from_jsPsych`.
     """
 
-    def __init__(self, source: str, problems: list[str]):
-        self.source, self.problems = source, list(problems)
-        shown = self.problems[:MAX_LISTED]
-        more = len(self.problems) - len(shown)
-        text = f"{source}: {len(self.problems)} problem(s) with the ratings format:\n  - " + "\n  - ".join(shown)
-        if more:
-            text += f"\n  ... and {more} more"
+    def __init__(self, source: str, problems: list[str], *, what: str = "ratings", also=()):
+        self.source, self.problems, self.what = source, list(problems), what
+        self.also = [(s, w, list(p)) for s, w, p in also]
+        blocks = [(source, what, self.problems)] if self.problems else []
+        text = "\n".join(_block(*b) for b in blocks + [b for b in self.also if b[2]])
         super().__init__(text)
+
+
+class RatingsScaleWarning(UserWarning):
+    """Ratings that look like a small whole-number scale (1-9) where the analyses expect 0-100 sliders.
+
+    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`.
+    """
+
+
+def _block(source: str, what: str, problems: list[str]) -> str:
+    shown = problems[:MAX_LISTED]
+    more = len(problems) - len(shown)
+    text = f"{source}: {len(problems)} problem(s) with the {what} format:\n  - " + "\n  - ".join(shown)
+    return text + (f"\n  ... and {more} more" if more else "")
+
+
+def _did_you_mean(value, choices, *, cutoff: float = 0.8) -> str:
+    """``"; did you mean 'x'?"`` for the nearest of ``choices`` (case first, then difflib), or ``""``."""
+    text = str(value).strip()
+    by_case = [c for c in choices if c.lower() == text.lower()]
+    near = by_case or difflib.get_close_matches(text, list(choices), n=1, cutoff=cutoff)
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def _is_number_in(lo: float, hi: float):
@@ -150,37 +175,79 @@ def _participants_schema(required=PARTICIPANT_COLUMNS):
 
 
 def _where(idx, csv: bool) -> str:
+    """``row N`` counted from 1 over the data rows (``line N+1`` of a CSV, whose line 1 is the heading)."""
     if idx is None or (isinstance(idx, float) and math.isnan(idx)):
         return "column"
-    return f"row {idx} (line {int(idx) + 2} of the CSV)" if csv else f"row {idx}"
+    return f"row {int(idx) + 1} (line {int(idx) + 2} of the CSV)" if csv else f"row {int(idx) + 1}"
 
 
-def _problems(df, schema, *, csv: bool, keys: list[str], expected_columns) -> list[str]:
-    """Validate ``df`` lazily and turn pandera's failure cases into readable sentences."""
+def _delimiter_problem(df, expected_columns) -> str | None:
+    """A sentence when the heading holds ';' or a tab instead of commas (a CSV saved by a ';' locale), else None."""
+    if all(c in df.columns for c in expected_columns):
+        return None
+    for sep, name in ((";", "';'"), ("\t", "a tab")):
+        joined = [str(c) for c in df.columns if sep in str(c)]
+        if joined:
+            found = [c.strip() for c in sep.join(str(c) for c in df.columns).split(sep)]
+            return (f"the columns are separated by {name}, not by commas: read with commas the file has "
+                    f"{len(df.columns)} column(s) {[str(c) for c in df.columns]}; split at {name} its columns are "
+                    f"{', '.join(found)}. Save it as a comma-separated CSV (spreadsheets: \"CSV (comma delimited)\"; "
+                    f"decimal points, not commas), or read it with pandas.read_csv(path, sep={sep!r}) and pass the "
+                    f"frame to ratings.validate")
+    return None
+
+
+def _problems(df, schema, *, csv: bool, keys: list[str], expected_columns, suggest=None) -> list[str]:
+    """Validate ``df`` lazily and turn pandera's failure cases into readable sentences, in file order.
+
+    Missing columns come first, then the rows from the top of the file down (within a row, in column
+    order). ``suggest`` maps a column to the names its values are checked against (did-you-mean).
+    """
+    delimiter = _delimiter_problem(df, expected_columns)
+    if delimiter:
+        return [delimiter]
     try:
         schema.validate(df, lazy=True)
         return []
     except pa.errors.SchemaErrors as err:
         fc = err.failure_cases
-    out, seen_dup = [], set()
+    found, seen_dup = [], set()  # (row or -1 for the whole file, column position, sentence)
+    order = {c: i for i, c in enumerate(df.columns)}
     checks = {name: c.checks[0].error for name, c in schema.columns.items()}
+    suggest = suggest or {}
     for row in fc.itertuples(index=False):
         check, column, value, idx = str(row.check), row.column, row.failure_case, row.index
         if check == "column_in_dataframe":
-            out.append(f"missing column {value!r}; expected columns {', '.join(expected_columns)}")
+            near = _did_you_mean(value, [str(c) for c in df.columns], cutoff=0.7)
+            found.append((-1, len(found), f"missing column {value!r}; expected columns {', '.join(expected_columns)}; "
+                          f"found {', '.join(map(str, df.columns))}{near}"))
         elif check == "multiple_fields_uniqueness":
             if idx in seen_dup:
                 continue
             dup = df.loc[[idx], keys].iloc[0].tolist()
             rows = df.index[(df[keys].astype(str) == [str(x) for x in dup]).all(axis=1)].tolist()
             seen_dup.update(rows)
-            out.append(f"{' and '.join(_where(r, csv) for r in rows)}: duplicate {tuple(keys)} = {tuple(dup)}; "
-                       f"expected each {'/'.join(keys)} combination once")
+            found.append((min(rows), -1, f"{' and '.join(_where(r, csv) for r in rows)}: duplicate {tuple(keys)} = "
+                          f"{tuple(dup)}; expected each {'/'.join(keys)} combination once"))
         elif check == "not_nullable":
-            out.append(f"{_where(idx, csv)}, column {column!r}: empty cell; expected {checks.get(column, 'a value')}")
+            found.append((int(idx), order.get(column, 0),
+                          f"{_where(idx, csv)}, column {column!r}: empty cell; expected {checks.get(column, 'a value')}"))
         else:
-            out.append(f"{_where(idx, csv)}, column {column!r}: got {value!r}; expected {checks.get(column, check)}")
-    return out
+            near = _did_you_mean(value, suggest[column]) if column in suggest else ""
+            where = (int(idx), order.get(column, 0)) if idx is not None and not pd.isna(idx) else (-1, len(found))
+            found.append((*where, f"{_where(idx, csv)}, column {column!r}: got {value!r}; "
+                                  f"expected {checks.get(column, check)}{near}"))
+    return [text for *_, text in sorted(found, key=lambda t: t[:2])]
+
+
+def _scale_warning(df, source: str) -> None:
+    """Warn when every rating is a whole number of at most 10: a 1-9 scale read as 0-100 sliders."""
+    values = df[list(AXES)].to_numpy(dtype=float).ravel()
+    if values.size and values.max() <= 10 and (values == values.round()).all():
+        warnings.warn(f"{source}: every arousal and valence value is a whole number from {values.min():g} to "
+                      f"{values.max():g}: this looks like a 1-9 rating scale (e.g. the Self-Assessment Manikin), but "
+                      f"the analyses read 0-100 sliders with 50 = neutral. Rescale first: for 1-9, (x - 1) * 12.5 "
+                      f"maps 1..9 onto 0..100 (5 -> 50)", RatingsScaleWarning, stacklevel=3)
 
 
 def _read(path):
@@ -194,30 +261,15 @@ def _read(path):
     raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; expected .csv or .parquet")
 
 
-def validate(df, *, source: str = "<DataFrame>", csv: bool = False):
-    """Check a ratings DataFrame against the format; return it typed and in a fresh RangeIndex.
-
-    A frame with a ``stimulus`` column is checked in the general form (participant, stimulus,
-    arousal, valence; ``layer`` any non-empty name and ``seed`` an integer when present; each
-    (participant, stimulus) once); without one, in the study's form.
-
-    Raises:
-        RatingsFormatError: listing every missing column, empty, non-numeric or out-of-range
-            value, unknown layer and duplicate (participant, layer, seed) or (participant,
-            stimulus), with row numbers.
-
-    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`; notebook 08 through
-        :func:`helpers.study.importers.from_jsPsych`.
-    """
-    df = df.reset_index(drop=True)
+def _ratings_problems(df, csv: bool) -> list[str]:
     if "stimulus" in df.columns:  # the general form: any stimulus set
-        problems = _problems(df, _stimulus_schema(df), csv=csv, keys=["participant", "stimulus"],
-                             expected_columns=STIMULUS_COLUMNS)
-    else:  # the study's (participant, layer, seed) form
-        problems = _problems(df, _ratings_schema(), csv=csv, keys=["participant", "layer", "seed"],
-                             expected_columns=RATING_COLUMNS)
-    if problems:
-        raise RatingsFormatError(source, problems)
+        return _problems(df, _stimulus_schema(df), csv=csv, keys=["participant", "stimulus"],
+                         expected_columns=STIMULUS_COLUMNS)
+    return _problems(df, _ratings_schema(), csv=csv, keys=["participant", "layer", "seed"],  # the study's form
+                     expected_columns=RATING_COLUMNS, suggest={"layer": LAYERS})
+
+
+def _typed_ratings(df):
     out = df.copy()
     out["participant"] = out["participant"].astype(str).str.strip()
     if "stimulus" in out.columns:
@@ -231,22 +283,37 @@ def validate(df, *, source: str = "<DataFrame>", csv: bool = False):
     return out
 
 
-def validate_participants(df, *, source: str = "<DataFrame>", csv: bool = False, required=PARTICIPANT_COLUMNS):
-    """Check a participants DataFrame (participant, attitude, self_esteem); return it typed.
+def validate(df, *, source: str = "<DataFrame>", csv: bool = False):
+    """Check a ratings DataFrame against the format; return it typed and in a fresh RangeIndex.
 
-    ``required`` names the covariates that must be present (``("participant",)`` for a study
-    that asked other questions); attitude and self_esteem are checked whenever present.
+    A frame with a ``stimulus`` column is checked in the general form (participant, stimulus,
+    arousal, valence; ``layer`` any non-empty name and ``seed`` an integer when present; each
+    (participant, stimulus) once); without one, in the study's form. Ratings that are all whole
+    numbers of at most 10 pass with a :class:`RatingsScaleWarning` (a 1-9 scale, not 0-100 sliders).
 
     Raises:
-        RatingsFormatError: as :func:`validate`.
+        RatingsFormatError: listing, in file order with rows counted from 1, every missing column
+            (and the columns found; a file separated by ';' says so), empty, non-numeric or
+            out-of-range value, unknown layer (with the nearest name) and duplicate
+            (participant, layer, seed) or (participant, stimulus).
 
-    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`.
+    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`; notebook 08 through
+        :func:`helpers.study.importers.from_jsPsych`.
     """
     df = df.reset_index(drop=True)
-    present = tuple(c for c in PARTICIPANT_COLUMNS if c in required or c in df.columns)
-    problems = _problems(df, _participants_schema(present), csv=csv, keys=["participant"], expected_columns=present)
+    problems = _ratings_problems(df, csv)
     if problems:
         raise RatingsFormatError(source, problems)
+    _scale_warning(df, source)
+    return _typed_ratings(df)
+
+
+def _participants_problems(df, csv: bool, required) -> list[str]:
+    present = tuple(c for c in PARTICIPANT_COLUMNS if c in required or c in df.columns)
+    return _problems(df, _participants_schema(present), csv=csv, keys=["participant"], expected_columns=present)
+
+
+def _typed_participants(df):
     out = df.copy()
     out["participant"] = out["participant"].astype(str).str.strip()
     if "attitude" in out.columns:
@@ -254,6 +321,40 @@ def validate_participants(df, *, source: str = "<DataFrame>", csv: bool = False,
     if "self_esteem" in out.columns:
         out["self_esteem"] = pd.to_numeric(out["self_esteem"]).astype("int64")
     return out
+
+
+def validate_participants(df, *, source: str = "<DataFrame>", csv: bool = False, required=PARTICIPANT_COLUMNS):
+    """Check a participants DataFrame (participant, attitude, self_esteem); return it typed.
+
+    ``required`` names the covariates that must be present (``("participant",)`` for a study
+    that asked other questions); attitude and self_esteem are checked whenever present.
+
+    Raises:
+        RatingsFormatError: as :func:`validate`, headed "problem(s) with the participants format".
+
+    Used in: notebooks 03 and 04 through :func:`helpers.study.ratings.load`.
+    """
+    df = df.reset_index(drop=True)
+    problems = _participants_problems(df, csv, required)
+    if problems:
+        raise RatingsFormatError(source, problems, what="participants")
+    return _typed_participants(df)
+
+
+def _unlisted(df, people, csv: bool, participants) -> list[str]:
+    """One sentence per rated participant missing from the participants table, in file order."""
+    if "participant" not in df.columns or "participant" not in people.columns:
+        return []
+    listed = set(people["participant"].dropna().astype(str).str.strip())
+    ids = df["participant"].astype(str).str.strip()
+    rated = df["participant"].notna() & (ids != "")
+    out = []
+    for pid, rows in ids[rated & ~ids.isin(listed)].groupby(ids, sort=False).groups.items():
+        rows = sorted(rows)
+        more = f" and {len(rows) - 1} more row(s)" if len(rows) > 1 else ""
+        out.append((rows[0], f"{_where(rows[0], csv)}{more}, column 'participant': got {pid!r}; expected a "
+                             f"participant listed in {participants} ({len(listed)} listed)"))
+    return [text for _, text in sorted(out)]
 
 
 def load(path, *, participants=None, participant_columns=PARTICIPANT_COLUMNS):
@@ -271,25 +372,43 @@ def load(path, *, participants=None, participant_columns=PARTICIPANT_COLUMNS):
         true ``simulated`` column, as :func:`save` writes for simulations), ``attrs["source"]``.
 
     Raises:
-        RatingsFormatError: every problem, with file, row, column, value and expectation.
+        RatingsFormatError: every problem of both files in one pass (the ratings file's, then the
+            participants file's), with file, row, column, value and expectation; rated participants
+            missing from the participants table are among the ratings file's problems.
 
     Used in: notebook 03 (Figure 6, Figure 7, Figure 8, Figure 9, 7 more outputs); notebook 04 (Figure 10, Figure
         11, Figure 12, Figure 13, 9 more outputs).
     """
     df, csv = _read(path)
-    out = validate(df, source=str(path), csv=csv)
+    df = df.reset_index(drop=True)
+    problems = _ratings_problems(df, csv)
+    people = people_problems = None
     if participants:  # None or "" (a notebook's empty PARTICIPANTS parameter): ratings only
-        people = load_participants(participants, required=participant_columns)
-        unknown = sorted(set(out["participant"]) - set(people["participant"]))
-        if unknown:
-            rows = out.index[out["participant"].isin(unknown)].tolist()
-            raise RatingsFormatError(str(path), [
-                f"{_where(r, csv)}, column 'participant': got {out.at[r, 'participant']!r}; expected a participant "
-                f"listed in {participants}" for r in rows])
-        out = out.merge(people, on="participant", how="left", validate="many_to_one")
+        people, people_csv = _read(participants)
+        people = people.reset_index(drop=True)
+        people_problems = _participants_problems(people, people_csv, participant_columns)
+        if not any(p.startswith("the columns are separated") for p in problems):
+            problems = _merge_in_file_order(problems, _unlisted(df, people, csv, participants))
+    if problems or people_problems:
+        also = [(str(participants), "participants", people_problems)] if people_problems else []
+        if problems:
+            raise RatingsFormatError(str(path), problems, also=also)
+        raise RatingsFormatError(str(participants), people_problems, what="participants")
+    _scale_warning(df, str(path))
+    out = _typed_ratings(df)
+    if participants:
+        out = out.merge(_typed_participants(people), on="participant", how="left", validate="many_to_one")
     simulated = bool(out["simulated"].astype(bool).any()) if "simulated" in out else False
     out.attrs.update(simulated=simulated, source=str(path))
     return out
+
+
+def _merge_in_file_order(problems: list[str], extra: list[str]) -> list[str]:
+    """Merge two lists of sentences, each in file order, by their first row number (file-wide ones first)."""
+    def key(text):
+        head = text.split(",", 1)[0].split(" (", 1)[0]
+        return int(head.split()[1]) if head.startswith("row ") and head.split()[1].isdigit() else -1
+    return sorted(problems + extra, key=key)  # stable: equal rows keep their order
 
 
 def load_participants(path, *, required=PARTICIPANT_COLUMNS):
