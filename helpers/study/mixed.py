@@ -1,11 +1,16 @@
 """The crossed mixed model of every rating: rating ~ features + (1 | participant) + (1 | stimulus) [+ (1 | layer)].
 
-Moved unchanged from ``helpers/stats.py`` (its in-function imports are as they were); issue 21 rewrites it.
+Fitted as lme4 fits it (the numerics: :mod:`helpers.study.lmm`), with lmerTest's Satterthwaite df beside
+the z tests; statsmodels' MixedLM stays available as an engine. R's lme4 is the oracle of the tests
+(tests/test_mixed_lme4.py through :mod:`helpers.testing.lme4`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from helpers.study import lmm
 from helpers.study.ratings import AXES
 from helpers.study.stats import FEATURES, SELECTED, _ok
 
@@ -29,16 +34,119 @@ def with_features(ratings, features, *, columns=None):
                                                                                      validate="many_to_one")
 
 
+ENGINES = ("native", "statsmodels")
+"""Fitting engines of :func:`mixed_model` ("auto" and the old "crossprod" name mean "native")."""
+
+
+@dataclass
+class Design:
+    """One mixed model's data: response y, fixed-effect matrix X (with "const"), random-intercept factors.
+
+    ``factors`` maps each grouping name (participant, stimulus[, layer]) to its labels per row, in the
+    order of the random terms; ``data`` holds the same as a table (y, the terms, the factors) for R.
+
+    Used in: notebooks 03 (p1-mixed-model.csv) and 08 (study/mixed-model.csv) through :func:`mixed_model`;
+        helpers.testing.lme4, tests/test_mixed_lme4.py, benchmarks/mixed.py.
+    """
+
+    y: np.ndarray
+    X: "pd.DataFrame"  # noqa: F821
+    factors: dict
+    response: str
+    reml: bool = True
+
+    @property
+    def data(self):
+        import pandas as pd
+
+        return pd.concat([pd.Series(self.y, name="y"), self.X.drop(columns="const").reset_index(drop=True),
+                          pd.DataFrame({k: np.asarray(v) for k, v in self.factors.items()})], axis=1)
+
+    def problem(self) -> lmm.Problem:
+        """The cross-products :func:`helpers.study.lmm.fit` works on (factor levels sorted, as lme4's).
+
+        Used in: notebooks 03 and 08 through :func:`mixed_model`; tests/test_mixed.py, benchmarks/mixed.py.
+        """
+        import pandas as pd
+
+        codes = {k: pd.factorize(pd.Series(v), sort=True)[0] for k, v in self.factors.items()}
+        return lmm.Problem.from_data(self.y, self.X.to_numpy(float), codes, reml=self.reml)
+
+
+def design(ratings, features=None, *, response: str = "arousal", terms=SELECTED, nested_in="layer",
+           standardise: bool = False, reml: bool = True) -> Design:
+    """The rows, fixed effects and grouping factors :func:`mixed_model` fits (arguments as there).
+
+    Rows missing the response or a term are left out (missing ratings); a layer factor is added when
+    ``nested_in`` names a column with more than one level and fewer levels than stimuli.
+
+    Used in: notebooks 03 (p1-mixed-model.csv) and 08 (study/mixed-model.csv) through :func:`mixed_model`;
+        tests/test_mixed_lme4.py, benchmarks/mixed.py.
+    """
+    import pandas as pd
+
+    from helpers.study import ratings as rt
+
+    terms = list(terms)
+    if not terms:
+        raise ValueError("mixed_model: terms is empty; give at least one fixed-effect column")
+    data = with_features(ratings, features, columns=terms) if features is not None else ratings
+    missing = [c for c in ("participant", response, *terms) if c not in data.columns]
+    if missing:
+        raise ValueError(f"mixed_model: the ratings{' joined with the features' if features is not None else ''} "
+                         f"lack the columns {missing} (have {list(map(str, data.columns))})")
+    for c in (response, *terms):
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            bad = data[c][pd.to_numeric(data[c], errors="coerce").isna() & data[c].notna()]
+            raise ValueError(f"mixed_model: column {c!r} must be numeric; row {bad.index[0]} holds {bad.iloc[0]!r}")
+    data = data.dropna(subset=[response, *terms]).reset_index(drop=True)
+    if len(data) == 0:
+        raise ValueError(f"mixed_model: no row has both {response!r} and every term {terms}")
+    stim = rt.stimulus_ids(data)
+    X = data[terms].astype(float)
+    if standardise:
+        per = X.groupby(stim.to_numpy()).first()
+        X = (X - per.mean()) / per.std(ddof=0).replace(0, 1)
+    X.insert(0, "const", 1.0)
+    factors = {"participant": data["participant"].astype(str).to_numpy(), "stimulus": stim.astype(str).to_numpy()}
+    if nested_in and nested_in in data.columns and 1 < data[nested_in].nunique() < stim.nunique():
+        factors[nested_in] = data[nested_in].astype(str).to_numpy()  # (one image per group: the group is the stimulus)
+    for name, v in factors.items():
+        if len(set(v)) < 2:
+            raise ValueError(f"mixed_model: the factor {name!r} has {len(set(v))} level in the {len(data)} rows; a random "
+                             "intercept needs at least 2")
+    rank = np.linalg.matrix_rank(X.to_numpy())
+    if rank < X.shape[1]:
+        const = [t for t in terms if X[t].nunique() <= 1]
+        raise ValueError(f"mixed_model: the fixed effects {list(X.columns)} are collinear (rank {rank})"
+                         + (f"; constant: {const}" if const else ""))
+    if len(data) <= X.shape[1] + 1:
+        raise ValueError(f"mixed_model: {len(data)} rows for {X.shape[1]} fixed effects")
+    return Design(y=data[response].astype(float).to_numpy(), X=X, factors=factors, response=response, reml=reml)
+
+
 def mixed_model(ratings, features=None, *, response: str = "arousal", terms=SELECTED, nested_in="layer",
-                standardise: bool = False, reml: bool = True, engine: str = "auto"):
-    """Crossed random-effects model: rating ~ features + (1 | participant) + (1 | stimulus) [+ (1 | layer)].
+                standardise: bool = False, reml: bool = True, engine: str = "native"):
+    """Crossed random-effects model: rating ~ features + (1 | participant) + (1 | stimulus) [+ (1 | layer)], as lme4.
 
     Every participant rates every image, so ratings share both a person and an image; a per-layer
-    OLS of means ignores both. Fitted with statsmodels ``MixedLM`` as variance components
-    (statsmodels' documented route for crossed effects: one group holding all rows, one variance
-    component per factor, here with sparse indicator matrices). With ``nested_in`` (default
-    "layer", when the ratings have that column) a layer component is added: stimuli nested in
-    layers, since stimulus ids are unique across layers.
+    OLS of means ignores both. With ``nested_in`` (default "layer", when the ratings have that column) a
+    layer component is added: stimuli nested in layers, since stimulus ids are unique across layers.
+    The same model in R: ``lmer(rating ~ terms + (1 | participant) + (1 | stimulus) + (1 | layer))``.
+
+    The native engine (default) minimises lme4's profiled REML (or ML) criterion over the relative
+    standard deviations theta >= 0 (:mod:`helpers.study.lmm`: exact gradient and Hessian, projected Newton,
+    three starts) and reports what lme4 and lmerTest report: fixed effects, their standard errors
+    (sigma^2 (X'V^-1X)^-1 at the optimum), the criterion, a singular fit (a theta below 1e-4, lme4's
+    ``isSingular``) and Satterthwaite degrees of freedom (lmerTest). Tests (tests/test_mixed_lme4.py)
+    hold it to lme4 1.1-31's best fit on simulated designs: criterion 1e-6 relative, estimates 1e-4,
+    standard errors 1e-3, df 1e-2.
+
+    ``engine="statsmodels"`` fits MixedLM with crossed variance components (one group holding every
+    row). It falls short of lme4: its default L-BFGS stops short of the optimum (criterion units above
+    it), it never reports a singular fit (it leaves a variance at about 0.5 where lme4's is 0) and its
+    standard errors come from the full Hessian (off by up to a third where the fit is singular). Its
+    ``criterion`` column is lme4's criterion at its variance ratios; df are not given.
 
     Args:
         ratings: long ratings (either form; see :mod:`helpers.study.ratings`).
@@ -49,133 +157,113 @@ def mixed_model(ratings, features=None, *, response: str = "arousal", terms=SELE
         nested_in: grouping column that stimuli are nested in, or None.
         standardise: z-score the terms over the rated images first (coefficients per sd).
         reml: REML (default) or maximum likelihood.
-        engine: "statsmodels" (``MixedLM``), "crossprod" (the same model and estimator from the
-            data's cross-products, :func:`_lmm_crossprod`: seconds for the study's 150 x 720
-            ratings, where MixedLM's per-row work takes far longer) or "auto" (statsmodels up to
-            4 million rows x random-effect levels, else crossprod).
+        engine: "native" (default; "auto" and "crossprod" are other names for it) or "statsmodels".
 
     Returns:
         tidy DataFrame: kind ("fixed" or "variance"), term (fixed term, or the variance
         component: participant, stimulus, layer, residual), estimate, se, z, p, ci_low, ci_high
-        (95 %, Wald; variance rows: estimate and sd only), and n, n_participants, n_stimuli,
-        response, converged, method ("statsmodels MixedLM, variance components, REML").
+        (95 %, Wald), df_satterthwaite and p_satterthwaite (lmerTest's two-sided t test on those
+        df); variance rows: estimate (variance), sd and theta (sd relative to the residual sd); and
+        n, n_participants, n_stimuli, response, converged, singular, criterion (lme4's REMLcrit or
+        deviance), method, fit_notes (one line a reader can take in: converged, singular and where).
 
     Used in: notebooks 03 (p1-mixed-model.csv) and 08 (key-numbers.json, study/mixed-model.csv, study/power.csv)
         through :func:`helpers.study.mixed.mixed_models`.
     """
-    import warnings
-
     import pandas as pd
-    import statsmodels.api as sm
-    from scipy import sparse
-    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
-
-    from helpers.study import ratings as rt
-
-    terms = list(terms)
-    data = with_features(ratings, features, columns=terms) if features is not None else ratings
-    data = data.dropna(subset=[response, *terms]).reset_index(drop=True)
-    stim = rt.stimulus_ids(data)
-    X = data[terms].astype(float)
-    if standardise:
-        per = X.groupby(stim.to_numpy()).first()
-        X = (X - per.mean()) / per.std(ddof=0).replace(0, 1)
-    X = sm.add_constant(X, has_constant="add")
-    factors = {"participant": data["participant"].astype(str), "stimulus": stim}
-    if nested_in and nested_in in data.columns and 1 < data[nested_in].nunique() < stim.nunique():
-        factors[nested_in] = data[nested_in].astype(str)  # (one image per group: the group is the stimulus, left out)
-    n = len(data)
-    names, colnames, mats = [], [], []
-    for name, values in factors.items():
-        codes, levels = pd.factorize(values, sort=True)
-        names.append(name)
-        colnames.append([[str(v) for v in levels]])
-        mats.append([sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))])
-    y = data[response].astype(float).to_numpy()
-    q = sum(m[0].shape[1] for m in mats)
-    if engine == "auto":
-        engine = "statsmodels" if n * q <= 4_000_000 else "crossprod"
-    if engine == "statsmodels":
-        model = MixedLM(y, X, groups=np.zeros(n), exog_vc=VCSpec(names, colnames, mats))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit = model.fit(reml=reml, method=["lbfgs"])
-        converged = bool(getattr(fit, "converged", True)) and not any("converge" in str(w.message).lower() for w in caught)
-        est = dict(fe=fit.fe_params.to_numpy(), se=fit.bse_fe.to_numpy(), vcomp=np.atleast_1d(fit.vcomp), scale=float(fit.scale))
-        label = "statsmodels MixedLM, variance components"
-    elif engine == "crossprod":
-        est = _lmm_crossprod(y, X.to_numpy(float), [m[0] for m in mats], reml=reml)
-        converged = est["converged"]
-        label = "variance components fitted from cross-products (Henderson's equations; agrees with statsmodels MixedLM, tested)"
-    else:
-        raise ValueError(f"mixed_model: engine must be 'auto', 'statsmodels' or 'crossprod', got {engine!r}")
     from scipy import stats as ss
 
+    engine = {"auto": "native", "crossprod": "native"}.get(engine, engine)
+    if engine not in ENGINES:
+        raise ValueError(f"mixed_model: engine must be 'native' or 'statsmodels', got {engine!r}")
+    d = design(ratings, features, response=response, terms=terms, nested_in=nested_in, standardise=standardise,
+               reml=reml)
+    est = fit_design(d, engine=engine)
     zcrit = ss.norm.ppf(0.975)
-    base = dict(n=n, n_participants=int(factors["participant"].nunique()), n_stimuli=int(stim.nunique()),
-                response=response, converged=converged, method=f"{label}, {'REML' if reml else 'ML'}")
+    names = list(d.factors)
+    base = dict(n=len(d.y), n_participants=int(len(set(d.factors["participant"]))),
+                n_stimuli=int(len(set(d.factors["stimulus"]))), response=response, converged=est["converged"],
+                singular=est["singular"], criterion=est["criterion"], method=est["method"], fit_notes=est["notes"])
     rows = []
-    for j, term in enumerate(X.columns):
-        b, se = float(est["fe"][j]), float(est["se"][j])
+    for j, term in enumerate(d.X.columns):
+        b, se, df = float(est["beta"][j]), float(est["se"][j]), float(est["df"][j])
         rows.append(dict(kind="fixed", term=term, estimate=b, se=se, z=b / se, p=float(2 * ss.norm.sf(abs(b / se))),
-                         ci_low=b - zcrit * se, ci_high=b + zcrit * se, **base))
-    for name, var in zip(names, est["vcomp"]):
-        rows.append(dict(kind="variance", term=name, estimate=float(var), sd=float(np.sqrt(max(var, 0.0))), **base))
-    rows.append(dict(kind="variance", term="residual", estimate=est["scale"], sd=float(np.sqrt(est["scale"])), **base))
+                         ci_low=b - zcrit * se, ci_high=b + zcrit * se, df_satterthwaite=df,
+                         p_satterthwaite=float(2 * ss.t.sf(abs(b / se), df)) if np.isfinite(df) else np.nan, **base))
+    for name, var, th in zip(names, est["vcomp"], est["theta"]):
+        rows.append(dict(kind="variance", term=name, estimate=float(var), sd=float(np.sqrt(max(var, 0.0))),
+                         theta=float(th), **base))
+    rows.append(dict(kind="variance", term="residual", estimate=est["sigma2"], sd=float(np.sqrt(est["sigma2"])), **base))
     return pd.DataFrame(rows)
 
 
-def _lmm_crossprod(y, X, Zs, *, reml: bool = True) -> dict:
-    """Variance-components LMM y = X b + sum_j Z_j u_j + e from cross-products only.
+def fit_design(d: Design, *, engine: str = "native", blas_threads: int | None = 1) -> dict:
+    """Fit one :class:`Design`: beta, se, df (Satterthwaite), theta, vcomp, sigma2, criterion, singular, converged.
 
-    With u_j ~ N(0, s2 g_j I) and e ~ N(0, s2 I), the (restricted) likelihood depends on the data only
-    through X'X, X'Z, Z'Z, X'y, Z'y and y'y (Henderson's mixed-model equations; Woodbury for the
-    determinants), so a fit costs a few Cholesky factorisations of a (p + q)-square matrix per
-    evaluation however many ratings there are. The log ratios g_j are optimised with L-BFGS-B
-    (s2 and b profiled out); Cov(b) = s2 [C^-1]_bb as in statsmodels.
+    ``blas_threads``: BLAS threads inside the fit (threadpoolctl; None leaves them as they are). The
+    native fit's matrices are small (q x q, q the number of levels), where one thread is as fast on an idle
+    machine and many times faster on a busy one (a 30 x 72 design: 0.12 s with one OpenBLAS thread, 5.3 s
+    with two, on a 2-core VM shared with other jobs).
+
+    Used in: notebooks 03 and 08 through :func:`mixed_model`; tests/test_mixed_lme4.py, benchmarks/mixed.py.
     """
-    from scipy import linalg, optimize, sparse
+    from threadpoolctl import threadpool_limits
 
-    n, p = X.shape
-    Z = sparse.hstack(Zs).tocsc()
-    sizes = [z.shape[1] for z in Zs]
-    which = np.repeat(np.arange(len(Zs)), sizes)
-    ZtZ = (Z.T @ Z).toarray()
-    XtZ = np.asarray((Z.T @ X).T)
-    XtX, Xty, Zty, yty = X.T @ X, X.T @ y, np.asarray(Z.T @ y).ravel(), float(y @ y)
-    m = p + ZtZ.shape[0]
-    top = np.hstack([XtX, XtZ])
-    rhs = np.concatenate([Xty, Zty])
-    dof = n - p if reml else n
+    if blas_threads is not None:
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            return fit_design(d, engine=engine, blas_threads=None)
+    prob = d.problem()
+    names = list(d.factors)
+    if engine == "native":
+        f = lmm.fit(prob)
+        st = lmm.satterthwaite(prob, f.gamma)
+        theta, converged = f.theta, f.converged
+        method = "lme4's profiled criterion, projected Newton (helpers.study.lmm)"
+        extra = dict(beta=st["beta"], se=st["se"], df=st["df"], sigma2=st["sigma2"], criterion=st["criterion"])
+        why = "" if converged else f"did not converge ({f.message}); "
+    elif engine == "statsmodels":
+        sm_fit = _statsmodels(d)
+        theta = np.sqrt(np.maximum(sm_fit["vcomp"] / sm_fit["scale"], 0.0))
+        converged = sm_fit["converged"]
+        method = "statsmodels MixedLM, variance components"
+        extra = dict(beta=sm_fit["fe"], se=sm_fit["se"], df=np.full(len(sm_fit["fe"]), np.nan), sigma2=sm_fit["scale"],
+                     criterion=lmm.criterion(prob, theta ** 2))
+        why = "" if converged else "statsmodels reports no convergence; "
+    else:
+        raise ValueError(f"fit_design: engine must be one of {ENGINES}, got {engine!r}")
+    singular = bool((theta < lmm.SINGULAR_TOL).any())
+    at0 = [n for n, t in zip(names, theta) if t < lmm.SINGULAR_TOL]
+    notes = why + (f"singular fit: {' and '.join(at0)} variance{'s' if len(at0) > 1 else ''} at 0 "
+                   f"(theta < {lmm.SINGULAR_TOL:g}), as lme4 would report" if singular else
+                   ("converged, " if converged else "") + "not singular")
+    if engine == "statsmodels":
+        notes += "; statsmodels: no singular check of its own, no Satterthwaite df"
+    return dict(theta=theta, vcomp=extra["sigma2"] * theta ** 2, converged=bool(converged), singular=singular,
+                method=f"{method}, {'REML' if d.reml else 'ML'}", notes=notes, **extra)
 
-    def parts(theta):
-        g = np.exp(theta)[which]
-        C = np.vstack([top, np.hstack([XtZ.T, ZtZ + np.diag(1.0 / g)])])
-        L = linalg.cho_factor(C, lower=True, check_finite=False)
-        sol = linalg.cho_solve(L, rhs, check_finite=False)
-        rss = max(yty - sol @ rhs, 1e-300)
-        s2 = rss / dof
-        logdet_c = 2.0 * np.log(np.diag(L[0])).sum()
-        logdet_g = np.log(g).sum()
-        if reml:
-            obj = dof * np.log(s2) + logdet_g + logdet_c
-        else:  # ML: log|H| = log|G| + log|Z'Z + G^-1|
-            Lz = linalg.cho_factor(ZtZ + np.diag(1.0 / g), lower=True, check_finite=False)
-            obj = n * np.log(s2) + logdet_g + 2.0 * np.log(np.diag(Lz[0])).sum()
-        return obj, s2, sol, L
 
-    def f(theta):
-        try:
-            return parts(theta)[0]
-        except linalg.LinAlgError:
-            return np.inf
+def _statsmodels(d: Design) -> dict:
+    """statsmodels MixedLM with one variance component per factor (sparse indicators, one group)."""
+    import warnings
 
-    start = np.zeros(len(Zs))
-    res = optimize.minimize(f, start, method="L-BFGS-B", bounds=[(-18.0, 8.0)] * len(Zs))
-    _, s2, sol, L = parts(res.x)
-    cinv_bb = linalg.cho_solve(L, np.eye(m)[:, :p], check_finite=False)[:p]
-    return dict(fe=sol[:p], se=np.sqrt(np.diag(s2 * cinv_bb)), vcomp=s2 * np.exp(res.x), scale=float(s2),
-                converged=bool(res.success))
+    import pandas as pd
+    from scipy import sparse
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+
+    n = len(d.y)
+    names, colnames, mats = [], [], []
+    for name, values in d.factors.items():
+        codes, levels = pd.factorize(pd.Series(values), sort=True)
+        names.append(name)
+        colnames.append([[str(v) for v in levels]])
+        mats.append([sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels)))])
+    model = MixedLM(d.y, d.X, groups=np.zeros(n), exog_vc=VCSpec(names, colnames, mats))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = model.fit(reml=d.reml, method=["lbfgs"])
+    converged = bool(getattr(fit, "converged", True)) and not any("converge" in str(w.message).lower() for w in caught)
+    return dict(fe=fit.fe_params.to_numpy(), se=fit.bse_fe.to_numpy(), vcomp=np.atleast_1d(fit.vcomp),
+                scale=float(fit.scale), converged=converged)
 
 
 def mixed_models(ratings, features=None, *, responses=AXES, **kwargs):
