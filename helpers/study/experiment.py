@@ -43,6 +43,8 @@ VENDOR = Path(__file__).resolve().parent / "vendor" / "jspsych"
 ASSETS = Path(__file__).resolve().parent / "experiment_assets"
 VENDORED_FILES = ("jspsych.min.js", "jspsych.css", "plugin-preload.min.js", "plugin-html-button-response.min.js",
                   "plugin-survey-multi-choice.min.js")
+TARGETS = ("static", "server", "jatos", "datapipe")
+"""Where :func:`export`'s page sends each trial (see its ``target`` argument)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 
 DEFAULT_QUESTIONS = (
@@ -205,7 +207,8 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
            max_load_time_s: float = 60.0, attention_checks=DEFAULT_ATTENTION_CHECKS, questions=DEFAULT_QUESTIONS,
            require_movement: bool = True, post_url: str | None = None, auto_download: bool = True, seed: int = 0,
            experiment_id: str = "na-ratings", texts=None, image_format: str = "png", jpeg_quality: int = 90,
-           overwrite: bool = False, progress: bool = True) -> Path:
+           target: str = "static", completion_code: str | None = None, redirect_url: str | None = None,
+           datapipe_id: str | None = None, overwrite: bool = False, progress: bool = True) -> Path:
     """Write a self-contained jsPsych 8 rating experiment for a set of images.
 
     Args:
@@ -231,6 +234,16 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
         experiment_id: name used in the data and in the downloaded file names.
         texts: overrides for ``TEXTS`` (welcome, instructions, slider labels, ...).
         image_format: "png" or "jpg" for the displayed files.
+        target: where the trials go as each one ends (:data:`TARGETS`): "static" (nowhere: the end-of-session
+            download, and ``post_url``), "server" (this project's collection server, ``python -m helpers.study
+            serve``), "jatos" (a JATOS study archive ``<folder>.jzip`` is written beside the folder) or
+            "datapipe" (DataPipe -> OSF through jsPsych's pipe plugin; needs ``datapipe_id``). With every
+            target, unsent trials wait in the browser's localStorage and a reload resumes at the next
+            unrated image; the CSV/JSON download stays at the end as the last resort.
+        completion_code: shown at the end (and recorded in the data), e.g. Prolific's completion code.
+        redirect_url: where the page sends the participant at the end (``{code}`` is replaced by the
+            completion code), e.g. ``"https://app.prolific.com/submissions/complete?cc={code}"``.
+        datapipe_id: the DataPipe experiment id (target="datapipe").
 
     Returns:
         Path of ``folder``. Unreadable image files are skipped with a warning naming each file and
@@ -242,6 +255,10 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"experiment.export: {folder} is not empty; pass overwrite=True to replace it")
+    if target not in TARGETS:
+        raise ValueError(f"experiment.export: target must be one of {TARGETS}, got {target!r}")
+    if target == "datapipe" and not datapipe_id:
+        raise ValueError("experiment.export: target='datapipe' needs datapipe_id= (the id DataPipe shows for your experiment)")
     if image_format not in ("png", "jpg"):
         raise ValueError(f"experiment.export: image_format must be 'png' or 'jpg', got {image_format!r}")
     for name, v in (("display_size", display_size), ("block_size", block_size), ("preload_chunk", preload_chunk)):
@@ -301,7 +318,8 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
                 "post_url": post_url, "auto_download": bool(auto_download), "seed": int(seed),
                 "attention_checks": [dict(a) for a in attention_checks], "attention_tolerance": ATTENTION_TOLERANCE,
                 "questions": [{**q, "values": list(q.get("values", q["options"]))} for q in questions],
-                "image_format": image_format, "texts": texts}
+                "image_format": image_format, "texts": texts, "target": target, "completion_code": completion_code,
+                "redirect_url": redirect_url, "datapipe_id": datapipe_id}
     version = hashlib.sha256(json.dumps({"settings": settings, "stimuli": [(s["stimulus"], s["sha256"]) for s in stimuli]},
                                         sort_keys=True).encode()).hexdigest()[:16]
     vendor = json.loads((VENDOR / "VENDOR.json").read_text())
@@ -313,6 +331,8 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
               "require_movement": bool(require_movement), "post_url": post_url, "auto_download": bool(auto_download),
               "questions": settings["questions"], "attention_checks": settings["attention_checks"], "scales": scales,
               "stimuli": [{"stimulus": s["stimulus"], "file": s["file"]} for s in stimuli],
+              "target": target, "api_url": "api/" if target == "server" else None, "completion_code": completion_code,
+              "redirect_url": redirect_url, "datapipe_id": datapipe_id,
               **{k: v for k, v in texts.items() if not k.startswith(("valence_", "arousal_"))}}
     (tmp / "config.js").write_text("window.NA_CONFIG = " + json.dumps(config, indent=1) + ";\n")
     for name in VENDORED_FILES + ("LICENSE", "VENDOR.json"):
@@ -408,42 +428,56 @@ _INDEX_HTML = """<!DOCTYPE html>
 """
 
 
+def session_rows(manifest, participant: str, responses, *, answers=None, k: int = 0) -> list[dict]:
+    """One simulated participant's trials as experiment.js records them (same columns, tasks and ``trial_key``).
+
+    ``responses``: ``stimulus -> (valence, arousal)``; ``answers``: ``{question: value}`` (default: each
+    question's ``k``-th value). What :func:`write_sessions` saves and what the server tests POST.
+
+    Used in: notebook 08 through :func:`helpers.study.experiment.write_sessions`.
+    """
+    settings = manifest["settings"]
+    ids = [s["stimulus"] for s in manifest["stimuli"]]
+    index = {s: i for i, s in enumerate(ids)}
+    files = {s["stimulus"]: s["file"] for s in manifest["stimuli"]}
+    pid = participant
+    base = {"participant": pid, "experiment_format": manifest["format"], "experiment_id": manifest["experiment_id"],
+            "experiment_version": manifest["experiment_version"], "order_seed": _fnv1a(f"{settings['seed']}:{pid}")}
+    rows = [dict(base, trial_type="html-button-response", task="welcome", trial_key="welcome")]
+    for q in settings["questions"]:
+        value = (answers or {}).get(q["name"], q["values"][k % len(q["values"])])
+        rows.append(dict(base, trial_type="survey-multi-choice", task="question", question=q["name"], answer=value,
+                         trial_key=f"question:{q['name']}", **{q["name"]: value}))
+    order = participant_order(pid, ids, seed=settings["seed"])
+    for pos, stim in enumerate(order):
+        v, a = responses(stim)
+        rows.append(dict(base, trial_type="na-dual-slider", task="rating", stimulus=stim, file=files[stim], valence=v,
+                         arousal=a, valence_moved=True, arousal_moved=True, rt=1500, trial_key=f"rating:{index[stim]}",
+                         block=pos // settings["block_size"], position=pos + 1, attention_check=False))
+    for j, chk in enumerate(settings["attention_checks"]):
+        rows.append(dict(base, trial_type="na-dual-slider", task="attention_check", stimulus=order[0], file=files[order[0]],
+                         valence=chk["valence"], arousal=chk["arousal"], valence_moved=True, arousal_moved=True,
+                         attention_check=True, check=j + 1, expected_valence=chk["valence"], trial_key=f"check:{j + 1}",
+                         expected_arousal=chk["arousal"]))
+    return rows
+
+
 def write_sessions(manifest, responses, folder, *, answers=None) -> list[Path]:
     """Write one jsPsych-format CSV per simulated participant, as the browser would save it.
 
     The rows carry the same columns and task names as experiment.js's data (welcome, question,
     rating and attention-check trials; the order drawn by :func:`participant_order`), so the
-    importer treats them exactly like downloaded files. Use :func:`play` for a real browser run.
-    ``answers``: ``{participant: {question: value}}`` (default: each question's values in turn).
+    importer treats them exactly like downloaded files (:func:`session_rows`). Use :func:`play` for a real
+    browser run. ``answers``: ``{participant: {question: value}}`` (default: each question's values in turn).
 
     Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
         study/effect-sizes.csv, 4 more outputs).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    settings = manifest["settings"]
-    ids = [s["stimulus"] for s in manifest["stimuli"]]
-    files = {s["stimulus"]: s["file"] for s in manifest["stimuli"]}
     out = []
     for k, (pid, fn) in enumerate(responses.items()):
-        base = {"participant": pid, "experiment_format": manifest["format"], "experiment_id": manifest["experiment_id"],
-                "experiment_version": manifest["experiment_version"], "order_seed": _fnv1a(f"{settings['seed']}:{pid}")}
-        rows = [dict(base, trial_type="html-button-response", task="welcome")]
-        for q in settings["questions"]:
-            value = (answers or {}).get(pid, {}).get(q["name"], q["values"][k % len(q["values"])])
-            rows.append(dict(base, trial_type="survey-multi-choice", task="question", question=q["name"], answer=value,
-                             **{q["name"]: value}))
-        order = participant_order(pid, ids, seed=settings["seed"])
-        for pos, stim in enumerate(order):
-            v, a = fn(stim)
-            rows.append(dict(base, trial_type="na-dual-slider", task="rating", stimulus=stim, file=files[stim], valence=v,
-                             arousal=a, valence_moved=True, arousal_moved=True, rt=1500,
-                             block=pos // settings["block_size"], position=pos + 1, attention_check=False))
-        for j, chk in enumerate(settings["attention_checks"]):
-            rows.append(dict(base, trial_type="na-dual-slider", task="attention_check", stimulus=order[0], file=files[order[0]],
-                             valence=chk["valence"], arousal=chk["arousal"], valence_moved=True, arousal_moved=True,
-                             attention_check=True, check=j + 1, expected_valence=chk["valence"],
-                             expected_arousal=chk["arousal"]))
+        rows = session_rows(manifest, pid, fn, answers=(answers or {}).get(pid), k=k)
         path = folder / f"{manifest['experiment_id']}_{pid}.csv"
         io.save_table(pd.DataFrame(rows), path)
         out.append(path)

@@ -7,6 +7,7 @@ ratings in the general format of :mod:`helpers.study.ratings` and one row per pa
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -20,6 +21,10 @@ from helpers.study.ratings import ATTITUDE_LEVELS, AXES, PARTICIPANT_COLUMNS, Ra
 
 JSPSYCH_COLUMNS = ("trial_type", "task", "participant", "experiment_format", "experiment_version")
 """Columns every data file of a :func:`helpers.study.experiment.export` carries."""
+RECRUITMENT_COLUMNS = ("study_id", "session_id", "completion_code", "completed")
+"""Copied into the participants table when the data carry them: the recruiter's study and session ids
+(Prolific's ``STUDY_ID`` and ``SESSION_ID`` URL parameters), the completion code shown at the end and whether
+the session reached the end (the ``end`` row experiment.js records)."""
 JSPSYCH_RATING_COLUMNS = ("stimulus", "valence", "arousal", "valence_moved", "arousal_moved")
 PSYCHOPY_COLUMNS = {"participant": "participant", "stimulus": "image",
                     "valence": "valence_slider.response", "arousal": "arousal_slider.response"}
@@ -163,6 +168,31 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
     Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
         study/effect-sizes.csv, 4 more outputs).
     """
+    return _import([(path, functools.partial(_read_jspsych, path)) for path in _collect(files)], manifest=manifest,
+                   rule=rule, on_error=on_error, allow_mixed_versions=allow_mixed_versions, caller="from_jsPsych")
+
+
+def from_trials(sources, *, manifest=None, rule: ExclusionRule | None = None, on_error: str = "raise",
+                allow_mixed_versions: bool = False, caller: str = "from_trials") -> StudyData:
+    """Import trials already in memory: ``{source name: list of jsPsych trial dicts}`` (one entry per session).
+
+    What :func:`from_jsPsych` does with files, for trials that came another way: the collection server's
+    database (:func:`helpers.study.server.load_trials`), a JATOS results archive (:func:`from_jatos`),
+    DataPipe files (:func:`from_datapipe`). Rows sent twice with the same ``trial_key`` count once.
+
+    Used in: notebook 08 through :func:`helpers.study.server.export_data`.
+    """
+    items = []
+    for name, rows in sources.items():
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise RatingsFormatError(str(name), ["expected a list of trial objects (jsPsych data)"])
+        items.append((name, functools.partial(lambda r: (pd.DataFrame(r), False), rows)))
+    return _import(items, manifest=manifest, rule=rule, on_error=on_error, allow_mixed_versions=allow_mixed_versions,
+                   caller=caller)
+
+
+def _import(sources, *, manifest, rule, on_error, allow_mixed_versions, caller) -> StudyData:
+    """The body of every jsPsych-data importer: ``sources`` = [(name, read() -> (DataFrame, is_csv))]."""
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     rule = rule or ExclusionRule()
@@ -174,12 +204,14 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
     def where(i, csv):
         return f"line {i + 2}" if csv else f"trial {i}"
 
-    for path in _collect(files):
+    for path, read in sources:
         try:
-            df, csv = _read_jspsych(path)
+            df, csv = read()
         except RatingsFormatError as exc:
             problems += [f"{path}: {p}" for p in exc.problems]
             continue
+        if "trial_key" in df.columns:  # the same trial sent twice (a retry after a lost answer) is one trial
+            df = df[~(df["trial_key"].notna() & df.duplicated(["participant", "trial_key"], keep="first"))]
         missing = [c for c in JSPSYCH_COLUMNS if c not in df.columns]
         if not missing and not (df["experiment_format"].astype(str) == experiment.FORMAT).all():
             bad = sorted(set(df["experiment_format"].astype(str)) - {experiment.FORMAT})
@@ -223,6 +255,8 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
                 if name not in questions:
                     questions.append(name)
         trials["_answers"] = [answers] * len(trials)
+        recruitment = {c: df[c].dropna().iloc[-1] for c in RECRUITMENT_COLUMNS if c in df.columns and df[c].notna().any()}
+        trials["_recruitment"] = [recruitment] * len(trials)
         frames.append(trials)
 
     if man is not None:
@@ -237,13 +271,13 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
         else:
             problems.append(text + " (pass allow_mixed_versions=True to combine them)")
     if problems and on_error == "raise":
-        raise RatingsFormatError("from_jsPsych", problems)
+        raise RatingsFormatError(caller, problems)
     for p in problems:
-        warnings.warn(f"from_jsPsych: {p} (left out)", stacklevel=2)
+        warnings.warn(f"{caller}: {p} (left out)", stacklevel=2)
     for n in notes:
-        warnings.warn(f"from_jsPsych: {n}", stacklevel=2)
+        warnings.warn(f"{caller}: {n}", stacklevel=2)
     if not frames:
-        raise RatingsFormatError("from_jsPsych", problems or ["no rating trials in the given files"])
+        raise RatingsFormatError(caller, problems or ["no rating trials in the given files"])
 
     trials = pd.concat(frames, ignore_index=True)
     trials["participant"] = trials["participant"].astype(str)
@@ -256,7 +290,7 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
         text = (f"duplicated trial: participant {pid!r} rated {stim!r} {len(g)} times ({'; '.join(g['_file'] + ' ' + g['_row'])});"
                 " the first is kept")
         notes.append(text)
-        warnings.warn(f"from_jsPsych: {text}", stacklevel=2)
+        warnings.warn(f"{caller}: {text}", stacklevel=2)
     ratings_rows = ratings_rows[~dup]
     keep = ["participant", "stimulus", "arousal", "valence", "valence_moved", "arousal_moved", "rt", "block", "position",
             "experiment_version"]
@@ -270,7 +304,7 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
                              for s in man["stimuli"]])
         if desc.shape[1] > 1:
             out = out.merge(desc, on="stimulus", how="left", validate="many_to_one")
-    out = validate(out.reset_index(drop=True), source="from_jsPsych")
+    out = validate(out.reset_index(drop=True), source=caller)
     out.attrs.update(simulated=False, source=", ".join(sorted(set(trials["_file"]))), questions=tuple(questions),
                      exclusion_rule=rule.describe())
 
@@ -287,7 +321,8 @@ def from_jsPsych(files, *, manifest=None, rule: ExclusionRule | None = None, on_
         unmoved = int((~(r["valence_moved"] & r["arousal_moved"])).sum())
         row = {"participant": pid, **g["_answers"].iloc[0], "n_ratings": len(r), "n_expected": n_expected,
                "n_unmoved": unmoved, "n_checks": len(c), "n_checks_failed": failed,
-               "experiment_version": str(g["experiment_version"].iloc[0]), "source": str(g["_file"].iloc[0])}
+               "experiment_version": str(g["experiment_version"].iloc[0]), "source": str(g["_file"].iloc[0]),
+               **g["_recruitment"].iloc[0]}
         row["incomplete"] = bool(rule.exclude_incomplete and len(r) < n_expected)
         row["failed_attention"] = failed > rule.max_failed_checks
         row["unmoved"] = bool(len(r) and unmoved / len(r) >= rule.max_unmoved_fraction)
