@@ -16,6 +16,7 @@ read by name (``cfg.size``) or as a mapping (``cfg["size"]``), never by position
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 
 from helpers.nets.layers import CLASS_LAYERS
@@ -32,6 +33,26 @@ def check(profile: str) -> str:
     if profile not in PROFILES:
         raise ValueError(f"PROFILE must be one of {PROFILES}, got {profile!r}")
     return profile
+
+
+def default(*, cli: bool = False) -> str:
+    """The profile to start with: ``$NA_PROFILE`` when set, else ``"class"`` (a notebook) or ``"smoke"`` (the command line).
+
+    One switch for every entry point: each notebook's parameters cell reads ``PROFILE = profiles.default()``
+    (papermill's value, injected in a cell after it, still wins), ``pipeline run --profile`` defaults to
+    ``default(cli=True)``, and ``make lab PROFILE=smoke`` exports ``NA_PROFILE``.
+
+    Raises:
+        ValueError: ``NA_PROFILE`` holds something other than one of :data:`PROFILES`.
+
+    Used in: notebooks 00-08 (the parameters cell's ``PROFILE``); :func:`helpers.pipeline.main` (``--profile``).
+    """
+    value = os.environ.get("NA_PROFILE", "").strip()
+    if value:
+        if value not in PROFILES:
+            raise ValueError(f"NA_PROFILE must be one of {', '.join(PROFILES)}, got {value!r}")
+        return value
+    return "smoke" if cli else "class"
 
 
 def _same(value) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from helpers import pipeline, registry
+from helpers import parameters, paths, pipeline, registry
 
 NBS = ["00-setup-check.ipynb", "01-dream-synthesis.ipynb", "02-image-features.ipynb", "03-ratings-statistics.ipynb"]
 
@@ -52,13 +52,13 @@ def test_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch, capsys):
     assert "FAILED 98-ok-then-fail.ipynb" in msg and "ValueError" in msg and "boom" in msg and "cell" in msg
 
 
-def _fake_notebooks(tmp_path, monkeypatch, specs):
+def _fake_notebooks(tmp_path, monkeypatch, specs, params='PROFILE = "paper"'):
     """Write tiny notebooks (name -> code of the second cell) and point the pipeline at them."""
     (tmp_path / "notebooks").mkdir()
     for name, code in specs.items():
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.cells = [nbformat.v4.new_code_cell('PROFILE = "paper"', metadata={"tags": ["parameters"]}),
+        nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
                     nbformat.v4.new_code_cell(code)]
         nbformat.write(nb, tmp_path / "notebooks" / name)
     monkeypatch.setenv("NA_ROOT", str(tmp_path))
@@ -90,7 +90,7 @@ def test_keep_going_runs_independent_notebooks_and_skips_dependents(tmp_path, mo
 
 
 def test_missing_input_file_is_skipped_with_the_reason(tmp_path, monkeypatch, capsys):
-    _fake_notebooks(tmp_path, monkeypatch, {"95-x.ipynb": "x = 1"})
+    _fake_notebooks(tmp_path, monkeypatch, {"95-x.ipynb": "x = 1"}, params='PROFILE = "paper"\nQUERIES = None  # a folder')
     monkeypatch.setattr(registry, "INPUTS", {"95-x.ipynb": (("90-y.ipynb", "y.csv", "QUERIES"),)})
     index = pipeline.run("smoke")
     assert index["notebooks"][0]["status"] == "skipped" and "y.csv" in index["notebooks"][0]["error"]
@@ -106,3 +106,103 @@ def test_papers_and_inputs_name_real_notebooks():
                                                            "01-dream-synthesis.ipynb"]
     assert pipeline.select(list(registry.PAPERS["2"])) == ["00-setup-check.ipynb", "05-biggan-perturbation.ipynb",
                                                            "06-biggan-block-resampling.ipynb", "07-nearest-painting.ipynb"]
+
+
+# --- -p checks: before any kernel starts ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """papermill.execute_notebook raises: a test using this proves that no kernel was started."""
+    import papermill
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel was started")
+    monkeypatch.setattr(papermill, "execute_notebook", refuse)
+
+
+def test_every_notebook_declares_its_parameters_cell_names():
+    """Every UPPER_CASE name assigned in a parameters cell is declared, the tuple one included, with its comment."""
+    import re
+
+    for nb in registry.notebooks():
+        cell = next(c for c in nbformat.read(paths.notebooks() / nb, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        names = set(re.findall(r"^([A-Z][A-Z0-9_]*)\s*(?:=|,)", cell.source, re.M))
+        got = parameters.declared(nb)
+        assert "PROFILE" in got and names <= set(got), (nb, names - set(got))
+        assert all(p.help for p in got.values()), nb
+    one = parameters.declared("01-dream-synthesis.ipynb")
+    assert (one["SHARD"].value, one["N_SHARDS"].value) == (0, 1) and "split over machines" in one["N_SHARDS"].help
+    assert one["SIZE"].literal and one["SIZE"].value is None
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"SEEED": 1}, "-p SEEED: not a parameter of any of the 9 selected notebooks; did you mean SEED (declared by"),
+    ({"LAYER": ["mixed4a"]}, "did you mean LAYERS (declared by 01-dream-synthesis.ipynb)?"),
+    ({"seed": 1}, "did you mean SEED"),
+    ({"PROFILE": "paper"}, "choose the profile with --profile"),
+    ({"LAYERS": ["mixed4a", "mixd4b"]}, "'mixd4b' is not one of the 144 study layers (helpers.nets.layers.LAYERS); did you mean 'mixed4b'?"),
+    ({"LAYERS": "Mixed4c"}, "'Mixed4c' is not one of the 144 study layers (helpers.nets.layers.LAYERS); did you mean 'mixed4c'?"),
+    ({"OCTAVE_LAYER": "mixed4x"}, "-p OCTAVE_LAYER: 'mixed4x' is not one of the 144 study layers"),
+    ({"SIZE": "big"}, "-p SIZE 'big': 01-dream-synthesis.ipynb expects an integer (default None: the profile's value)"),
+    ({"N_RENDERS": 2.5}, "expects an integer"),
+    ({"MIXED_MODEL": 1}, "-p MIXED_MODEL 1: 03-ratings-statistics.ipynb expects True or False"),
+    ({"SIM_SEED": True}, "-p SIM_SEED True: 03-ratings-statistics.ipynb expects an integer (default 0)"),
+    ({"RATINGS": "no-such-ratings.csv"}, "-p RATINGS 'no-such-ratings.csv': no such file or folder"),
+])
+def test_a_bad_parameter_is_refused_before_any_kernel_starts(no_kernel, params, expected):
+    with pytest.raises(SystemExit) as err:
+        pipeline.run("smoke", parameters=params)
+    assert expected in str(err.value), str(err.value)
+    assert "\n" not in str(err.value)  # one line
+
+
+def test_every_problem_of_a_command_line_at_once(no_kernel, capsys):
+    with pytest.raises(SystemExit) as err:
+        pipeline.main(["run", "--only", "03", "04", "-p", "LAYERS", "['mixed4a']", "-p", "SEEED", "1", "-p", "ALPHA", "0.01"])
+    msg = str(err.value)
+    assert msg.startswith("pipeline run: 2 problem(s) with -p, nothing was run:")
+    assert "LAYERS is a parameter of 01-dream-synthesis.ipynb, which this run does not select" in msg and "SEEED" in msg
+
+
+def test_good_values_pass_and_go_only_to_the_notebooks_that_declare_them(tmp_path, monkeypatch):
+    nbs = registry.notebooks()
+    routed = parameters.check(nbs, {"SEED": 3, "LAYERS": ["mixed4a", "conv2d0"], "ALPHA": 0.01, "SIZE": 64, "STEP": 2})
+    assert all(routed[nb]["SEED"] == 3 for nb in nbs)
+    assert [nb[:2] for nb in nbs if "ALPHA" in routed[nb]] == ["04", "05", "06", "08"]
+    assert routed["01-dream-synthesis.ipynb"]["STEP"] == 2 and "LAYERS" not in routed["00-setup-check.ipynb"]
+    note = parameters.not_declared_note(nbs, routed, {"SEED": 3, "ALPHA": 0.01})
+    assert note == "ALPHA goes to 04, 05, 06, 08 only (00, 01, 02, 03, 07 do not declare it)"
+    # a relative path is read from the folder the command runs in (the kernels run in notebooks/)
+    (tmp_path / "r.csv").write_text("participant,layer,seed,arousal,valence\np1,conv2d0,0,10,50\n")
+    routed = parameters.check(["03-ratings-statistics.ipynb"], {"RATINGS": "r.csv"}, cwd=tmp_path)
+    assert routed["03-ratings-statistics.ipynb"]["RATINGS"] == str(tmp_path / "r.csv")
+
+
+def test_a_ratings_file_is_checked_before_the_notebooks_run(tmp_path, no_kernel):
+    (tmp_path / "r.csv").write_text("participant;layer;seed;arousal;valence\np1;conv2d0;0;10;50\n")
+    with pytest.raises(SystemExit, match=r"-p RATINGS: .*r.csv: 1 problem\(s\) with the ratings format:\n.*separated by ';'"):
+        pipeline.run("smoke", only=["03", "04"], parameters={"RATINGS": str(tmp_path / "r.csv")})
+
+
+def test_params_lists_a_notebooks_parameters(capsys):
+    pipeline.main(["params", "03", "--profile", "smoke"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("03-ratings-statistics.ipynb: parameters") and "usually only PROFILE matters" in out[0]
+    rows = {ln.split()[0]: ln for ln in out[1:]}
+    assert set(rows) == set(parameters.declared("03-ratings-statistics.ipynb"))
+    assert "path to real ratings" in rows["RATINGS"]
+    pipeline.main(["params", "01", "--profile", "class"])
+    rows = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines()[1:]}
+    assert "None -> 256" in rows["SIZE"]  # the profile's value of a None
+
+
+def test_list_columns_line_up():
+    import io as _io
+
+    buf = _io.StringIO()
+    pipeline.list_items(buf)
+    lines = buf.getvalue().splitlines()
+    starts = {(ln.index(i.notebook), ln.index(" results/" if i.kind != "figure" else " figures/"))
+              for ln, i in zip(lines, registry.ITEMS)}
+    assert len(starts) == 1, starts  # the notebook and path columns start at the same place on every line
