@@ -12,6 +12,7 @@ Usage::
     python -m helpers.pipeline params 03                  # a notebook's parameters, defaults and meaning
     python -m helpers.pipeline analyse r.csv p.csv        # notebooks 03-04 on your ratings (make analyse)
     python -m helpers.pipeline docs                       # refresh the table of figures in docs/figures.md
+    python -m helpers.pipeline submit 01 --shards 24 --partition gpu --gpus-per-task 1 --dry-run  # SLURM (docs/cluster.md)
 
 ``--profile`` defaults to ``$NA_PROFILE``, else ``smoke``. Executed notebooks go to ``build/<profile>/``; ``build/<profile>/index.json`` and
 ``index.md`` record status, duration and the registered outputs of each notebook (paths
@@ -28,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import io, parameters as notebook_parameters, paths, profiles, registry
+from helpers import cluster, io, parameters as notebook_parameters, paths, profiles, registry
 
 
 def select(names: list[str], *, only=None, start=None) -> list[str]:
@@ -308,6 +309,22 @@ def update_figure_table(path=None) -> bool:
     return new != text
 
 
+def submit(args) -> dict:
+    """``python -m helpers.pipeline submit 01 --profile paper --shards 24 ...``: a notebook's long job on SLURM.
+
+    An array job of shards, then a job that runs the notebook (:mod:`helpers.cluster`; ``docs/cluster.md``).
+    Notes when the notebook reads another notebook's outputs that are not there yet.
+
+    Used in: no notebook; by :func:`helpers.pipeline.main`; ``tests/test_slurm.py``.
+    """
+    key = cluster.job_key(args.notebook)
+    why = _missing_inputs(cluster.JOBS[key]["notebook"], args.profile, {}, cluster._parse_params(args.param))
+    if why:
+        print(f"note: notebook {key} {why}; its job runs it anyway (--no-check-inputs: smoke falls back to demo "
+              "inputs, other profiles stop with the notebook's error)")
+    return cluster.submit_from_args(args)
+
+
 def main(argv=None) -> int:
     """``python -m helpers.pipeline run|analyse|params|list|docs``: parse the command line and run it; returns the exit status.
 
@@ -346,7 +363,11 @@ def main(argv=None) -> int:
     r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                    help="a notebook parameter (value parsed as a Python literal when possible); a name no selected "
                         "notebook declares is refused; `params 03` lists a notebook's names")
+    cluster.add_submit_arguments(sub.add_parser("submit", help="run a notebook's long job as SLURM array jobs"))
     args = parser.parse_args(argv)
+    if args.cmd == "submit":
+        submit(args)
+        return 0
     if args.cmd == "list":
         list_items()
         return 0

@@ -301,9 +301,42 @@ def _factors(xn, rank):
     return f, energy
 
 
+def index_settings(corpus: Corpus, encoder: GramEncoder, *, sketch_dim: int, rank: int, seed: int, n_fit: int) -> dict:
+    """What an index's ``meta.json`` must hold for :func:`build_index` to reuse it (as JSON would read it back).
+
+    Used in: notebook 07 through :func:`helpers.search.index.build_index`; by
+        :func:`helpers.search.index_shards.merge` (the index assembled from shards).
+    """
+    settings = {"version": INDEX_VERSION, "n": len(corpus), "sketch_dim": int(sketch_dim), "rank": int(rank),
+                "seed": int(seed), "n_fit": int(n_fit), "channels": encoder.channels, "corpus": corpus.fingerprint(),
+                "encoder": encoder.config()}
+    return json.loads(json.dumps(settings, default=str))
+
+
+def fit_mean(corpus: Corpus, encoder: GramEncoder, *, seed: int = 0, n_fit: int = 256, batch_size: int = 16,
+             num_workers: int | None = None) -> np.ndarray:
+    """The index's unit mean direction (float32): the mean Gram vector of a seeded sample of ``corpus``.
+
+    The sample is ``min(n_fit, n, max(8, n // 4))`` rows drawn without replacement with ``seed``.
+
+    Used in: notebook 07 through :func:`helpers.search.index.build_index`; by
+        :func:`helpers.search.index_shards.prepare` (one fit for every shard).
+    """
+    n = len(corpus)
+    nw = default_workers() if num_workers is None else num_workers
+    rng = np.random.default_rng(seed)
+    fit = sorted(rng.choice(n, size=min(n_fit, n, max(8, n // 4)), replace=False).tolist())
+    m = torch.zeros(encoder.dim, dtype=torch.float64, device=encoder.device)
+    for _, vec, _, errs in iter_encoded(corpus, encoder, rows=fit, batch_size=batch_size, num_workers=nw):
+        m += vec[torch.tensor([e == "" for e in errs], device=vec.device)].double().sum(0)
+    m = m.cpu() if m.norm() > 0 else torch.ones(encoder.dim, dtype=torch.float64)
+    return (m / m.norm()).float().numpy()
+
+
 def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_dim: int = 1024, rank: int = 32,
                 seed: int = 0, n_fit: int = 256, batch_size: int = 16, num_workers: int | None = None,
-                flush_every: int = 20, overwrite: bool = False, progress: bool = True, device="cpu") -> "Index":
+                flush_every: int = 20, overwrite: bool = False, progress: bool = True, device="cpu",
+                mean=None) -> "Index":
     """Encode ``corpus`` once into a compact, memory-mapped index in ``out_dir`` (resumable).
 
     Per artwork the index stores a fp16 sketch (``1 + sketch_dim`` values) for candidates and a
@@ -327,6 +360,8 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
         overwrite: when ``out_dir`` holds an index of other settings or another corpus, start
             over instead of raising.
         progress: progress bars.
+        mean: the mean direction (:func:`fit_mean`, fitted once on the whole corpus when shards of it are
+            indexed apart, :mod:`helpers.search.index_shards`); ``None`` fits it on ``corpus``.
 
     Returns:
         :class:`Index`.
@@ -338,12 +373,10 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = len(corpus)
-    settings = {"version": INDEX_VERSION, "n": n, "sketch_dim": int(sketch_dim), "rank": int(rank), "seed": int(seed),
-                "n_fit": int(n_fit), "channels": encoder.channels, "corpus": corpus.fingerprint(),
-                "encoder": encoder.config()}
+    settings = index_settings(corpus, encoder, sketch_dim=sketch_dim, rank=rank, seed=seed, n_fit=n_fit)
     meta_path = out / "meta.json"
     meta = io.load_json(meta_path) if meta_path.exists() else None
-    if meta is not None and {k: meta.get(k) for k in settings} != json.loads(json.dumps(settings, default=str)):
+    if meta is not None and {k: meta.get(k) for k in settings} != settings:
         if overwrite:
             meta = None
         else:
@@ -358,13 +391,8 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
     if not meta["complete"]:
         nw = default_workers() if num_workers is None else num_workers
         if not (out / "mean.npy").exists():
-            rng = np.random.default_rng(seed)
-            fit = sorted(rng.choice(n, size=min(n_fit, n, max(8, n // 4)), replace=False).tolist())
-            m = torch.zeros(encoder.dim, dtype=torch.float64, device=encoder.device)
-            for _, vec, _, errs in iter_encoded(corpus, encoder, rows=fit, batch_size=batch_size, num_workers=nw):
-                m += vec[torch.tensor([e == "" for e in errs], device=vec.device)].double().sum(0)
-            m = m.cpu() if m.norm() > 0 else torch.ones(encoder.dim, dtype=torch.float64)
-            m = (m / m.norm()).float().numpy()
+            m = fit_mean(corpus, encoder, seed=seed, n_fit=n_fit, batch_size=batch_size, num_workers=nw) \
+                if mean is None else np.asarray(mean, dtype=np.float32)
             with io.atomic_path(out / "mean.npy", suffix=".npy") as tmp:
                 np.save(tmp, m)
         mean = torch.from_numpy(np.load(out / "mean.npy")).to(encoder.device)

@@ -35,7 +35,8 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
                step: float = 2.0, octave_n: int = 5, octave_scale: float = 1.4, tile_size: int = 512,
                start=None, device=None, shard: int = 0, n_shards: int = 1, on_error: str = "warn",
                fast: bool = True, batch_tiles: bool = False, threads=None,
-               workers: int = 1, progress: bool = True, precision: str = "fp32", batch_images: bool | None = None):
+               workers: int = 1, progress: bool = True, precision: str = "fp32", batch_images: bool | None = None,
+               manifest: bool = True):
     """Dream one PNG per (layer, seed) into ``out_dir`` and write ``out_dir/manifest.csv``.
 
     Resumable: each finished image gets a JSON record (``records/``) written after its PNG,
@@ -69,6 +70,8 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         batch_images: dream the seeds of each layer as one batch (:func:`helpers.synthesis.dream.dream_batch`) in one
             process; ``None``: on for CUDA devices, off on a CPU (where it gains nothing). ``fast``
             and ``batch_tiles`` do not apply (the batched path is the fast one).
+        manifest: rebuild ``manifest.csv``; ``False`` (a shard of a cluster job, :mod:`helpers.synthesis.dream_shards`,
+            so shards never write the same file) returns this shard's image paths instead.
 
     Returns:
         pandas.DataFrame: the manifest (columns ``layer``, ``layer_index``, ``seed``, ``path``,
@@ -135,6 +138,8 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
             _run_jobs(model, todo, starts, params, weights, out_dir, device=device, on_error=on_error,
                       fast=fast, batch_tiles=batch_tiles, progress=progress, precision=precision,
                       threads="auto" if threads == "auto" else None)
+    if not manifest:
+        return [image_name(layer, s) for layer, s in jobs]
     wanted = {(layer, s) for layer in layers for s in seeds}
     return write_manifest(out_dir, keep=lambda r: (r["layer"], r["seed"]) in wanted and r.get("start_image") == starts[r["seed"]][1]
                           and all(r.get(k) == v for k, v in {**params, **weights}.items())
