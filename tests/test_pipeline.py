@@ -206,3 +206,113 @@ def test_list_columns_line_up():
     starts = {(ln.index(i.notebook), ln.index(" results/" if i.kind != "figure" else " figures/"))
               for ln, i in zip(lines, registry.ITEMS)}
     assert len(starts) == 1, starts  # the notebook and path columns start at the same place on every line
+
+
+# --- kernels, the run index, NA_PROFILE, make ---------------------------------------------------------------------
+
+
+def test_kernels_run_over_ipc_without_the_tcp_warning(tmp_path, monkeypatch, capfd):
+    """ipykernel warns "Kernel is running over TCP without encryption" on its stderr (our fd 2) and the log."""
+    _fake_notebooks(tmp_path, monkeypatch, {"96-ipc.ipynb": "import json, os, sys\n"
+                                                            "from ipykernel.kernelapp import IPKernelApp\n"
+                                                            "print(IPKernelApp.instance().transport)"})
+    monkeypatch.setattr(registry, "INPUTS", {})
+    pipeline.run("smoke")
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+    executed = nbformat.read(tmp_path / "build" / "smoke" / "96-ipc.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "ipc" in text and "without encryption" not in text
+    assert not list(tmp_path.glob("**/kernel-ipc*"))  # no socket files left in the notebooks' folder
+
+
+def test_index_has_one_row_per_notebook_and_the_failing_cells_position(tmp_path, monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# 97"), nbformat.v4.new_code_cell('PROFILE = "paper"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_markdown_cell("text"), nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("raise ValueError('first line | with a bar\\nsecond line\\nthird line')")]
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "97-multi.ipynb")
+    _ok = nbformat.v4.new_notebook(metadata=nb.metadata, cells=nb.cells[:2])
+    nbformat.write(_ok, tmp_path / "notebooks" / "96-ok.ipynb")
+    monkeypatch.setenv("NA_ROOT", str(tmp_path))
+    monkeypatch.setenv("NA_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setattr(registry, "notebooks", lambda: ["96-ok.ipynb", "97-multi.ipynb"])
+    monkeypatch.setattr(registry, "INPUTS", {})
+    with pytest.raises(SystemExit) as err:
+        pipeline.run("smoke")
+    assert "FAILED 97-multi.ipynb at cell 5 (ValueError: first line" in str(err.value)  # 5th cell; its In [4]
+    rows = [ln for ln in (tmp_path / "build" / "smoke" / "index.md").read_text().splitlines() if ln.startswith("| [")]
+    assert len(rows) == 2 and all(r.count(" | ") == 3 for r in rows), rows  # four columns, a bar escaped
+    assert "failed: cell 5: ValueError: first line \\| with a bar (+2 lines) ([traceback](97-multi.ipynb))" in rows[1]
+    index = __import__("json").loads((tmp_path / "build" / "smoke" / "index.json").read_text())
+    assert index["notebooks"][1]["cell"] == 5 and "third line" in index["notebooks"][1]["error"]  # the whole message
+
+
+def test_a_missing_weights_failure_says_how_to_get_them_or_use_smoke(tmp_path, monkeypatch):
+    _fake_notebooks(tmp_path, monkeypatch, {"95-w.ipynb": "class WeightsUnavailable(RuntimeError): pass\n"
+                                                          "raise WeightsUnavailable('no inception5h here')"})
+    monkeypatch.setattr(registry, "INPUTS", {})
+    with pytest.raises(SystemExit) as err:
+        pipeline.run("class")
+    [_, hint] = str(err.value).splitlines()
+    assert hint.startswith("No pretrained weights on this machine for the class profile") and "make smoke" in hint
+
+
+def test_na_profile_sets_the_default_of_the_command_line_and_every_notebook(monkeypatch):
+    from helpers import profiles
+
+    seen = {}
+    monkeypatch.setattr(pipeline, "run", lambda profile, **kw: seen.update(profile=profile))
+    monkeypatch.delenv("NA_PROFILE", raising=False)
+    assert (profiles.default(), profiles.default(cli=True)) == ("class", "smoke")
+    pipeline.main(["run"])
+    assert seen["profile"] == "smoke"
+    monkeypatch.setenv("NA_PROFILE", "paper")
+    pipeline.main(["run"])
+    assert seen["profile"] == "paper" and profiles.default() == "paper"
+    pipeline.main(["run", "--profile", "class"])
+    assert seen["profile"] == "class"  # --profile wins
+    for nb in registry.notebooks():  # each parameters cell, run as Jupyter runs it: the default follows NA_PROFILE
+        cell = next(c for c in nbformat.read(paths.notebooks() / nb, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        for value in ("smoke", "paper"):
+            monkeypatch.setenv("NA_PROFILE", value)
+            ns = {"profiles": profiles}
+            exec(cell.source, ns)
+            assert ns["PROFILE"] == value, nb
+        assert "usually only PROFILE matters" in cell.source.splitlines()[0] or "only PROFILE" in cell.source, nb
+    monkeypatch.setenv("NA_PROFILE", "Paper")
+    with pytest.raises(ValueError, match="NA_PROFILE must be one of paper, class, smoke, got 'Paper'"):
+        profiles.default()
+    with pytest.raises(SystemExit, match="NA_PROFILE must be one of"):
+        pipeline.main(["run"])
+
+
+def _make(*args, **env):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(["make", "--no-print-directory", f"PY={sys.executable}", "STAMP=", *args],
+                          cwd=paths.root(), capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+
+def test_make_help_lists_every_documented_target():
+    import re
+
+    out = _make("help").stdout
+    documented = re.findall(r"^([a-z0-9-]+):[^#\n]*## ", (paths.root() / "Makefile").read_text(), re.M)
+    assert {"smoke", "class", "figures", "lab", "analyse", "test", "help"} <= set(documented)
+    for target in documented:
+        assert re.search(rf"^  make {target} +\S", out, re.M), (target, out)
+    assert _make().stdout == out  # `make` alone prints it
+
+
+def test_make_analyse_needs_ratings_and_the_earlier_notebooks_outputs(tmp_path):
+    r = _make("analyse")
+    assert r.returncode != 0 and "make analyse RATINGS=ratings.csv PARTICIPANTS=participants.csv" in r.stdout
+    (tmp_path / "r.csv").write_text("participant,layer,seed,arousal,valence\np1,conv2d0,0,10,50\n")
+    r = _make("analyse", f"RATINGS={tmp_path / 'r.csv'}", "PROFILE=paper", NA_RESULTS_DIR=str(tmp_path / "results"))
+    assert r.returncode != 0, r.stdout
+    assert "features.parquet (from 02)" in r.stderr and "--profile paper --only 01 02" in r.stderr, r.stderr

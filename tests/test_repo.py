@@ -32,7 +32,7 @@ def test_notebook_shape(nb_path):
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     src = "".join(tagged[0]["source"])
-    assert re.search(r'^PROFILE = "class"', src, re.M), "parameters cell sets PROFILE = \"class\" (the interactive default)"
+    assert re.search(r"^PROFILE = profiles\.default\(\)  #", src, re.M), "parameters cell: PROFILE = profiles.default() ($NA_PROFILE, else \"class\")"
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     for c in cells:
         if c["cell_type"] == "code":
