@@ -76,6 +76,18 @@ def test_gradient_and_hessian_equal_finite_differences(reml):
         assert np.allclose(lmm.evaluate(prob, gamma, order=1)["grad"], ev["grad"], rtol=1e-10)
 
 
+@pytest.mark.parametrize("factors", [("participant", "stimulus", "layer"), ("layer", "participant"), ("stimulus",)])
+@pytest.mark.parametrize("reml", [True, False])
+def test_the_stimulus_elimination_equals_the_direct_q_by_q_route(reml, factors):
+    """evaluate() eliminates the largest factor in closed form; _evaluate_dense() works with q x q matrices."""
+    prob, _, _ = _problem(_crossed(), reml, factors)
+    for gamma in ([0.4, 0.07, 0.2], [1.3, 0.0, 0.05], [0.0, 0.0, 0.0]):
+        gamma = np.array(gamma[:len(factors)])
+        a, b = lmm.evaluate(prob, gamma, order=2), lmm._evaluate_dense(prob, gamma, order=2)
+        for key in ("criterion", "beta", "grad", "hess", "ZVX", "Zqy", "r2_hess", "logdet_hess"):
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-10, atol=1e-10 * np.abs(b[key]).max(), err_msg=key)
+
+
 def _one_way(means_spread, seed=1, a=12, m=5):
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(a), m)

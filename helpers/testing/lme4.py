@@ -61,9 +61,12 @@ for (d in manifest$designs) {
   }
   best_name <- names(which.min(crit))
   best <- fits[[best_name]]
-  lt <- lmerTest::as_lmerModLmerTest(best)
   p <- length(fixef(best))
-  df <- sapply(seq_len(p), function(j) {L <- rep(0, p); L[j] <- 1; lmerTest::contest1D(lt, L)$df})
+  df <- rep(NA_real_, p)
+  if (isTRUE(d$satterthwaite)) {
+    lt <- lmerTest::as_lmerModLmerTest(best)
+    df <- sapply(seq_len(p), function(j) {L <- rep(0, p); L[j] <- 1; lmerTest::contest1D(lt, L)$df})
+  }
   th <- getME(best, "theta")
   out[[d$name]] <- list(
     theta = as.list(setNames(unname(th), sub("\\..*$", "", names(th)))),
@@ -93,12 +96,13 @@ def missing() -> str | None:
     return None
 
 
-def fit_lmer(designs: dict, *, repeats: int = 1, timeout: float = 1800) -> dict:
+def fit_lmer(designs: dict, *, repeats: int = 1, satterthwaite: bool = True, timeout: float = 1800) -> dict:
     """Fit each design with lme4 (default and two tight refits) in one Rscript process; lme4's best fit per design.
 
     Args:
         designs: ``{name: helpers.study.mixed.Design}``.
         repeats: fits per control (their wall times are returned; the last fit is kept).
+        satterthwaite: also lmerTest's df (NaN otherwise; they take a numerical Hessian).
         timeout: seconds for the whole R run.
 
     Returns:
@@ -123,7 +127,8 @@ def fit_lmer(designs: dict, *, repeats: int = 1, timeout: float = 1800) -> dict:
             csv = tmp / f"design{i}.csv"
             table.to_csv(csv, index=False, float_format="%.17g")
             entries.append(dict(name=name, csv=str(csv), terms=[c for c in d.X.columns if c != "const"],
-                                factors=list(d.factors), reml=bool(d.reml), repeats=int(repeats)))
+                                factors=list(d.factors), reml=bool(d.reml), repeats=int(repeats),
+                                satterthwaite=bool(satterthwaite)))
         (tmp / "manifest.json").write_text(json.dumps({"designs": entries}))
         (tmp / "fit.R").write_text(_SCRIPT)
         res = subprocess.run(["Rscript", str(tmp / "fit.R"), str(tmp / "manifest.json"), str(tmp / "out.json")],
@@ -134,6 +139,6 @@ def fit_lmer(designs: dict, *, repeats: int = 1, timeout: float = 1800) -> dict:
     rename = lambda m: {("const" if k == "(Intercept)" else k): v for k, v in m.items()}  # noqa: E731
     for name, r in out.items():
         for key in ("beta", "se", "df"):
-            r[key] = rename(r[key])
+            r[key] = {k: (np.nan if v is None or v == "NA" else float(v)) for k, v in rename(r[key]).items()}
         r["times"] = {k: np.atleast_1d(v).astype(float).tolist() for k, v in r["times"].items()}
     return out
