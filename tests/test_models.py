@@ -300,7 +300,8 @@ def test_missing_weights_fail_with_one_clear_message(name):
         models.load(name, source="pretrained", progress=False)
     msg = str(err.value)
     spec = sources.WEIGHTS[name]
-    for needle in (name, spec.url, spec.filename, "sha256", str(paths.cache()), "path=", spec.env_var):
+    for needle in (name, spec.url, spec.filename, "sha256", str(paths.cache()), "path=", spec.env_var,
+                   'PROFILE = "smoke"', "make lab PROFILE=smoke"):
         assert needle in msg
 
 

@@ -135,7 +135,8 @@ def _locate(spec: sources.WeightSpec, *, path=None, download_missing=True, progr
         f"  put it at: {cached}  (cache folder; set NA_CACHE_DIR to move it)\n"
         f"  or pass:   {hint}  or set {spec.env_var}\n"
         f"  {spec.note}\n"
-        f"  For tests and demos without the real weights use source='random' (a labelled stand-in)."
+        f"  Without the real weights: PROFILE = \"smoke\" (make smoke; make lab PROFILE=smoke; NA_PROFILE=smoke) runs "
+        f"every notebook on labelled stand-ins, as source='random' does here."
     )
 
 
