@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from helpers.nets import inception
+from helpers.nets import inception, inception_fast
 from helpers.synthesis.threads import AdaptiveThreads, torch_threads
 
 PARAMS = ("size", "n_renders", "iter_n", "step", "octave_n", "octave_scale", "tile_size")
@@ -84,22 +84,35 @@ class Dreamer:
         batch_tiles: stack tiles of equal shape into one batch (mathematically the same
             gradients, but a batched convolution rounds differently and DeepDream amplifies
             that; off by default, and at 800 px no two tiles have the same shape anyway).
+        precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` (:func:`check_precision`).
+        engine: ``"fused"``: :class:`helpers.nets.inception_fast.FusedInception` (hand-written forward and
+            input gradient, activations in the precision's dtype end to end, one-buffer mixed blocks, fused
+            ReLU forward and backward); ``"autograd"``: the model's forward under torch autograd (bf16 by
+            autocast), the straight path; ``"auto"`` (default): fused for an InceptionV1 on a CPU with
+            ``fast=True``, else autograd (:func:`check_engine`).
 
     Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
 
-    def __init__(self, model, layer: str, *, fast: bool = True, batch_tiles: bool = False, precision: str = "fp32"):
+    def __init__(self, model, layer: str, *, fast: bool = True, batch_tiles: bool = False, precision: str = "fp32",
+                 engine: str = "auto"):
         if hasattr(model, "check_layer"):
             model.check_layer(layer)
         self.model, self.layer = model, layer
         self.fast, self.batch_tiles = bool(fast), batch_tiles
         dev = next(iter(model.parameters())).device if hasattr(model, "parameters") else None
         self.precision = check_precision(precision, fast=fast, device=dev)
+        self.engine = check_engine(engine, model, fast=fast, device=dev)
+        self._fused = (inception_fast.FusedInception(
+            model, layer, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float32)
+            if self.engine == "fused" else None)
 
     def tile_grads(self, batch):
         """d mean(layer output) / d input for each image of ``batch`` (N, 3, h, w), [0, 255] scale."""
         # a new leaf (``detach`` shares memory; the input is never written to): no copy in NCHW,
         # one layout copy (of a possibly strided tile view) for channels-last
+        if self._fused is not None:
+            return self._fused.input_grad(batch.detach().float())
         x = batch.detach()
         if self.fast:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -187,11 +200,22 @@ def _octaves(img, ascend, *, iter_n, octave_n, octave_scale):
 
 
 PRECISIONS = ("fp32", "bf16", "auto")
+ENGINES = ("auto", "fused", "autograd")
+
+#: The verdict of ``benchmarks/precision.py`` (stand-in weights; see docs/deepdream.md): the measures of
+#: ``features.table`` whose mean bf16-fp32 shift failed the equivalence test (TOST, margin 0.2 between-seed sd).
+#: While any failed, ``precision="auto"`` stays float32 everywhere and fp32 is the default.
+BF16_FAILED_MEASURES: tuple = ()
+#: Whether ``benchmarks/precision.py`` has been run and passed for every measure (set from its table).
+BF16_BENCHMARK_PASSED = False
 
 
 def bf16_supported(device="cpu") -> bool:
-    """Whether ``device`` computes bfloat16 convolutions natively (CPU: oneDNN with AVX512-BF16 or AMX
-    (``lscpu`` flags ``avx512_bf16`` / ``amx_bf16``); CUDA: compute capability 8.0 or newer).
+    """Whether ``device`` has native bfloat16 *matrix units*: CPU: AMX tiles (``lscpu`` flags ``amx_bf16`` /
+    ``amx_tile``; ``torch.cpu._is_amx_tile_supported``); CUDA: compute capability 8.0 or newer (bf16 tensor cores).
+
+    AVX512-BF16 alone (``avx512_bf16`` without AMX) does not count: on such a CPU (the 2-core Xeon of
+    ``benchmarks/dream.py``) oneDNN's bf16 convolutions measured 0.5-0.65x the speed of float32 ones.
 
     Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
@@ -199,14 +223,35 @@ def bf16_supported(device="cpu") -> bool:
     if dev.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
     if dev.type == "cpu":
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+                    and amx is not None and amx())
     return False
+
+
+def check_engine(engine: str, model=None, *, fast: bool = True, device=None) -> str:
+    """Resolve ``engine`` (``"auto"``, ``"fused"``, ``"autograd"``) to ``"fused"`` or ``"autograd"``.
+
+    ``"auto"``: fused for an :class:`helpers.nets.inception.InceptionV1` on a CPU with ``fast=True``; the
+    autograd path elsewhere (GPUs, other modules, ``fast=False``, which reproduces the reference port's bytes).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.synthesis.dream_jobs.synthesize`.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    usable = fast and isinstance(model, inception.InceptionV1) and torch.device(device or "cpu").type == "cpu"
+    if engine == "fused" and not usable:
+        raise ValueError("engine='fused' needs an InceptionV1 on the CPU with fast=True (use engine='autograd')")
+    if engine == "auto":
+        return "fused" if usable else "autograd"
+    return engine
 
 
 def check_precision(precision: str, *, fast: bool = True, device=None) -> str:
     """Resolve ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``) to ``"fp32"`` or ``"bf16"``.
 
-    ``"auto"`` is bf16 where :func:`bf16_supported` says the device has it natively, else fp32.
+    ``"auto"`` is bf16 only where :func:`bf16_supported` (native bf16 matrix units) *and* ``benchmarks/precision.py``
+    passed for every measure (:data:`BF16_BENCHMARK_PASSED`); float32 otherwise.
     ``fast=False`` (the reference's operations and bytes) is float32 only.
 
     Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
@@ -214,7 +259,7 @@ def check_precision(precision: str, *, fast: bool = True, device=None) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
-        precision = "bf16" if fast and bf16_supported(device or "cpu") else "fp32"
+        precision = "bf16" if fast and BF16_BENCHMARK_PASSED and bf16_supported(device or "cpu") else "fp32"
     if precision == "bf16" and not fast:
         raise ValueError("precision='bf16' needs fast=True (fast=False reproduces the float32 reference port)")
     return precision
@@ -263,7 +308,7 @@ def to_uint8(img) -> np.ndarray:
 def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, step: float = 2.0, octave_n: int = 5,
           octave_scale: float = 1.4, tile_size: int = 512, seed: int = 0, device=None, return_info: bool = False,
           callback=None, fast: bool = True, batch_tiles: bool = False, progress: bool = False,
-          precision: str = "fp32", threads=None):
+          precision: str = "fp32", threads=None, engine: str = "auto"):
     """DeepDream ``image`` towards the plain mean of ``layer``, as the study did.
 
     ``n_renders`` calls of the TF tutorial's ``render_deepdream`` in sequence (each rebuilds the
@@ -294,9 +339,12 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
             ``benchmarks/dream.py``); ``"auto"``: bf16 where :func:`bf16_supported`.
         threads: torch CPU threads: ``None`` (unchanged), a number, or ``"auto"`` (as many as
             there are free cores, re-measured before every render: :class:`AdaptiveThreads`).
+        engine: ``"auto"`` (default: the fused engine on a CPU), ``"fused"`` or ``"autograd"`` (:class:`Dreamer`).
+            The fused engine's per-step gradient agrees with the autograd path's to float32 rounding
+            (``tests/test_dream_fast.py``); like any rounding change, DeepDream amplifies it over renders.
 
     Returns:
-        uint8 array (H, W, 3), or ``(image, info)`` with ``return_info``.
+        uint8 array (H, W, 3), or ``(image, info)`` with ``return_info`` (``precision`` and ``engine`` used among it).
 
     Used in: notebook 01 (p1-dream-octaves.png) through :func:`helpers.synthesis.dream.progress_snapshots`.
     """
@@ -305,7 +353,7 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image: expected (H, W, 3) RGB, got shape {image.shape}")
-    dreamer = Dreamer(model, layer, fast=fast, batch_tiles=batch_tiles, precision=precision)
+    dreamer = Dreamer(model, layer, fast=fast, batch_tiles=batch_tiles, precision=precision, engine=engine)
     before = objective(model, layer, image, device=dev) if return_info else None
     img = torch.as_tensor(image.astype(np.float32), device=dev).permute(2, 0, 1).contiguous()
     rng = np.random.RandomState(int(seed))
@@ -322,7 +370,7 @@ def dream(model, layer: str, image, *, n_renders: int = 50, iter_n: int = 1, ste
     if not return_info:
         return out
     info = {"objective_before": before, "objective_after": objective(model, layer, out, device=dev),
-            "seconds": time.perf_counter() - t0, "precision": dreamer.precision,
+            "seconds": time.perf_counter() - t0, "precision": dreamer.precision, "engine": dreamer.engine,
             "threads": adapt.history if adapt is not None else torch.get_num_threads()}
     return out, info
 

@@ -55,7 +55,8 @@ def synthesize(layers, seeds, out_dir, *, model, size: int = 800, n_renders: int
         shard, n_shards: process only jobs ``shard, shard + n_shards, ...`` (parallel machines).
         on_error: ``"warn"`` (log a warning, skip the image, continue) or ``"raise"``.
         fast, batch_tiles, precision: see :func:`helpers.synthesis.dream.dream`; the resolved precision is recorded per
-            image (a change of precision re-dreams the images).
+            image (a change of precision re-dreams the images), and so is the engine
+            (:func:`helpers.synthesis.dream.check_engine`: fused on a CPU).
         threads: torch CPU threads for the job (restored afterwards); ``"auto"``: as many as
             there are free cores, re-measured before every render (:class:`helpers.synthesis.threads.AdaptiveThreads`;
             with ``workers``: 1 per worker); ``None`` keeps torch's
@@ -155,7 +156,7 @@ def _one_image(model, layer, s, rec, start, params, weights, out_dir, *, device,
     io.save_image(img, Path(out_dir) / image_name(layer, s))
     row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
            **weights, **params, "start_image": start[1], "device": str(device or "model"), "fast": bool(fast),
-           "precision": run["precision"],
+           "precision": run["precision"], "engine": run["engine"],
            "objective_before": run["objective_before"], "objective_after": run["objective_after"],
            "seconds": round(run["seconds"], 3)}
     io.save_json(row, rec)
@@ -181,7 +182,7 @@ def _run_jobs_batched(model, todo, starts, params, weights, out_dir, *, device, 
                 io.save_image(img, Path(out_dir) / image_name(layer, s))
                 row = {"layer": layer, "layer_index": LAYERS.index(layer), "seed": s, "path": image_name(layer, s),
                        **weights, **params, "start_image": starts[s][1], "device": str(device), "fast": True,
-                       "precision": precision, "batched": len(items), "objective_before": before,
+                       "precision": precision, "engine": "autograd", "batched": len(items), "objective_before": before,
                        "objective_after": dream.objective(model, layer, img, device=device), "seconds": round(dt, 3)}
                 io.save_json(row, rec)
         except Exception as exc:  # noqa: BLE001 - one bad layer must not stop a 720-image job
