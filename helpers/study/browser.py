@@ -7,6 +7,7 @@ Chromium are needed only here; without them :func:`chromium` says how to install
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -109,7 +110,8 @@ def chromium(download_dir, *, user_data_dir=None):
 
 
 def play(driver, url, *, participant: str, responses, answers=None, download_dir=None, screenshot=None,
-         timeout_s: float = 60.0, move: str = "both", download_timeout_s: float = 60.0) -> dict:
+         timeout_s: float = 60.0, move: str = "both", download_timeout_s: float = 60.0, stop_after: int | None = None,
+         navigate: bool = True, query: str = "") -> dict:
     """Play one participant through an exported experiment in a Selenium-driven browser.
 
     On every rating screen both sliders are moved with the keyboard (Home, then arrow keys), as a
@@ -127,23 +129,32 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
         move: "both" (normal), "none" (leaves the sliders untouched; only possible when the export
             has ``require_movement=False``) - for testing the importer's flags.
         download_timeout_s: how long to wait for each download to be complete.
+        stop_after: leave after this many rating screens (the page stays open, mid-session), e.g. to
+            reload it or to stop the server; ``None`` plays to the end.
+        navigate: open ``url`` first (False: go on with the page the driver shows, e.g. after ``stop_after``).
+        query: more URL parameters (``"PROLIFIC_PID=...&STUDY_ID=..."``); with ``PROLIFIC_PID`` given
+            here, no ``participant=`` is added.
 
     Returns:
-        dict: n_ratings, n_checks, csv and json paths (when ``download_dir`` is given).
+        dict: n_ratings, n_checks, shown (the stimulus ids rated, in order), finished, csv and json
+        paths (when ``download_dir`` is given).
 
     Used in: notebook 08 through :func:`helpers.study.browser.run_sessions`.
     """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    sep = "&" if "?" in url else "?"
-    driver.get(f"{url}{sep}participant={participant}")
+    if navigate:
+        sep = "&" if "?" in url else "?"
+        q = "&".join(filter(None, [query, "" if "PROLIFIC_PID=" in query else f"participant={participant}"]))
+        driver.get(f"{url}{sep}{q}")
     config = driver.execute_script("return window.NA_CONFIG")
     file_to_id = {s["file"]: s["stimulus"] for s in config["stimuli"]}
     answers = answers or {}
     n_ratings = n_checks = n_questions = 0
     deadline = time.monotonic() + timeout_s + 5 * len(config["stimuli"])
     shot_done = False
+    shown = []
 
     def set_slider(name, value):
         el = driver.find_element(By.ID, f"na-slider-{name}")
@@ -154,6 +165,8 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
     while time.monotonic() < deadline:
         if driver.execute_script("return window.NA_FINISHED === true"):
             break
+        if stop_after is not None and n_ratings >= stop_after:
+            return {"n_ratings": n_ratings, "n_checks": n_checks, "shown": shown, "finished": False}
         sliders = driver.find_elements(By.ID, "na-continue")
         if sliders:
             prompt = driver.find_elements(By.CSS_SELECTOR, ".na-prompt")
@@ -167,6 +180,7 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
             else:
                 target = responses(stim)
                 n_ratings += 1
+                shown.append(stim)
             if move == "both":
                 set_slider("valence", target[0])
                 set_slider("arousal", target[1])
@@ -190,11 +204,14 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
     else:
         raise TimeoutError(f"browser.play: {participant} did not finish within the time limit "
                            f"({n_ratings} ratings done)")
-    out = {"n_ratings": n_ratings, "n_checks": n_checks}
+    out = {"n_ratings": n_ratings, "n_checks": n_checks, "shown": shown, "finished": True}
     if download_dir is not None:
         stem = f"{config['experiment_id']}_{participant}"
         driver.find_element(By.ID, "na-download-json").click()
-        if not config.get("auto_download"):
+        # the page downloads the CSV itself only when nothing else keeps the data (static target) or sending failed
+        auto = config.get("auto_download") and (config.get("target", "static") == "static"
+                                                 or not driver.execute_script("return window.NA_SAVED === true"))
+        if not auto:
             driver.find_element(By.ID, "na-download-csv").click()
         for ext in ("csv", "json"):
             out[ext] = _wait_for_download(Path(download_dir) / f"{stem}.{ext}", timeout_s=download_timeout_s)
@@ -249,13 +266,15 @@ def _wait_for_download(path: Path, *, timeout_s: float = 60.0, poll_s: float = 0
 
 
 def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=None, progress: bool = True,
-                 received=None) -> list[Path]:
+                 received=None, server_url: str | None = None) -> list[Path]:
     """Play every participant of ``responses`` through the exported experiment in headless Chromium.
 
     Serves ``folder`` on localhost, opens one fresh browser per participant, and returns the CSV
     files the browser downloaded into ``download_dir``. ``screenshot``: PNG of the first
     participant's first rating trial. ``received``: a list that collects the JSON bodies POSTed to the
-    local server (exports with ``post_url="data"``). Raises RuntimeError (with install instructions)
+    local server (exports with ``post_url="data"``). ``server_url``: play against a running collection server
+    (:class:`helpers.study.server.Process`, an export with ``target="server"``) instead of serving ``folder``;
+    each page sends its trials there as they end. Raises RuntimeError (with install instructions)
     when Chromium, chromedriver or Selenium are missing.
 
     Used in: notebook 08 (key-numbers.json, study-effect-sizes.png, study/correction-sensitivity.csv,
@@ -265,7 +284,7 @@ def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=No
     download_dir.mkdir(parents=True, exist_ok=True)
     out = []
     server = serve(folder)
-    with server as url:
+    with (contextlib.nullcontext(server_url) if server_url else server) as url:
         for k, (pid, fn) in enumerate(tqdm(list(responses.items()), desc="browser sessions", disable=not progress)):
             driver = chromium(download_dir)
             try:

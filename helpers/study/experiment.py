@@ -43,6 +43,10 @@ VENDOR = Path(__file__).resolve().parent / "vendor" / "jspsych"
 ASSETS = Path(__file__).resolve().parent / "experiment_assets"
 VENDORED_FILES = ("jspsych.min.js", "jspsych.css", "plugin-preload.min.js", "plugin-html-button-response.min.js",
                   "plugin-survey-multi-choice.min.js")
+PIPE_FILE = "plugin-pipe.min.js"
+"""jsPsych's DataPipe plugin (@jspsych-contrib/plugin-pipe, pinned in VENDOR.json), copied only for target="datapipe"."""
+SAVE_TIMEOUT_S = 60.0
+"""At the end, how long the page waits for unsent trials to go out before it offers the download instead."""
 TARGETS = ("static", "server", "jatos", "datapipe")
 """Where :func:`export`'s page sends each trial (see its ``target`` argument)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
@@ -81,6 +85,11 @@ TEXTS = {
     "start_label": "Start", "continue_label": "Continue",
     "download_csv_label": "Download data (CSV)", "download_json_label": "Download data (JSON)",
     "post_ok_text": "Data sent.", "post_failed_text": "Sending the data failed; please download them",
+    "resume_html": "<p>Welcome back. You continue where you left off: image {next} of {total}.</p>",
+    "saving_html": "Saving your answers, please wait...",
+    "saved_text": "All your answers are saved. You can close this page.",
+    "not_saved_text": "Some answers could not be sent; please download your data and send the file to the experimenter",
+    "completion_code_text": "Your completion code:",
     "valence_question": "How pleasant does this image feel?", "valence_left": "unpleasant", "valence_right": "pleasant",
     "arousal_question": "How calm or excited does it make you feel?", "arousal_left": "calm", "arousal_right": "excited",
 }
@@ -332,14 +341,16 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
               "questions": settings["questions"], "attention_checks": settings["attention_checks"], "scales": scales,
               "stimuli": [{"stimulus": s["stimulus"], "file": s["file"]} for s in stimuli],
               "target": target, "api_url": "api/" if target == "server" else None, "completion_code": completion_code,
-              "redirect_url": redirect_url, "datapipe_id": datapipe_id,
+              "redirect_url": redirect_url, "datapipe_id": datapipe_id, "save_timeout_ms": int(SAVE_TIMEOUT_S * 1000),
               **{k: v for k, v in texts.items() if not k.startswith(("valence_", "arousal_"))}}
     (tmp / "config.js").write_text("window.NA_CONFIG = " + json.dumps(config, indent=1) + ";\n")
-    for name in VENDORED_FILES + ("LICENSE", "VENDOR.json"):
+    for name in VENDORED_FILES + ("LICENSE", "VENDOR.json") + ((PIPE_FILE,) if target == "datapipe" else ()):
         shutil.copyfile(VENDOR / name, tmp / "jspsych" / name)
     for name in ("experiment.js", "na-dual-slider.js"):
         shutil.copyfile(ASSETS / name, tmp / name)
-    (tmp / "index.html").write_text(_INDEX_HTML.format(title=texts["title"], size=int(display_size)))
+    extra = {"jatos": '<script src="jatos.js"></script>  <!-- served by JATOS itself for every component -->\n',
+             "datapipe": f'<script src="jspsych/{PIPE_FILE}"></script>\n'}.get(target, "")
+    (tmp / "index.html").write_text(_INDEX_HTML.format(title=texts["title"], size=int(display_size), extra_scripts=extra))
     pd.DataFrame(stimuli).to_csv(tmp / "stimuli.csv", index=False)
     manifest = {"format": FORMAT, "experiment_id": experiment_id, "experiment_version": version,
                 "created_by": "helpers.study.experiment.export", "source_folder": str(src_root), "settings": settings,
@@ -405,7 +416,7 @@ _INDEX_HTML = """<!DOCTYPE html>
 <script src="jspsych/plugin-preload.min.js"></script>
 <script src="jspsych/plugin-html-button-response.min.js"></script>
 <script src="jspsych/plugin-survey-multi-choice.min.js"></script>
-<script src="na-dual-slider.js"></script>
+{extra_scripts}<script src="na-dual-slider.js"></script>
 <script src="config.js"></script>
 <link rel="stylesheet" href="jspsych/jspsych.css">
 <style>
