@@ -191,6 +191,10 @@ def check(notebooks: list[str], parameters: dict, *, cwd=None) -> dict[str, dict
             if name in PATH_PARAMETERS.get(_number(nb), ()) and isinstance(v, str) and v and not Path(v).is_absolute():
                 v = str(cwd / Path(v).expanduser())
             routed[nb][name] = v
+    for nb, ps in routed.items():  # notebook 03's ANOVAs and Figures 8-9 read the participants' covariates
+        if _number(nb) == "03" and ps.get("RATINGS") and not ps.get("PARTICIPANTS"):
+            problems.append(f"-p RATINGS without -p PARTICIPANTS: {nb} needs the participants table too "
+                            f"(participant, attitude, self_esteem; format: helpers/study/ratings.py)")
     ratings_file = next((ps.get("RATINGS") for ps in routed.values() if ps.get("RATINGS")), None)
     if ratings_file and not problems:
         problems += _ratings_problems(ratings_file, next((ps.get("PARTICIPANTS") for ps in routed.values()), None))

@@ -16,10 +16,11 @@ read by name (``cfg.size``) or as a mapping (``cfg["size"]``), never by position
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from collections.abc import Mapping
 
-from helpers.nets.layers import CLASS_LAYERS
+from helpers.nets.layers import CLASS_LAYERS, LAYERS
 
 PROFILES = ("paper", "class", "smoke")  # papers' settings; real weights at teaching size; stand-ins, tiny
 
@@ -209,4 +210,23 @@ def resolve(notebook: str, profile: str, **given) -> Settings:
     if unknown:
         raise ValueError(f"resolve: {unknown} are not settings of notebook {notebook}; known: {sorted(table)}")
     values = {k: given[k] if given.get(k) is not None else copy.deepcopy(v[profile]) for k, v in table.items()}
+    if notebook == "01":  # before the network loads: a misspelt layer fails here, not after minutes of dreaming
+        _check_layers(values["layers"])
     return Settings(notebook, profile, values)
+
+
+def _check_layers(value) -> None:
+    """``"all"``, a layer name or a list of them from the 144 study layers, else a ValueError with the nearest name."""
+    if value == "all":
+        return
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)):
+        raise ValueError(f"LAYERS must be \"all\", a layer name or a list of them, got {value!r}")
+    bad = []
+    for name in names:
+        if name not in LAYERS:
+            near = [n for n in LAYERS if n.lower() == str(name).lower()] or difflib.get_close_matches(str(name), LAYERS, n=1)
+            bad.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    if bad:
+        raise ValueError(f"LAYERS: {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not among the 144 study layers "
+                         f"(helpers.nets.layers.LAYERS)")

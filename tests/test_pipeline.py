@@ -148,7 +148,7 @@ def test_every_notebook_declares_its_parameters_cell_names():
     ({"N_RENDERS": 2.5}, "expects an integer"),
     ({"MIXED_MODEL": 1}, "-p MIXED_MODEL 1: 03-ratings-statistics.ipynb expects True or False"),
     ({"SIM_SEED": True}, "-p SIM_SEED True: 03-ratings-statistics.ipynb expects an integer (default 0)"),
-    ({"RATINGS": "no-such-ratings.csv"}, "-p RATINGS 'no-such-ratings.csv': no such file or folder"),
+    ({"NATURAL_IMAGES": "no-such-folder"}, "-p NATURAL_IMAGES 'no-such-folder': no such file or folder"),
 ])
 def test_a_bad_parameter_is_refused_before_any_kernel_starts(no_kernel, params, expected):
     with pytest.raises(SystemExit) as err:
@@ -175,14 +175,20 @@ def test_good_values_pass_and_go_only_to_the_notebooks_that_declare_them(tmp_pat
     assert note == "ALPHA goes to 04, 05, 06, 08 only (00, 01, 02, 03, 07 do not declare it)"
     # a relative path is read from the folder the command runs in (the kernels run in notebooks/)
     (tmp_path / "r.csv").write_text("participant,layer,seed,arousal,valence\np1,conv2d0,0,10,50\n")
-    routed = parameters.check(["03-ratings-statistics.ipynb"], {"RATINGS": "r.csv"}, cwd=tmp_path)
-    assert routed["03-ratings-statistics.ipynb"]["RATINGS"] == str(tmp_path / "r.csv")
+    (tmp_path / "p.csv").write_text("participant,attitude,self_esteem\np1,neutral,3\n")
+    routed = parameters.check(["03-ratings-statistics.ipynb"], {"RATINGS": "r.csv", "PARTICIPANTS": "p.csv"}, cwd=tmp_path)
+    assert routed["03-ratings-statistics.ipynb"] == {"RATINGS": str(tmp_path / "r.csv"), "PARTICIPANTS": str(tmp_path / "p.csv")}
 
 
 def test_a_ratings_file_is_checked_before_the_notebooks_run(tmp_path, no_kernel):
     (tmp_path / "r.csv").write_text("participant;layer;seed;arousal;valence\np1;conv2d0;0;10;50\n")
+    (tmp_path / "p.csv").write_text("participant,attitude,self_esteem\np1,neutral,3\n")
     with pytest.raises(SystemExit, match=r"-p RATINGS: .*r.csv: 1 problem\(s\) with the ratings format:\n.*separated by ';'"):
-        pipeline.run("smoke", only=["03", "04"], parameters={"RATINGS": str(tmp_path / "r.csv")})
+        pipeline.run("smoke", only=["03", "04"], parameters={"RATINGS": str(tmp_path / "r.csv"),
+                                                              "PARTICIPANTS": str(tmp_path / "p.csv")})
+    (tmp_path / "r.csv").write_text("participant,layer,seed,arousal,valence\np1,conv2d0,0,10,50\n")
+    with pytest.raises(SystemExit, match="-p RATINGS without -p PARTICIPANTS: 03-ratings-statistics.ipynb needs"):
+        pipeline.run("smoke", only=["03", "04"], parameters={"RATINGS": str(tmp_path / "r.csv"), "PARTICIPANTS": ""})
 
 
 def test_params_lists_a_notebooks_parameters(capsys):
@@ -316,3 +322,12 @@ def test_make_analyse_needs_ratings_and_the_earlier_notebooks_outputs(tmp_path):
     r = _make("analyse", f"RATINGS={tmp_path / 'r.csv'}", "PROFILE=paper", NA_RESULTS_DIR=str(tmp_path / "results"))
     assert r.returncode != 0, r.stdout
     assert "features.parquet (from 02)" in r.stderr and "--profile paper --only 01 02" in r.stderr, r.stderr
+
+
+def test_make_lab_passes_the_profile_to_every_notebook_as_na_profile():
+    r = _make("-n", "lab", "PROFILE=smoke")
+    assert "NA_PROFILE=smoke " in r.stdout and "jupyter lab" in r.stdout, r.stdout
+    assert "NA_PROFILE=paper " in _make("-n", "lab", NA_PROFILE="paper").stdout
+    assert "NA_PROFILE=class " in _make("-n", "lab", NA_PROFILE="").stdout
+    r = _make("lab", "PROFILE=tiny")
+    assert r.returncode != 0 and "PROFILE must be smoke, class or paper, got 'tiny'" in r.stdout

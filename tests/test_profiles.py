@@ -62,3 +62,22 @@ def test_profile_check():
     assert profiles.check("smoke") == "smoke"
     with pytest.raises(ValueError, match="PROFILE must be one of"):
         profiles.check("Paper")
+
+
+def test_notebook_01s_layers_are_checked_before_the_network_loads():
+    assert profiles.resolve("01", "smoke", layers=["mixed4a", "conv2d0"]).layers == ["mixed4a", "conv2d0"]
+    assert profiles.resolve("01", "smoke", layers="mixed4c").layers == "mixed4c"
+    with pytest.raises(ValueError, match=r"LAYERS: 'Mixed4b' \(did you mean 'mixed4b'\?\), 'xyz' are not among the 144"):
+        profiles.resolve("01", "class", layers=["mixed4a", "Mixed4b", "xyz"])
+    with pytest.raises(ValueError, match="a layer name or a list of them, got 3"):
+        profiles.resolve("01", "class", layers=3)
+
+
+def test_na_profile_is_the_default_profile(monkeypatch):
+    monkeypatch.delenv("NA_PROFILE", raising=False)
+    assert (profiles.default(), profiles.default(cli=True)) == ("class", "smoke")
+    monkeypatch.setenv("NA_PROFILE", " smoke ")
+    assert profiles.default() == profiles.default(cli=True) == "smoke"
+    monkeypatch.setenv("NA_PROFILE", "tiny")
+    with pytest.raises(ValueError, match="NA_PROFILE must be one of paper, class, smoke, got 'tiny'"):
+        profiles.default()
