@@ -52,6 +52,8 @@ convolution's forward and input gradient at this machine's best dense float32 GE
 of TensorFlow's time (the issue's 3x target): where the floor is the larger, no float32 implementation
 can reach 3x (:func:`fp32_floor`).
 
+``--ideas``: issue 22's speed ideas, each measured against its baseline in one run (``benchmarks/dream_ideas.py``).
+
 ``--gpu-estimate``: a CUDA-event-timed estimate of the 720-image job on a GPU (:func:`gpu_estimate`):
 run it on a machine with CUDA; no GPU figure was measured for this project.
 
@@ -63,6 +65,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
 import time
@@ -215,12 +218,24 @@ def run_tf(py, graph, start, layers, *, renders, octave_n, threads, variant, see
         return out
 
 
-def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, threads=2, busy=False, bf16=True):
-    """TF (published loop, gradient built once) vs ours (fp32, bf16) on the same graph; prints the table."""
+#: what ``--tf`` times, besides TensorFlow: (label, precision, engine); "default" is what users get
+TF_METHODS = (("default", "auto", "auto"), ("fp32", "fp32", "fused"), ("fp32_autograd", "fp32", "autograd"),
+              ("bf16", "bf16", "fused"))
+
+
+def geomean(xs):
+    xs = [float(x) for x in xs]
+    return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
+
+
+def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, threads=2, busy=False, bf16=True,
+                   published=False, venv=None):
+    """TF (gradient built once; ``published``: also the published loop) vs ours (the default, fp32 fused,
+    fp32 autograd = the straight path, bf16 fused) on the same graph; prints the table and geometric means."""
     from helpers.testing import rehearsal
 
     OUT.mkdir(parents=True, exist_ok=True)
-    py = tf_python()
+    py = tf_python(venv or OUT / "tf-venv")
     graph = rehearsal.write_inception5h_graph(OUT / "tensorflow_inception_graph.pb", seed=0)
     model = graphdef.from_file(graph)
     img = start_images.noise_image(0, size)
@@ -228,11 +243,19 @@ def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, thread
     np.save(start, img)
     kw = dict(n_renders=renders, octave_n=octave_n, seed=0)
     torch.set_num_threads(threads)
+    ours = {m: (p, e) for m, p, e in TF_METHODS if bf16 or p != "bf16"}
+    resolved = {m: (dream.check_precision(p), dream.check_engine(e, model)) for m, (p, e) in ours.items()}
+    print("ours: " + ", ".join(f"{m} = precision {r[0]}, engine {r[1]}" for m, r in resolved.items()), flush=True)
+    # the default resolves to one of the explicit configurations on most machines: time it once
+    same = [m for m in ours if m != "default" and resolved[m] == resolved["default"]]
+    timed_ours = [m for m in ours if not (m == "default" and same)]
     with synthesis_threads.torch_threads(threads):  # warm-up, as dream_tf.py does: one render of a tile-sized crop per layer
         for layer in layers:
-            for m in ("fp32", "bf16") if bf16 else ("fp32",):
-                dream.dream(model, layer, img[:512, :512], n_renders=1, octave_n=octave_n, precision=m)
-    methods = ["tf_published", "tf_once", "fp32"] + (["bf16"] if bf16 else [])
+            for m in timed_ours:
+                dream.dream(model, layer, img[:512, :512], n_renders=1, octave_n=octave_n, precision=ours[m][0],
+                            engine=ours[m][1])
+    tf_methods = ["tf_published", "tf_once"] if published else ["tf_once"]
+    methods = tf_methods + timed_ours
     times = {(m, l): [] for m in methods for l in layers}
     outs = {}
     with busy_core(busy):
@@ -246,32 +269,55 @@ def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, thread
                 else:
                     for layer in layers:
                         with synthesis_threads.torch_threads(threads):
-                            im, dt = timed(lambda: dream.dream(model, layer, img, precision=m, **kw))
+                            im, dt = timed(lambda: dream.dream(model, layer, img, precision=ours[m][0],
+                                                               engine=ours[m][1], **kw))
                         times[m, layer].append(dt / renders)
                         outs[m, layer] = im
             print(f"repeat {rep + 1}/{repeats} done", flush=True)
         with synthesis_threads.torch_threads(1):
-            spread = {layer: psnr(outs["fp32", layer], dream.dream(model, layer, img, **kw)) for layer in layers}
+            spread = {layer: psnr(outs["fp32", layer], dream.dream(model, layer, img, precision="fp32", **kw))
+                      for layer in layers}
+    if same:
+        for layer in layers:
+            times["default", layer] = times[same[0], layer]
+            outs["default", layer] = outs[same[0], layer]
+        methods = methods + ["default"]
     print(f"\nTF (study's loop) vs ours on the same graph, {size} px, {octave_n} octaves, {renders} renders, "
-          f"{threads} threads{', ONE CORE BUSY' if busy else ''}; s/render median (min) of {repeats} interleaved; "
-          f"PSNR dB vs ours fp32 ({threads} thr); spread = ours fp32 {threads} thr vs 1 thr")
-    head = f"{'layer':12s}" + "".join(f"{m:>22s}" for m in methods) + f"{'spread':>8s}" + f"{'fp32/TF1':>9s}" \
-        + (f"{'bf16/TF1':>9s}" if bf16 else "")
-    print(head)
+          f"{threads} threads{', ONE CORE BUSY' if busy else ''}; machine: {_cpu_name()}; s/render median (min) of "
+          f"{repeats} interleaved; PSNR dB vs ours fp32 ({threads} thr); spread = ours fp32 {threads} thr vs 1 thr"
+          + (f"; default = {same[0]} (same precision and engine, timed once)" if same else ""))
+    print(f"{'layer':12s}" + "".join(f"{m:>22s}" for m in methods) + f"{'spread':>8s}")
     rows = []
     for layer in layers:
         med = {m: statistics.median(times[m, layer]) for m in methods}
         cells = "".join(f"{med[m]:8.2f} ({min(times[m, layer]):5.2f}) "
                         f"{(psnr(outs[m, layer], outs['fp32', layer]) if m != 'fp32' else float('inf')):5.1f}"
                         for m in methods)
-        ratio = f"{med['tf_once'] / med['fp32']:8.2f}x" + (f"{med['tf_once'] / med['bf16']:8.2f}x" if bf16 else "")
-        print(f"{layer:12s}{cells}{spread[layer]:8.1f} {ratio}", flush=True)
+        print(f"{layer:12s}{cells}{spread[layer]:8.1f}", flush=True)
         rows.append(dict(layer=layer, size=size, renders=renders, spread=spread[layer], busy=busy, threads=threads,
                          **{f"{m}_s": med[m] for m in methods}, **{f"{m}_min": min(times[m, layer]) for m in methods},
                          **{f"{m}_psnr": psnr(outs[m, layer], outs["fp32", layer]) for m in methods if m != "fp32"}))
+    print(f"\nspeed-up over TensorFlow (gradient built once), per layer and geometric mean (targets: default >= 3x, "
+          f"fp32 >= 1.25x):")
+    ours_cols = [m for m in methods if not m.startswith("tf")]
+    print(f"{'layer':12s}" + "".join(f"{m:>15s}" for m in ours_cols))
+    for r in rows:
+        print(f"{r['layer']:12s}" + "".join(f"{r['tf_once_s'] / r[m + '_s']:14.2f}x" for m in ours_cols))
+    print(f"{'geo. mean':12s}" + "".join(f"{geomean(r['tf_once_s'] / r[m + '_s'] for r in rows):14.2f}x"
+                                          for m in ours_cols), flush=True)
     fp32_floor(layers, threads=threads, size=size, octave_n=octave_n, tf_once={r["layer"]: r["tf_once_s"] for r in rows},
                ours={r["layer"]: r["fp32_s"] for r in rows}, model=model)
     return rows
+
+
+def _cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip() + f", {os.cpu_count()} CPUs"
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 # --- OpenMP waiting: the setting helpers makes, against the alternatives, quiet and beside a busy core ---
@@ -505,7 +551,16 @@ def main(argv=None):
     p.add_argument("--gpu-estimate", action="store_true", help="CUDA-event-timed 720-image estimate (needs CUDA)")
     p.add_argument("--threading", action="store_true", help="OpenMP wait settings x threads, quiet and busy")
     p.add_argument("--floor", action="store_true", help="only the fp32 floor per render (no TensorFlow; --tf prints it too)")
+    p.add_argument("--tf-venv", type=Path, default=None, help="with --tf: the TensorFlow venv (default benchmarks/out/tf-venv)")
+    p.add_argument("--tf-published", action="store_true", help="with --tf: also the published loop (graph grows)")
+    p.add_argument("--ideas", action="store_true", help="issue 22's speed ideas, each measured (benchmarks/dream_ideas.py)")
     args = p.parse_args(argv)
+    if args.ideas:
+        import dream_ideas
+
+        layers = args.layers if args.layers != p.get_default("layers") else ["conv2d2", "mixed4c", "mixed5b"]
+        dream_ideas.run_ideas(layers, threads=args.threads or 2, repeats=args.repeats or 3)
+        return
     if args.threading:
         run_threading(size=args.size)
         return
@@ -519,10 +574,13 @@ def main(argv=None):
     if args.tf:
         layers = args.layers if args.layers != p.get_default("layers") else ["conv2d2", "mixed4c", "mixed5b"]
         rows = run_tf_compare(layers, size=args.size, renders=args.renders, repeats=args.repeats or 3,
-                              threads=args.threads or 2, busy=args.busy)
-        for key in ("fp32_s", "bf16_s", "tf_once_s"):
-            _, est = estimate_720([{**r, "ref_s": r["tf_once_s"], "renders": 1} for r in rows], key=key)
-            print(f"720-image estimate (800 px, 50 renders) from {key[:-2]}: {est / 3600:.1f} h")
+                              threads=args.threads or 2, busy=args.busy, published=args.tf_published,
+                              venv=args.tf_venv)
+        for key in ("default_s", "fp32_s", "fp32_autograd_s", "bf16_s", "tf_once_s"):
+            if key in rows[0]:
+                per, est = estimate_720([{**r, "ref_s": r["tf_once_s"], "renders": 1} for r in rows], key=key)
+                print(f"720-image estimate ({args.size} px, 5 octaves, 50 renders, 144 layers x 5 seeds) from {key[:-2]}: "
+                      f"{est / 3600:.1f} h = {est / 720:.0f} s per image")
         return
     if args.threads:
         torch.set_num_threads(args.threads)
