@@ -143,10 +143,11 @@ def mixed_model(ratings, features=None, *, response: str = "arousal", terms=SELE
     standard errors 1e-3, df 1e-2.
 
     ``engine="statsmodels"`` fits MixedLM with crossed variance components (one group holding every
-    row). It falls short of lme4: its default L-BFGS stops short of the optimum (criterion units above
-    it), it never reports a singular fit (it leaves a variance at about 0.5 where lme4's is 0) and its
-    standard errors come from the full Hessian (off by up to a third where the fit is singular). Its
-    ``criterion`` column is lme4's criterion at its variance ratios; df are not given.
+    row). It falls short of lme4: its default L-BFGS stops short of the optimum (up to 14 criterion units
+    above it on benchmarks/mixed.py's test-size designs), it never reports a singular fit (it leaves
+    variances well above 0 where lme4's are 0), its standard errors come from the full Hessian (up to 69 %
+    off there), and its per-row work makes it slow at the study's size. Its ``criterion`` column is lme4's
+    criterion at its variance ratios; df are not given.
 
     Args:
         ratings: long ratings (either form; see :mod:`helpers.study.ratings`).
