@@ -11,6 +11,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -174,7 +175,10 @@ def play(driver, url, *, participant: str, responses, answers=None, download_dir
             stim = file_to_id[img.split("/", 3)[-1] if "://" in img else img]
             stim = file_to_id.get("stimuli/" + img.rsplit("/stimuli/", 1)[-1], stim)
             if prompt:
-                idx = n_checks % len(config["attention_checks"])
+                # which check: the one whose prompt is shown (after a reload the page may be at its second)
+                shown_text = " ".join(prompt[0].text.split())
+                plain = [" ".join(re.sub(r"<[^>]+>", "", a["prompt"]).split()) for a in config["attention_checks"]]
+                idx = plain.index(shown_text) if shown_text in plain else n_checks % len(config["attention_checks"])
                 target = (config["attention_checks"][idx]["valence"], config["attention_checks"][idx]["arousal"])
                 n_checks += 1
             else:

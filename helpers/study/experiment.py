@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import shutil
+import uuid
 import warnings
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from helpers import download, io
+from helpers.study import online
 
 FORMAT = "na-rating-experiment/1"
 """Written into every exported data row (``experiment_format``); the importer checks it."""
@@ -360,6 +362,10 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
+    if target == "jatos":  # <folder>.jzip beside the folder, to import into JATOS
+        online.write_jatos_archive(folder, title=texts["title"], end_redirect_url=None,
+                                   description=f"{experiment_id} {version}: {len(stimuli)} images, valence and arousal",
+                                   study_uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"na-ratings:{experiment_id}:{version}")))
     return folder
 
 

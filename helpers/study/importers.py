@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.study import experiment
+from helpers.study import experiment, online
 from helpers.study.ratings import ATTITUDE_LEVELS, AXES, PARTICIPANT_COLUMNS, RatingsFormatError, validate
 
 JSPSYCH_COLUMNS = ("trial_type", "task", "participant", "experiment_format", "experiment_version")
@@ -189,6 +189,42 @@ def from_trials(sources, *, manifest=None, rule: ExclusionRule | None = None, on
         items.append((name, functools.partial(lambda r: (pd.DataFrame(r), False), rows)))
     return _import(items, manifest=manifest, rule=rule, on_error=on_error, allow_mixed_versions=allow_mixed_versions,
                    caller=caller)
+
+
+def from_jatos(path, *, manifest=None, rule: ExclusionRule | None = None, on_error: str = "raise") -> StudyData:
+    """Read JATOS's results export of a study exported with ``target="jatos"``.
+
+    Args:
+        path: the results archive JATOS exports (``.jrzip``/``.zip``: ``metadata.json`` and
+            ``study_result_<id>/comp-result_<id>/data.txt``), the folder it unpacks to, or a plain-text data
+            export. Each ``data.txt`` holds one JSON object per trial and line (what the page appended with
+            ``jatos.appendResultData``); a reload adds a second component result to the same study result, and
+            a trial appended twice counts once (:func:`helpers.study.online.read_jatos_results`).
+        manifest, rule, on_error: as :func:`from_jsPsych`.
+
+    Used in: notebook 08 (SOURCE="jatos").
+    """
+    return from_trials(online.read_jatos_results(path), manifest=manifest, rule=rule, on_error=on_error,
+                       caller="from_jatos")
+
+
+def from_datapipe(folder, *, manifest=None, rule: ExclusionRule | None = None, on_error: str = "raise") -> StudyData:
+    """Read the files DataPipe stored on OSF for a study exported with ``target="datapipe"``.
+
+    Args:
+        folder: the OSF component's files, downloaded into one folder: one JSON array of trials per
+            block and participant (``<experiment_id>_<participant>_part-NNN.json``); CSV files are read too.
+            A participant's files are joined, and a trial stored twice counts once.
+        manifest, rule, on_error: as :func:`from_jsPsych`.
+
+    Used in: notebook 08 (SOURCE="datapipe").
+    """
+    by_participant = {}
+    for name, rows in online.read_datapipe_folder(folder).items():
+        for r in rows:
+            by_participant.setdefault(str(r.get("participant", name)), []).append(r)
+    sources = {f"{folder}:{pid}": rows for pid, rows in by_participant.items()}
+    return from_trials(sources, manifest=manifest, rule=rule, on_error=on_error, caller="from_datapipe")
 
 
 def _import(sources, *, manifest, rule, on_error, allow_mixed_versions, caller) -> StudyData:
