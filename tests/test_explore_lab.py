@@ -1,0 +1,257 @@
+"""The explorers in a real JupyterLab driven by headless Chromium: run all, turn a knob, the image changes.
+
+One JupyterLab server (on 127.0.0.1, with a token, in a temporary folder) and one Chromium serve the whole module.
+Each test notebook is made of the real notebook's own cells (imports, parameters, settings, model) with the smoke
+profile injected after the parameters cell, as papermill would, and the notebook's explorer cell (tagged
+``explorer``); the cells that make the paper's figures are left out, so each notebook runs in seconds. The browser's
+console must show no JavaScript error. Needs Debian's ``chromium`` and ``chromium-driver`` and Selenium, as
+``tests/test_browser.py``: skipped without them, except under ``CI=true``, where it fails.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import nbformat
+import pytest
+
+from helpers import paths
+from helpers.study import browser
+
+pytestmark = pytest.mark.browser
+
+SMOKE = 'PROFILE = "smoke"  # injected by the test, as papermill injects parameters\n'
+
+
+def _notebook(number: str, ids, extra=()):
+    """The real notebook's cells ``ids`` (in order; a string not an id is a new code cell) + its explorer cell."""
+    src = next(paths.notebooks().glob(f"{number}-*.ipynb"))
+    nb = nbformat.read(src, as_version=4)
+    by_id = {c.id: c for c in nb.cells}
+    explorer = [c for c in nb.cells if "explorer" in c.metadata.get("tags", [])]
+    assert len(explorer) == 1, f"{src.name}: expected one cell tagged 'explorer', found {len(explorer)}"
+    cells = []
+    for i in ids:
+        cells.append(by_id[i] if i in by_id else nbformat.v4.new_code_cell(i))
+        if i in by_id and "parameters" in by_id[i].metadata.get("tags", []):
+            cells.append(nbformat.v4.new_code_cell(SMOKE))
+    out = nbformat.v4.new_notebook(metadata=nb.metadata)
+    out.cells = [nbformat.v4.new_code_cell(c.source) if c.cell_type == "code" else c for c in cells + list(extra) + explorer]
+    return out
+
+
+NOTEBOOKS = {
+    # notebook 01: imports, parameters, settings, the stand-in model; OUT is made by the (left out) job cell
+    "nb01.ipynb": lambda: _notebook("01", ["1", "2", "3", "6", 'OUT = paths.results(PROFILE) / "dream"']),
+    # notebook 05: imports, parameters, settings, device, the stand-in BigGAN
+    "nb05.ipynb": lambda: _notebook("05", ["1", "2", "3", "4", "6"]),
+    # notebook 07: the demo corpus, the stand-in encoder, the index, demo queries and their search
+    "nb07.ipynb": lambda: _notebook("07", ["1", "2", "3", "5", "7", "9", "11", "15", "16",
+                                           "best, notes = found, paper2.nearest_notes(encoder, corpus, queries)"]),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """(driver, base url, token, folder): JupyterLab serving the test notebooks, and Chromium logged in to it."""
+    try:
+        import selenium  # noqa: F401
+        have_selenium = True
+    except ImportError:
+        have_selenium = False
+    found = browser.find_chromium()
+    if not (found and have_selenium):
+        message = f"no headless Chromium for the JupyterLab test: {browser.INSTALL_HINT}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {message}")
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    root = tmp_path_factory.mktemp("lab")
+    for name, make in NOTEBOOKS.items():
+        nbformat.write(make(), root / name)
+    token, port = secrets.token_hex(16), _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernels use Jupyter's inline backend
+    jupyter_dirs = root / ".jupyter"
+    env.update(PYTHONPATH=str(paths.root()) + os.pathsep + env.get("PYTHONPATH", ""), JUPYTER_CONFIG_DIR=str(jupyter_dirs / "config"),
+               JUPYTER_RUNTIME_DIR=str(jupyter_dirs / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(jupyter_dirs / "workspaces"),
+               JUPYTERLAB_SETTINGS_DIR=str(jupyter_dirs / "settings"))
+    (jupyter_dirs / "config").mkdir(parents=True)
+    # window.jupyterapp for the test; nothing fetched from the internet (news, updates, extension lists)
+    (jupyter_dirs / "config" / "jupyter_lab_config.py").write_text(
+        "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\nc.LabApp.extension_manager = 'readonly'\n"
+        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n")
+    log = open(root / "lab.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+                               "--ServerApp.terminals_enabled=False"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    driver = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start: {(root / 'lab.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = found[0]
+        for flag in browser.CHROMIUM_FLAGS:
+            opts.add_argument(flag)
+        opts.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='na-chromium-', dir=root)}")
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(service=Service(found[1]), options=opts)
+        driver.set_script_timeout(30)
+        yield driver, url, token, root
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _wait(driver, script, *, until, timeout_s: float, what: str):
+    """Run ``script`` in the page until ``until(result)``; fail naming ``what`` with the last result."""
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            last = driver.execute_script(script)
+        except Exception as exc:  # the page is still loading
+            last = repr(exc)
+        if until(last):
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last: {str(last)[:2000]}")
+
+
+STATE = """
+const app = window.jupyterapp; const w = app && app.shell.currentWidget;
+if (!w || !w.content || !w.sessionContext || !w.context || !w.context.path.endsWith(arguments[0])) return null;
+const k = w.sessionContext.session && w.sessionContext.session.kernel;
+const code = w.content.widgets.filter(c => c.model.type === 'code');
+return {status: k ? k.status : 'none', counts: code.map(c => c.model.executionCount),
+        errors: code.flatMap(c => c.model.outputs.toJSON().filter(o => o.output_type === 'error')
+                                      .map(o => o.ename + ': ' + o.evalue + '\\n' + (o.traceback || []).join('\\n')))};
+"""
+
+LAST_IMAGE = """
+const cells = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell');
+const imgs = cells.length ? cells[cells.length - 1].querySelectorAll('.widget-output img') : [];
+return imgs.length ? imgs[imgs.length - 1].src : null;
+"""
+
+
+def _open_and_run_all(driver, url, token, name, *, timeout_s=240):
+    """Open ``name`` in Lab, run all cells, wait for the kernel; return the explorer's first image (its src)."""
+    if "/lab" not in driver.current_url:
+        driver.get(f"{url}/lab/tree/{name}?token={token}")
+    else:
+        driver.execute_script("window.jupyterapp.commands.execute('docmanager:open', {path: arguments[0]});", name)
+    state = STATE.replace("arguments[0]", json.dumps(name))
+    _wait(driver, state, until=lambda s: bool(s) and s["status"] == "idle", timeout_s=120,
+          what=f"{name} to open with an idle kernel")
+    driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells'); return true;")
+    state = _wait(driver, state,
+                  until=lambda s: bool(s) and (s["errors"] or (s["status"] == "idle" and all(c is not None for c in s["counts"]))),
+                  timeout_s=timeout_s, what=f"{name}: every cell run")
+    assert not state["errors"], f"{name}: a cell failed in JupyterLab:\n" + "\n".join(state["errors"])[-4000:]
+    return _wait(driver, LAST_IMAGE, until=bool, timeout_s=60, what=f"{name}: the explorer's image")
+
+
+def _changed(driver, before, what, timeout_s=120):
+    after = _wait(driver, LAST_IMAGE, until=lambda s: bool(s) and s != before, timeout_s=timeout_s, what=what)
+    return hashlib.sha256(after.encode()).hexdigest()
+
+
+def _last_cell(driver):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")[-1]
+
+
+def _pick(driver, label, text):
+    """Choose ``text`` in the explorer's dropdown whose label is ``label``, as a person would."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    for box in _last_cell(driver).find_elements(By.CSS_SELECTOR, ".widget-dropdown"):
+        if box.find_element(By.CSS_SELECTOR, "label").text.strip() == label:
+            el = box.find_element(By.CSS_SELECTOR, "select")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+            Select(el).select_by_visible_text(text)
+            return
+    raise AssertionError(f"no dropdown labelled {label!r}")
+
+
+def _js_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_explorers_redraw_in_jupyterlab_without_javascript_errors(lab):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url, token, root = lab
+    errors = []
+
+    # 01: pick a layer -> a new dream
+    first = _open_and_run_all(driver, url, token, "nb01.ipynb")
+    _pick(driver, "layer", "conv2d0")
+    _changed(driver, first, "nb01: a new dream after picking another layer")
+    errors += _js_errors(driver)
+
+    # 05: move the seed slider with the keyboard -> a new image; "keep" saves the panel and its JSON
+    first = _open_and_run_all(driver, url, token, "nb05.ipynb")
+    sliders = [s for s in _last_cell(driver).find_elements(By.CSS_SELECTOR, ".widget-slider")
+               if s.find_element(By.CSS_SELECTOR, "label").text.strip() == "network seed"]
+    assert sliders, "no slider labelled 'network seed'"
+    handle = sliders[0].find_element(By.CSS_SELECTOR, ".noUi-handle")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)
+    handle.click()
+    handle.send_keys(Keys.ARROW_RIGHT)
+    _changed(driver, first, "nb05: a new image after moving the seed slider")
+    keep = next(b for b in _last_cell(driver).find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "keep")
+    keep.click()
+    _wait(driver, "return document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)').innerText",
+          until=lambda t: bool(t) and "kept" in t, timeout_s=120, what="nb05: the keep button's message")
+    meta = paths.figures("smoke") / "p2-fig03-favourites.json"
+    kept = json.loads(meta.read_text())["favourites"]
+    assert [(k["class_id"], k["network_seed"]) for k in kept][-1] == (832, 1), kept
+    assert meta.with_suffix(".png").exists()
+    errors += _js_errors(driver)
+
+    # 07: pick another generated image -> its paintings
+    first = _open_and_run_all(driver, url, token, "nb07.ipynb")
+    options = _last_cell(driver).find_elements(By.CSS_SELECTOR, ".widget-dropdown select option")
+    assert len(options) > 1, "one query only: nothing to pick"
+    _pick(driver, "generated image", options[1].text)
+    _changed(driver, first, "nb07: the paintings of another generated image")
+    errors += _js_errors(driver)
+
+    assert not errors, "JavaScript errors in the browser console:\n" + "\n".join(errors)
