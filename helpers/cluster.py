@@ -613,6 +613,8 @@ def run_task(step: str, notebook, profile: str, *, n_shards: int, shard: int | N
                              f"(no marker in {paths.display(d)}); submit again to run them")
         module.merge(full, n_shards=n_shards)
     elif step == "complete":
+        if hasattr(module, "verify"):
+            module.verify(full, n_shards=n_shards)
         _write_marker(d / "complete.json", fp, n_shards=n_shards)
     else:
         raise SystemExit(f"task: unknown step {step!r}; expected prepare, shard, merge or complete")

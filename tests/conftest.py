@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config, items):
 
     # longest first, so the workers of `make test` finish together: the smoke chain (one session fixture,
     # minutes), then the rehearsal tier, then the rest in file order (a stable sort keeps the order in a file)
-    tier = {"notebooks": 0, "rehearsal": 1}
+    tier = {"notebooks": 0, "slurm": 0, "rehearsal": 1}
     items.sort(key=lambda it: min([tier[m.name] for m in it.iter_markers() if m.name in tier], default=2))
     skip_slow = pytest.mark.skip(reason="slow: opt in with --runslow")
     skip_gpu = pytest.mark.skip(reason="needs CUDA")

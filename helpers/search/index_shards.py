@@ -186,8 +186,27 @@ def merge(p: dict, *, n_shards: int) -> None:
     with io.atomic_path(out / "mean.npy", suffix=".npy") as tmp:
         np.save(tmp, np.load(d / "mean.npy"))
     io.save_json({**settings, "position": len(corpus), "complete": False,
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, out / "meta.json")
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "merged_from": {"folder": paths.display(d), "n_shards": n_shards}}, out / "meta.json")
     index.build_index(corpus, out, encoder=encoder, sketch_dim=p["SKETCH_DIM"], rank=p["RANK"], seed=p["SEED"],
                       n_fit=N_FIT, batch_size=cfg.batch_size, num_workers=p["NUM_WORKERS"], overwrite=False,
                       progress=False, mean=np.load(d / "mean.npy"))
     print(f"merge 07: {len(parts)} shards -> {paths.display(out)} ({len(corpus)} artworks)", flush=True)
+
+
+def verify(p: dict, *, n_shards: int) -> None:
+    """After notebook 07 ran: its index must still be the one assembled from the shards (``merged_from``).
+
+    With ``REBUILD`` (smoke) a notebook whose index settings differed from the shards' would silently re-encode
+    the whole corpus in one process; this makes such a mismatch an error of the notebook job.
+
+    Raises:
+        SystemExit: naming the index folder.
+
+    Used in: no notebook; by :func:`helpers.cluster.run_task` (the notebook job of ``pipeline submit 07``).
+    """
+    out = Path(p["INDEX"] or paths.results(p["PROFILE"]) / "artsearch-index")
+    meta = io.load_json(out / "meta.json") if (out / "meta.json").exists() else {}
+    if meta.get("merged_from", {}).get("n_shards") != n_shards or not meta.get("complete"):
+        raise SystemExit(f"{out}: notebook 07 did not use the index assembled from the {n_shards} shards (it rebuilt "
+                         "it: its settings differ from the shard plan's); report this as a bug of helpers/search/index_shards.py")
