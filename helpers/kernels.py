@@ -30,6 +30,15 @@ class IPCKernelManager(AsyncKernelManager):
         self._ipc_dir = tempfile.mkdtemp(prefix="na-kernel-")
         self.ip = os.path.join(self._ipc_dir, "k")
 
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client interrupts every kernel before asking it to shut down (KernelManager.shutdown_kernel);
+        # nbclient shuts a kernel down once its cells are done, where the SIGINT only made ipykernel log
+        # "KeyboardInterrupt caught in kernel" to the pipeline's terminal. A kernel that does not exit within
+        # finish_shutdown's wait is still killed; an interrupt at any other time (a cell's timeout) is sent.
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart:

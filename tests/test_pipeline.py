@@ -331,3 +331,34 @@ def test_make_lab_passes_the_profile_to_every_notebook_as_na_profile():
     assert "NA_PROFILE=class " in _make("-n", "lab", NA_PROFILE="").stdout
     r = _make("lab", "PROFILE=tiny")
     assert r.returncode != 0 and "PROFILE must be smoke, class or paper, got 'tiny'" in r.stdout
+
+
+def test_the_ipc_kernel_shuts_down_without_an_interrupt_and_leaves_no_sockets():
+    """jupyter_client sends SIGINT before every shutdown; an idle kernel then logged "KeyboardInterrupt caught"."""
+    import asyncio
+    import os
+    import signal
+
+    from helpers import kernels
+
+    async def go():
+        km = kernels.IPCKernelManager(kernel_name="python3")
+        signals, real = [], km._async_signal_kernel
+
+        async def spy(signum):
+            signals.append((signum, km.shutting_down))
+            await real(signum)
+        km._async_signal_kernel = spy
+        await km.start_kernel()
+        assert km.transport == "ipc" and os.path.isdir(km._ipc_dir)
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=60)
+        await km.interrupt_kernel()  # an interrupt while the kernel runs still goes out
+        kc.stop_channels()
+        await km.shutdown_kernel()
+        return signals, km._ipc_dir
+
+    signals, folder = asyncio.run(go())
+    assert signals == [(signal.SIGINT, False)], signals  # none at shutdown
+    assert not os.path.exists(folder)
