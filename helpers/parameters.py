@@ -32,6 +32,18 @@ PATH_PARAMETERS = {"03": ("RATINGS", "PARTICIPANTS"), "02": ("IMAGES",), "05": (
                    "08": ("IMAGES", "DATA")}
 
 
+# a parameter whose profiles.NOTEBOOKS setting has another name than its own in lower case
+SETTING_OF = {"START_IMAGES": "start", "SUBSET_SPLIT": "split"}
+
+
+def setting(name: str) -> str:
+    """The :data:`helpers.profiles.NOTEBOOKS` setting a parameter's ``None`` stands for (``SIZE`` -> ``size``).
+
+    Used in: no notebook; by :func:`helpers.pipeline.list_parameters` and :func:`check`.
+    """
+    return SETTING_OF.get(name, name.lower())
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One name of a notebook's parameters cell: its default (as written, and as a value when it is a literal).
@@ -107,7 +119,7 @@ def _expected_types(nb: str, p: Parameter) -> set[type] | None:
         seen = [p.value]
     else:
         table = profiles.NOTEBOOKS.get(_number(nb), {})
-        key = {"START_IMAGES": "start", "SUBSET_SPLIT": "split"}.get(p.name, p.name.lower())
+        key = setting(p.name)
         if key not in table:
             return None
         seen = [v for v in table[key].values() if v is not None]

@@ -275,7 +275,7 @@ def list_parameters(notebook: str, profile: str | None = None, stream=None) -> N
     rows = []
     for p in params.values():
         default = p.source
-        key = p.name.lower()
+        key = notebook_parameters.setting(p.name)
         if profile and p.literal and p.value is None and key in table:
             default += f" -> {table[key][profile]!r}"
         rows.append((p.name, default, p.help))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from helpers import parameters, paths, pipeline, registry
+from helpers import parameters, paths, pipeline, profiles, registry
 
 NBS = ["00-setup-check.ipynb", "01-dream-synthesis.ipynb", "02-image-features.ipynb", "03-ratings-statistics.ipynb"]
 
@@ -201,6 +201,12 @@ def test_params_lists_a_notebooks_parameters(capsys):
     pipeline.main(["params", "01", "--profile", "class"])
     rows = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines()[1:]}
     assert "None -> 256" in rows["SIZE"]  # the profile's value of a None
+    pipeline.main(["params", "07", "--profile", "class"])
+    rows = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines()[1:]}
+    assert "None -> 'test'" in rows["SUBSET_SPLIT"]  # a parameter named unlike its setting (split)
+    for nb in registry.notebooks():  # every setting of profiles.NOTEBOOKS is some parameter's None, or internal
+        names = {parameters.setting(n) for n in parameters.declared(nb)}
+        assert set(profiles.NOTEBOOKS.get(nb[:2], {})) - names <= {"source", "demo_corpus", "demo_queries"}, nb
 
 
 def test_list_columns_line_up():
@@ -267,7 +273,6 @@ def test_a_missing_weights_failure_says_how_to_get_them_or_use_smoke(tmp_path, m
 
 
 def test_na_profile_sets_the_default_of_the_command_line_and_every_notebook(monkeypatch):
-    from helpers import profiles
 
     seen = {}
     monkeypatch.setattr(pipeline, "run", lambda profile, **kw: seen.update(profile=profile))
