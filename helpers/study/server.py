@@ -469,6 +469,33 @@ class Process:
         self.stop()
 
 
+def _call(url: str, path: str, body: dict, token: str | None = None) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(url.rstrip("/") + "/api/" + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def post_sessions(url: str, manifest, responses, *, answers=None) -> int:
+    """Send simulated participants to a running server as the exported page does: start, one POST per trial, finish.
+
+    ``responses``: ``{participant: stimulus -> (valence, arousal)}`` (:func:`helpers.study.simulate.responses`);
+    the trials are :func:`helpers.study.experiment.session_rows`. Returns the number of trials stored.
+
+    Used in: notebook 08 (study/study.sqlite).
+    """
+    stored = 0
+    for k, (pid, fn) in enumerate(responses.items()):
+        token = _call(url, "session", {"participant": pid, "experiment_version": manifest["experiment_version"]})["token"]
+        for row in experiment.session_rows(manifest, pid, fn, answers=(answers or {}).get(pid), k=k):
+            stored += _call(url, "trial", {"participant": pid, "trial_key": row["trial_key"], "data": row}, token)["stored"]
+        _call(url, "finish", {"participant": pid}, token)
+    return stored
+
+
 # ---------------------------------------------------------------------------------------------
 # reading the database back
 # ---------------------------------------------------------------------------------------------
