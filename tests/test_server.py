@@ -263,6 +263,18 @@ def test_server_refuses_a_database_of_another_export(exported, tmp_path):
         server.make_app(exp, db)
 
 
+def test_refuses_a_database_inside_the_served_folder(exported):
+    with pytest.raises(ValueError, match="inside the served folder"):
+        server.make_app(exported[0], exported[0] / "data" / "study.sqlite")
+    assert not (exported[0] / "data").exists()
+
+
+def test_export_refuses_question_names_the_server_would_refuse(tmp_path, exported):
+    q = [{"name": "my mood", "prompt": "?", "options": ["a", "b"]}]
+    with pytest.raises(ValueError, match="question name 'my mood'"):
+        experiment.export(tmp_path, tmp_path / "x", questions=q, progress=False)
+
+
 def test_binds_to_localhost_by_default():
     import inspect
 

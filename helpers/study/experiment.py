@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 import uuid
 import warnings
@@ -279,6 +280,9 @@ def export(images, folder, *, root=None, display_size: int = 512, block_size: in
         missing = {"name", "prompt", "options"} - set(q)
         if missing:
             raise ValueError(f"experiment.export: question {q} lacks {sorted(missing)}")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", str(q["name"])):
+            raise ValueError(f"experiment.export: question name {q['name']!r}: use 1-64 letters, digits or _ (it becomes "
+                             "a data column and part of the trial key the collection server checks)")
         if len(q.get("values", q["options"])) != len(q["options"]):
             raise ValueError(f"experiment.export: question {q['name']!r} has {len(q['options'])} options but "
                              f"{len(q['values'])} values")

@@ -291,6 +291,9 @@ def make_app(experiment_dir, db, *, admin: str | None = None):
     Used in: notebook 08 through :func:`helpers.study.server.serve`.
     """
     experiment_dir = Path(experiment_dir)
+    if Path(db).resolve().is_relative_to(experiment_dir.resolve()):
+        raise ValueError(f"the database {db} lies inside the served folder {experiment_dir}: anyone could download it "
+                         "(and its admin token); put it elsewhere")
     manifest = experiment.load_manifest(experiment_dir)
     version = manifest["experiment_version"]
     stimuli = {s["stimulus"] for s in manifest["stimuli"]}
