@@ -203,6 +203,7 @@ def check_and_analyse(data, manifest, pids):
     assert sizes.loc[("valence", "calm"), "mean_diff"] > 20 and sizes.loc[("valence", "busy"), "mean_diff"] < -20
 
 
+@pytest.mark.browser
 def test_jatos_page_results_archive_round_trip(tmp_path, chromium_ready):
     images = make_images(tmp_path)
     exp = experiment.export(images, tmp_path / "exp", display_size=64, block_size=3, preload_chunk=6, seed=1,
@@ -238,6 +239,7 @@ def test_jatos_page_results_archive_round_trip(tmp_path, chromium_ready):
     assert p["completed"].all()
 
 
+@pytest.mark.browser
 def test_datapipe_page_osf_folder_round_trip(tmp_path, chromium_ready):
     images = make_images(tmp_path)
     exp = experiment.export(images, tmp_path / "exp", display_size=64, block_size=3, preload_chunk=6, seed=1,

@@ -172,6 +172,11 @@ class Store:
 # ---------------------------------------------------------------------------------------------
 # request validation
 # ---------------------------------------------------------------------------------------------
+def _no_constant(name: str):
+    """NaN, Infinity and -Infinity are not JSON (RFC 8259); Python's parser accepts them unless told not to."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 async def _body(request: Request) -> dict:
     """The JSON object of a request: 413 when larger than MAX_BODY (declared or streamed), 400 when not JSON."""
     declared = request.headers.get("content-length")
@@ -184,7 +189,7 @@ async def _body(request: Request) -> dict:
             raise BadRequest(413, f"request body over {MAX_BODY} bytes; at most {MAX_BODY} bytes are accepted")
         chunks.append(chunk)
     try:
-        body = json.loads(b"".join(chunks), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        body = json.loads(b"".join(chunks), parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(400, f"request body is not JSON ({exc})") from None
     if not isinstance(body, dict):
@@ -394,7 +399,9 @@ def serve(experiment_dir, db, *, host: str = "127.0.0.1", port: int = 8000, log_
     where = "this machine only" if host in ("127.0.0.1", "localhost", "::1") else f"the network on {host}"
     print(f"serving {experiment_dir} at http://{host}:{port}/ ({where}); data in {db}; admin token in "
           f"{admin_token_path(db)}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    # at most 256 requests at once (a lab of 20-50 browsers sends one trial every few seconds each); beyond, 503,
+    # which the page retries
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5, limit_concurrency=256)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
