@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as _dt
+import getpass
 import hashlib
 import json
 import os
@@ -423,8 +424,8 @@ def _slurm(cmd: list[str], what: str) -> str:
 
 def _queued(names: list[str]) -> list[tuple[str, str, str]]:
     """(job id, state, reason) of this user's queued or running jobs with any of ``names``."""
-    out = _slurm(["squeue", "--me", "--noheader", "--array", f"--name={','.join(names)}", "--format=%i|%T|%r"],
-                 "squeue")
+    out = _slurm(["squeue", f"--user={getpass.getuser()}", "--noheader", "--array", f"--name={','.join(names)}",
+                  "--format=%i|%T|%r"], "squeue")
     return [tuple(line.split("|", 2)) for line in out.splitlines() if line.strip()]
 
 
@@ -461,23 +462,17 @@ def submit(notebook, profile: str = "paper", *, n_shards: int, params: dict | No
     fp = fingerprint(key, profile, params)
     d = job_dir(key, profile)
     label = f"{JOBS[key]['notebook']} (profile {profile}, {n_shards} shards)"
-    if force and not dry_run:
-        for p in [*d.glob("shard-*.done"), d / "complete.json"]:
-            p.unlink(missing_ok=True)
     from helpers import registry  # registry imports nothing heavy; here to keep this module's import light
 
     products = [i.path(profile) for i in registry.for_notebook(JOBS[key]["notebook"])]
-    if _marker_ok(d / "complete.json", fp) and all(p.exists() for p in products):
+    if not force and _marker_ok(d / "complete.json", fp) and all(p.exists() for p in products):
         info = io.load_json(d / "complete.json")
         print(f"{label}: already complete (notebook job {info.get('slurm_job')} finished {info.get('finished')}; "
               f"outputs: {', '.join(paths.display(p) for p in products)}); nothing submitted. --force runs it again.",
               file=stream)
         return {}
-    todo = [k for k in range(n_shards) if not _marker_ok(shard_marker(d, k, n_shards), fp)]
-    if prepare is None:
-        prepare = _needs_prepare(key, profile, params)
     names = [f"na-{key}-{profile}-{s}" for s in STEPS]
-    if not dry_run:
+    if not dry_run:  # nothing is changed while jobs of this notebook and profile are in the queue
         queued = _queued(names)
         stale = [j for j in queued if j[1] == "PENDING" and "DependencyNeverSatisfied" in j[2]]
         if stale:
@@ -488,6 +483,12 @@ def submit(notebook, profile: str = "paper", *, n_shards: int, params: dict | No
         if live:
             raise SystemExit(f"{label}: already queued or running as job(s) "
                              f"{', '.join(f'{j[0]} ({j[1]})' for j in live)}; wait for them or scancel them first")
+    if force and not dry_run:
+        for p in [*d.glob("shard-*.done"), d / "complete.json"]:
+            p.unlink(missing_ok=True)
+    todo = [k for k in range(n_shards) if force or not _marker_ok(shard_marker(d, k, n_shards), fp)]
+    if prepare is None:
+        prepare = _needs_prepare(key, profile, params)
     done = n_shards - len(todo)
     if done:
         print(f"{label}: {done} shard(s) already finished; running {len(todo)}", file=stream)
@@ -502,21 +503,27 @@ def submit(notebook, profile: str = "paper", *, n_shards: int, params: dict | No
         print(f"# dry run: nothing written or submitted ({len(scripts)} job(s) would be)", file=stream)
         return {}
     job_dir(key, profile, create=True)
+    print(f"{label}:", file=stream)
     for i in range(len(scripts)):
         # re-rendered with the job ids known so far: the dependency is in the script, which is exactly what ran
         s = plan_scripts(key, profile, n_shards=n_shards, params=params, resources=resources, shards=todo,
                          prepare=prepare, max_parallel=max_parallel, ids=ids)[i]
         path = d / f"{s['name']}.sbatch"
         io.write_bytes(path, s["text"].encode())
-        out = _slurm(["sbatch", "--parsable", str(path)], f"sbatch {paths.display(path)} ({s['step']} job)")
+        try:
+            out = _slurm(["sbatch", "--parsable", str(path)], f"sbatch {paths.display(path)} ({s['step']} job)")
+        except SystemExit as exc:
+            if ids:  # no half submission: the jobs before this one would wait for, or feed, nothing
+                subprocess.run([shutil.which("scancel") or "scancel", *ids.values()], capture_output=True)
+                raise SystemExit(f"{exc} (cancelled the job(s) submitted before it: {', '.join(ids.values())})") from None
+            raise
         ids[s["step"]] = out.strip().split(";")[0]
         log = s["log"].replace("%j", ids[s["step"]]).replace("%A", ids[s["step"]]).replace("%a", "<task>")
         extra = f" array {s['array']}" if s.get("array") else ""
-        after = f", after {s['after']}" if s["after"] else ""
+        after = f", runs after job {s['after'].split(':', 1)[1]} succeeded" if s["after"] else ""
         print(f"  {s['step']:<9} job {ids[s['step']]}{extra}{after}\n            script {paths.display(path)}\n"
               f"            log    {paths.display(Path(log))}", file=stream)
-    print(f"{label}: submitted {len(ids)} job(s). Watch: squeue --me; cancel: scancel {' '.join(ids.values())}",
-          file=stream)
+    print(f"submitted {len(ids)} job(s). Watch: squeue -u $USER; cancel: scancel {' '.join(ids.values())}", file=stream)
     return ids
 
 

@@ -125,7 +125,7 @@ def test_bad_arguments_fail_clearly():
 
 def test_notebook_parameters_are_read_from_the_parameters_cell():
     p = cluster.notebook_parameters("01-dream-synthesis.ipynb")
-    assert p["SHARD"] == 0 and p["N_SHARDS"] == 1 and p["PROFILE"] == "class" and p["OCTAVE_LAYER"] == "mixed4c"
+    assert p["SHARD"] == 0 and p["N_SHARDS"] == 1 and p["OCTAVE_LAYER"] == "mixed4c" and p["SIZE"] is None
     full = cluster.task_parameters("07", "smoke", {"K": 3})
     assert full["PROFILE"] == "smoke" and full["K"] == 3 and full["INDEX"] is None
     # a value goes through the script's command line and back unchanged
@@ -164,6 +164,9 @@ def test_a_finished_job_is_not_submitted_again(monkeypatch, tmp_path):
     buf = _io.StringIO()
     assert cluster.submit(key, profile, n_shards=2, params=params, stream=buf) == {}
     assert "already complete (notebook job 77" in buf.getvalue() and "nothing submitted" in buf.getvalue()
+    buf = _io.StringIO()  # --force: every shard again
+    cluster.submit(key, profile, n_shards=2, params=params, dry_run=True, force=True, stream=buf)
+    assert "#SBATCH --array=0-1" in buf.getvalue() and (d / "complete.json").exists()  # a dry run deletes nothing
     # other parameters are another job: its scripts would be printed
     buf = _io.StringIO()
     cluster.submit(key, profile, n_shards=2, params={"SIZE": 64}, dry_run=True, stream=buf)

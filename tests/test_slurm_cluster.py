@@ -306,10 +306,13 @@ def test_a_finished_job_is_not_submitted_again(scenario, monkeypatch):
 
 def test_an_unknown_partition_is_slurms_error_in_one_line(scenario, monkeypatch):
     _use(monkeypatch, scenario["run"])
+    res = cluster.resources_for()
+    res["notebook"] = cluster.Resources(partition="no_such_partition")  # the last of three jobs is refused
     with pytest.raises(SystemExit) as exc:
-        cluster.submit("07", "smoke", n_shards=2, params={"K": 3},
-                       resources=cluster.resources_for(partition="no_such_partition"), stream=_io.StringIO())
+        cluster.submit("07", "smoke", n_shards=2, params={"K": 3}, resources=res, stream=_io.StringIO())
     msg = str(exc.value)
-    assert "\n" not in msg and "SLURM refused it" in msg
+    assert "\n" not in msg and "(notebook job): SLURM refused it" in msg
     assert "Invalid partition name specified" in msg and "no_such_partition" in msg
+    assert "cancelled the job(s) submitted before it" in msg  # the prepare and shards jobs: no half submission
+    time.sleep(1)
     assert not _queued()
