@@ -109,8 +109,7 @@ def _number(notebook: str) -> str:
 
 
 def _type_word(t) -> str:
-    return {int: "an integer", float: "a number", bool: "True or False", str: "text in quotes", list: "a list",
-            tuple: "a list", dict: "a dict"}.get(t, t.__name__)
+    return {int: "an integer", float: "a number", bool: "True or False", str: "text"}.get(t, t.__name__)
 
 
 def _expected_types(nb: str, p: Parameter) -> set[type] | None:
@@ -126,9 +125,7 @@ def _expected_types(nb: str, p: Parameter) -> set[type] | None:
         if not seen:
             return None
     kinds = {type(v) for v in seen}
-    if kinds <= {list, tuple}:
-        return {list, tuple}
-    if len(kinds) != 1:
+    if len(kinds) != 1 or kinds & {list, tuple, dict}:  # lists: a notebook may take one name or number as well
         return None
     [t] = kinds
     return {int, float} if t is float else {t}
@@ -137,7 +134,8 @@ def _expected_types(nb: str, p: Parameter) -> set[type] | None:
 def _value_problems(nb: str, p: Parameter, value, cwd: Path) -> list[str]:
     out = []
     expected = _expected_types(nb, p)
-    if expected is not None and value is not None and type(value) not in expected:  # True is no integer here
+    documented = isinstance(value, str) and f'"{value}"' in p.help  # THREADS = None  # ... "auto": ...
+    if expected is not None and value is not None and type(value) not in expected and not documented:  # True is no int
         words = " or ".join(sorted({_type_word(t) for t in expected}))
         default = "None: the profile's value" if p.literal and p.value is None else p.source
         out.append(f"-p {p.name} {value!r}: {nb} expects {words} (default {default})")
@@ -232,10 +230,15 @@ def not_declared_note(notebooks: list[str], routed: dict[str, dict], parameters:
 
     Used in: no notebook; by :func:`helpers.pipeline.run`.
     """
-    parts = []
+    groups: dict[tuple, list[str]] = {}
     for name in parameters:
-        skipped = [nb[:2] for nb in notebooks if name not in routed.get(nb, {})]
+        skipped = tuple(nb[:2] for nb in notebooks if name not in routed.get(nb, {}))
         if skipped and len(skipped) < len(notebooks):
-            parts.append(f"{name} goes to {', '.join(nb[:2] for nb in notebooks if name in routed[nb])} only "
-                         f"({', '.join(skipped)} do not declare it)")
+            groups.setdefault(skipped, []).append(name)
+    parts = []
+    for skipped, names in groups.items():
+        to = ", ".join(nb[:2] for nb in notebooks if nb[:2] not in skipped)
+        one = len(names) == 1
+        parts.append(f"{', '.join(names)} {'goes' if one else 'go'} to {to} only ({', '.join(skipped)} "
+                     f"{'does' if len(skipped) == 1 else 'do'} not declare {'it' if one else 'them'})")
     return "; ".join(parts) or None

@@ -167,12 +167,16 @@ def test_every_problem_of_a_command_line_at_once(no_kernel, capsys):
 
 def test_good_values_pass_and_go_only_to_the_notebooks_that_declare_them(tmp_path, monkeypatch):
     nbs = registry.notebooks()
-    routed = parameters.check(nbs, {"SEED": 3, "LAYERS": ["mixed4a", "conv2d0"], "ALPHA": 0.01, "SIZE": 64, "STEP": 2})
+    routed = parameters.check(nbs, {"SEED": 3, "LAYERS": ["mixed4a", "conv2d0"], "ALPHA": 0.01, "SIZE": 64, "STEP": 2,
+                                    "THREADS": "auto", "WORKERS": 2, "MEASURES": "paper1", "FIG2_CLASSES": [832]})
     assert all(routed[nb]["SEED"] == 3 for nb in nbs)
     assert [nb[:2] for nb in nbs if "ALPHA" in routed[nb]] == ["04", "05", "06", "08"]
     assert routed["01-dream-synthesis.ipynb"]["STEP"] == 2 and "LAYERS" not in routed["00-setup-check.ipynb"]
     note = parameters.not_declared_note(nbs, routed, {"SEED": 3, "ALPHA": 0.01})
     assert note == "ALPHA goes to 04, 05, 06, 08 only (00, 01, 02, 03, 07 do not declare it)"
+    two = ["03-ratings-statistics.ipynb", "04-layer-response-figures.ipynb"]
+    assert parameters.not_declared_note(two, {two[0]: {"RATINGS": 1, "SIM_SEED": 2}, two[1]: {}}, {"RATINGS": 1, "SIM_SEED": 2}) \
+        == "RATINGS, SIM_SEED go to 03 only (04 does not declare them)"
     # a relative path is read from the folder the command runs in (the kernels run in notebooks/)
     (tmp_path / "r.csv").write_text("participant,layer,seed,arousal,valence\np1,conv2d0,0,10,50\n")
     (tmp_path / "p.csv").write_text("participant,attitude,self_esteem\np1,neutral,3\n")
@@ -273,7 +277,6 @@ def test_a_missing_weights_failure_says_how_to_get_them_or_use_smoke(tmp_path, m
 
 
 def test_na_profile_sets_the_default_of_the_command_line_and_every_notebook(monkeypatch):
-
     seen = {}
     monkeypatch.setattr(pipeline, "run", lambda profile, **kw: seen.update(profile=profile))
     monkeypatch.delenv("NA_PROFILE", raising=False)
