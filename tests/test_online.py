@@ -65,6 +65,9 @@ def test_jatos_archive_has_jatos_layout(tmp_path):
             p.relative_to(exp).as_posix() for p in exp.rglob("*") if p.is_file())
         html = z.read(f"{meta['data']['dirName']}/index.html").decode()
     assert meta["version"] == "3" and set(meta["data"]) == JATOS_STUDY_FIELDS
+    # JATOS's StudyDeserializer reads the serial version with readTree(...).findValue("version"): the first
+    # "version" field anywhere in the tree, so no other may come before it
+    assert '"version"' not in json.dumps(meta["data"])
     (comp,) = meta["data"]["componentList"]
     assert set(comp) == JATOS_COMPONENT_FIELDS and comp["htmlFilePath"] == "index.html" and comp["reloadable"]
     assert set(meta["data"]["batchList"][0]) == JATOS_BATCH_FIELDS

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 
 import numpy as np
 import pytest
@@ -90,7 +91,13 @@ def check_complete(db, pid, manifest):
 
 
 def test_participant_with_prolific_ids_against_the_server(exported, tmp_path):
-    root, exp, man = exported
+    root = exported[0]
+    # as for Prolific: the completion code shown, and the page sent on to the completion URL once all is saved
+    exp = experiment.export(root / "images", tmp_path / "experiment", display_size=96, block_size=3, preload_chunk=2,
+                            seed=11, target="server", completion_code="C0DE42", redirect_url="thanks.html?cc={code}",
+                            progress=False)
+    man = experiment.load_manifest(exp)
+    (exp / "thanks.html").write_text("<p>back to the recruiter</p>")
     with server.Process(exp, tmp_path / "study.sqlite") as srv:
         driver = browser.chromium(tmp_path / "dl")
         try:
@@ -98,10 +105,16 @@ def test_participant_with_prolific_ids_against_the_server(exported, tmp_path):
                                query="PROLIFIC_PID=5f1a2b3c4d5e6f7a8b9c0d1e&STUDY_ID=study01&SESSION_ID=sess01")
             assert res["finished"] and driver.execute_script("return window.NA_SAVED") is True
             assert driver.find_element("id", "na-completion-code").text == "C0DE42"
+            for _ in range(100):  # the page waits 3 s, then goes to redirect_url
+                if "thanks.html" in driver.current_url:
+                    break
+                time.sleep(0.1)
+            assert driver.current_url.endswith("thanks.html?cc=C0DE42")
         finally:
             driver.quit()
         rows = check_complete(srv.db, "5f1a2b3c4d5e6f7a8b9c0d1e", man)
         assert {(d["study_id"], d["session_id"]) for _, _, d in rows} == {("study01", "sess01")}
+        assert next(d for _, _, d in rows if d["task"] == "end")["redirect_url"] == "thanks.html?cc=C0DE42"
         con = sqlite3.connect(srv.db)
         assert con.execute("SELECT finished_at IS NOT NULL FROM sessions").fetchall() == [(1,)]
         con.close()
