@@ -203,8 +203,8 @@ def fit_design(d: Design, *, engine: str = "native", blas_threads: int | None = 
 
     ``blas_threads``: BLAS threads inside the fit (threadpoolctl; None leaves them as they are). The
     native fit's matrices are small (q x q, q the number of levels), where one thread is as fast on an idle
-    machine and many times faster on a busy one (a 30 x 72 design: 0.12 s with one OpenBLAS thread, 5.3 s
-    with two, on a 2-core VM shared with other jobs).
+    machine and many times faster on a busy one (benchmarks/mixed.py on a 2-core VM shared with other
+    jobs: 8 s against 127 s at the study's 150 x 720 ratings).
 
     Used in: notebooks 03 and 08 through :func:`mixed_model`; tests/test_mixed_lme4.py, benchmarks/mixed.py.
     """
