@@ -249,3 +249,85 @@ def test_bf16_encoder_agrees_with_fp32(encoder, corpus):
     assert (agree > 0.95).all() and (agree < 1 - 1e-5).all() and encoder.precision == "fp32"
     with pytest.raises(ValueError, match="precision must be one of"):
         gram.GramEncoder(encoder.model, precision="fp8")
+
+
+# --- the fast path (issue 22): same results as the straight path, within stated tolerances --------------
+
+def test_cached_triangle_equals_the_straight_gather():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 9, 4, generator=g)
+    grams = x @ x.transpose(1, 2)
+    assert torch.equal(gram.triangle(grams), gram.triangle_straight(grams))
+    assert torch.equal(gram.triangle(grams[0]), gram.triangle_straight(grams[0]))  # no batch dimension
+    assert torch.equal(gram.triangle(grams.double()), gram.triangle_straight(grams.double()))  # per-dtype cache
+
+
+def test_fold_batchnorm_is_the_same_function(encoder):
+    net = gram.fold_batchnorm(encoder.trunk)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder.trunk.modules())  # the original is untouched
+    x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref, got = encoder.trunk(x), net(x)
+    assert ((got - ref).norm() / ref.norm()) < 1e-5
+    encoder.trunk.train()
+    try:
+        with pytest.raises(ValueError, match="training mode"):
+            gram.fold_batchnorm(encoder.trunk)
+    finally:
+        encoder.trunk.eval()
+
+
+def test_fast_encoder_matches_the_straight_one(encoder, corpus):
+    """Tolerance (fp32): each image's fast Gram vector has cosine >= 1 - 1e-6 with the straight one, and
+    pairwise similarities move by < 1e-5 (the gaps that decide rankings here are > 1e-3)."""
+    straight = gram.GramEncoder(encoder.model, size=SIZE, fast=False)
+    assert encoder.fast and not straight.fast and encoder.config()["fast"] and not straight.config()["fast"]
+    imgs = [corpus.load(i) for i in range(6)]
+    v0, v1 = straight.encode(imgs), encoder.encode(imgs)
+    assert ((v0 * v1).sum(1) > 1 - 1e-6).all()
+    assert (v0 @ v0.T - v1 @ v1.T).abs().max() < 1e-5
+    # calibrating a stand-in after the fast trunk was built rebuilds it from the new statistics
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        model = torchvision.models.resnet50(weights=None).eval()
+    fresh = gram.GramEncoder(model, size=SIZE)
+    fresh.encode(imgs[:1])
+    built = fresh.inference_trunk()
+    fresh.calibrate_stand_in(imgs[::-1])
+    assert fresh._net is None
+    ref = gram.GramEncoder(model, size=SIZE, fast=False)  # the same (now calibrated) modules
+    assert ((fresh.encode(imgs) * ref.encode(imgs)).sum(1) > 1 - 1e-6).all() and fresh.inference_trunk() is not built
+
+
+def test_float32_one_thread_factors_match_float64():
+    g = torch.Generator().manual_seed(3)
+    xn = gram.GramEncoder.normalised(torch.relu(torch.randn(3, 64, 49, generator=g) + 0.2))
+    f64, e64 = search_index._factors(xn, 8)
+    f32, e32 = search_index._factors(xn, 8, torch.float32, one_thread=True)
+    g64, g32 = f64 @ f64.transpose(1, 2), f32 @ f32.transpose(1, 2)  # eigenvectors' signs are arbitrary: compare F F^T
+    assert ((g64 - g32).norm() / g64.norm()) < 1e-4 and (e64 - e32).abs().max() < 1e-5
+    assert torch.get_num_threads() >= 1
+
+
+def test_fast_index_ranks_as_the_straight_path(encoder, tmp_path):
+    """recall@10 at small size: the default (fast) index against exact search on the straight fp32 path."""
+    root = artbench.make_demo_corpus(tmp_path / "c", n=40, size=64, seed=5)
+    corpus = artbench.read_corpus(root)
+    straight = gram.GramEncoder(encoder.model, size=SIZE, fast=False)
+    queries = [np.fliplr(corpus.load(i)).copy() for i in range(0, 40, 5)]
+    truth = search_index.exact_search(queries, corpus, k=10, encoder=straight, num_workers=0, progress=False)
+    fast_exact = search_index.exact_search(queries, corpus, k=10, encoder=encoder, num_workers=0, progress=False)
+    assert search_index.recall_at(fast_exact, truth, k=10) == 1.0
+    kw = dict(sketch_dim=64, rank=16, n_fit=8, batch_size=8, num_workers=0, progress=False)
+    fast = search_index.build_index(corpus, tmp_path / "fast", encoder=encoder, **kw)
+    slow = search_index.build_index(corpus, tmp_path / "slow", encoder=straight, **kw)
+    assert fast.meta["encoder"]["fast"] and not slow.meta["encoder"]["fast"]
+    np.testing.assert_allclose(np.asarray(fast.sketch, np.float32), np.asarray(slow.sketch, np.float32), atol=2e-3)
+    ff, fs = (torch.from_numpy(np.asarray(i.factors, np.float32)) for i in (fast, slow))
+    gf, gs = ff @ ff.transpose(1, 2), fs @ fs.transpose(1, 2)
+    assert ((gf - gs).norm() / gs.norm()) < 2e-3  # fp16 storage of both
+    found = fast.search(queries, k=10, candidates=40)
+    assert search_index.recall_at(found, truth, k=10) >= 0.99

@@ -15,10 +15,20 @@ these vectors equal the Frobenius products of the full Gram matrices exactly
 (``tests/test_artsearch.py`` checks it), at half the size. Vectors are unit-normalised, so a dot
 product *is* the cosine similarity of the flattened Grams.
 
-**Precision.** ``precision="fp32"`` (default) runs the network in float32. ``"bf16"`` runs the
-convolutions under bfloat16 autocast (fp32 accumulation inside oneDNN / cuBLAS) and computes the
-Gram from the activations cast back to float32. Measured agreement and speed are in
-``benchmarks/artsearch.py`` (``--bf16``); the index records the precision it was built with.
+**Precision.** ``precision="fp32"`` (default) runs the network in float32. ``"bf16"`` runs it in
+bfloat16 (the fast path: bf16 weights and activations from start to end; the straight path: bf16
+autocast) and computes the Gram from the activations cast back to float32. On the 2-core Xeon
+without AMX of 2026-12-06 (AVX512_BF16 only) bf16 was *slower* than the fast fp32 path (CPU time
+per image 1.17x fp32's), so fp32 stays the default; measured speed and agreement are in
+``benchmarks/artsearch.py``. The index records the precision it was built with.
+
+**Fast path** (``fast=True``, default; issue 22). The same numbers as the straight torchvision
+trunk (``fast=False``) to float32 rounding, in less time: BatchNorm folded into the convolutions
+(:func:`fold_batchnorm`), channels-last activations (oneDNN's blocked kernels without reorders), the
+Gram triangle gathered with indices built once (:func:`triangle`), and, in
+:func:`helpers.search.index.build_index`, float32 eigen-decompositions on one thread. Tolerance
+(``tests/test_artsearch.py``): each image's Gram vector has cosine >= 1 - 1e-6 with the straight
+path's, pairwise similarities move by < 1e-5, and the top-10 of an exact search is unchanged.
 
 **Devices.** The encoder runs on ``device``; images are decoded and preprocessed on the CPU in
 DataLoader workers and moved in batches (pinned memory on CUDA).
@@ -46,15 +56,84 @@ PRECISIONS = ("fp32", "bf16")
 def triangle(gram):
     """Upper triangle of symmetric Grams (..., C, C) -> (..., C(C+1)/2), off-diagonals x sqrt(2).
 
-    Dot products of the results equal Frobenius products of the full matrices.
+    Dot products of the results equal Frobenius products of the full matrices. The flat indices and
+    weights are built once per (C, dtype, device) and reused (one ``index_select`` and one in-place
+    multiply per call; ``tests/test_artsearch.py`` checks it against the straight gather).
 
     Used in: notebook 07 through :class:`helpers.search.gram.GramEncoder`.
+    """
+    c = gram.shape[-1]
+    flat, w = _triangle_index(c, gram.dtype, gram.device)
+    out = gram.reshape(*gram.shape[:-2], c * c).index_select(-1, flat)
+    return out.mul_(w)
+
+
+_TRIANGLES: dict = {}
+
+
+def _triangle_index(c: int, dtype, device):
+    """Flat row-major positions of the upper triangle of a C x C matrix and the sqrt(2) off-diagonal weights."""
+    key = (int(c), dtype, str(device))
+    if key not in _TRIANGLES:
+        iu = torch.triu_indices(c, c, device=device)
+        w = torch.full((iu.shape[1],), math.sqrt(2.0), dtype=dtype, device=device)
+        w[iu[0] == iu[1]] = 1.0
+        if len(_TRIANGLES) > 8:
+            _TRIANGLES.clear()
+        _TRIANGLES[key] = (iu[0] * c + iu[1], w)
+    return _TRIANGLES[key]
+
+
+def triangle_straight(gram):
+    """:func:`triangle` as first written (advanced indexing, indices rebuilt per call): the reference it is tested against.
+
+    Used in: no notebook; ``tests/test_artsearch.py`` and ``benchmarks/artsearch.py`` (the straight path).
     """
     c = gram.shape[-1]
     iu = torch.triu_indices(c, c, device=gram.device)
     w = torch.full((iu.shape[1],), math.sqrt(2.0), dtype=gram.dtype, device=gram.device)
     w[iu[0] == iu[1]] = 1.0
     return gram[..., iu[0], iu[1]] * w
+
+
+def fold_batchnorm(trunk):
+    """An inference-only copy of a ResNet trunk with every BatchNorm folded into the convolution before it.
+
+    ``conv -> BatchNorm (eval)`` becomes one convolution with ``W' = W * gamma / sqrt(var + eps)``
+    and ``b' = beta + (b - mean) * gamma / sqrt(var + eps)`` (``torch.nn.utils.fusion.fuse_conv_bn_eval``):
+    the same function to float32 rounding, one pass over the activations fewer per convolution.
+    The stem (``conv1, bn1``), each bottleneck's ``conv1..3 / bn1..3`` and the ``downsample``
+    (conv, BN) pairs are folded; the original trunk is not touched.
+
+    Raises:
+        ValueError: a BatchNorm that does not follow a convolution (nothing to fold it into), or a
+            trunk in training mode (the running statistics would still change).
+
+    Used in: notebook 07 through :class:`helpers.search.gram.GramEncoder` (``fast=True``).
+    """
+    import copy
+
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if trunk.training:
+        raise ValueError("fold_batchnorm: the trunk is in training mode; call .eval() first")
+    t = copy.deepcopy(trunk)
+    mods = list(t.children())
+    if len(mods) > 1 and isinstance(mods[0], torch.nn.Conv2d) and isinstance(mods[1], torch.nn.BatchNorm2d):
+        t[0], t[1] = fuse_conv_bn_eval(mods[0], mods[1]), torch.nn.Identity()
+    for mod in t.modules():
+        for a, b in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            conv, bn = getattr(mod, a, None), getattr(mod, b, None)
+            if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d):
+                setattr(mod, a, fuse_conv_bn_eval(conv, bn))
+                setattr(mod, b, torch.nn.Identity())
+        ds = getattr(mod, "downsample", None)
+        if isinstance(ds, torch.nn.Sequential) and len(ds) == 2 and isinstance(ds[1], torch.nn.BatchNorm2d):
+            mod.downsample = torch.nn.Sequential(fuse_conv_bn_eval(ds[0], ds[1]))
+    left = [n for n, m in t.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if left:
+        raise ValueError(f"fold_batchnorm: BatchNorm layers not after a convolution: {left[:5]}")
+    return t.eval()
 
 
 class GramEncoder:
@@ -70,7 +149,9 @@ class GramEncoder:
         device: torch device.
         source: ``"pretrained"`` or ``"random"`` when ``model`` is None.
         seed: stand-in seed when ``source="random"``.
-        precision: ``"fp32"`` or ``"bf16"`` (bfloat16 autocast of the network; the Gram in fp32).
+        precision: ``"fp32"`` or ``"bf16"`` (bfloat16 network; the Gram in fp32).
+        fast: the inference-only path (BatchNorm folded, channels-last; see the module docstring);
+            ``False`` runs the straight torchvision trunk, the reference the fast path is tested against.
         progress: download / hashing progress bars.
 
     Raises:
@@ -80,7 +161,7 @@ class GramEncoder:
     """
 
     def __init__(self, model=None, *, size: int = 224, device="cpu", source: str = "pretrained", seed: int = 0,
-                 precision: str = "fp32", progress: bool = True):
+                 precision: str = "fp32", fast: bool = True, progress: bool = True):
         if precision not in PRECISIONS:
             raise ValueError(f"GramEncoder: precision must be one of {PRECISIONS}, got {precision!r}")
         self.precision = precision
@@ -96,11 +177,27 @@ class GramEncoder:
                                          model.layer1, model.layer2, model.layer3).to(self.device).eval()
         self.channels = model.layer3[-1].conv3.out_channels if hasattr(model.layer3[-1], "conv3") else 256
         self.dim = self.channels * (self.channels + 1) // 2
+        self.fast = bool(fast)
+        self._net = None  # the inference-only trunk (fast path), built on first use
+
+    def inference_trunk(self):
+        """The network the fast path runs: :func:`fold_batchnorm` of the trunk, channels-last, bf16 weights under ``"bf16"``.
+
+        Built on first use and rebuilt after :meth:`calibrate_stand_in` (which changes the statistics it folds).
+        """
+        if self._net is None:
+            net = fold_batchnorm(self.trunk).to(memory_format=torch.channels_last)
+            if self.precision == "bf16":
+                net = net.to(torch.bfloat16)
+            for p in net.parameters():
+                p.requires_grad_(False)
+            self._net = net
+        return self._net
 
     def config(self) -> dict:
         """What an index needs to rebuild the same encoder (size, weights provenance)."""
         return {"size": self.size, "model": self.info, "stand_in": self.stand_in, "description": self.description,
-                "precision": self.precision}
+                "precision": self.precision, "fast": self.fast}
 
     def _autocast(self):
         if self.precision == "bf16":
@@ -129,6 +226,7 @@ class GramEncoder:
         with torch.no_grad():
             self.trunk(x)
         self.trunk.eval()
+        self._net = None  # the folded trunk carries the old statistics
         self.info["calibrated_bn"] = len(x)
         return self
 
@@ -141,10 +239,22 @@ class GramEncoder:
         return TF.normalize(t, IMAGENET_MEAN, IMAGENET_STD)
 
     def activations(self, batch):
-        """Normalised batch N x 3 x S x S -> layer3 activations N x C x HW (float32, on device)."""
-        with torch.inference_mode(), self._autocast():
-            x = self.trunk(batch.to(self.device, non_blocking=True).float())
-        return x.float().flatten(2)
+        """Normalised batch N x 3 x S x S -> layer3 activations N x C x HW (float32, on device).
+
+        ``fast=True``: the :meth:`inference_trunk` on a channels-last input, in bf16 from start to
+        end under ``"bf16"``. ``fast=False``: the straight torchvision trunk (under bf16 autocast for
+        ``"bf16"``), as a user would write it.
+        """
+        if not self.fast:
+            with torch.inference_mode(), self._autocast():
+                x = self.trunk(batch.to(self.device, non_blocking=True).float())
+            return x.float().flatten(2)
+        net = self.inference_trunk()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        x = batch.to(self.device, non_blocking=True).to(dtype).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y = net(x)
+        return y.float().flatten(2)
 
     @staticmethod
     def gram(acts):
@@ -166,7 +276,7 @@ class GramEncoder:
         """Normalised batch -> (unit Gram triangle vectors N x C(C+1)/2, Xn N x C x HW)."""
         acts = self.activations(batch)
         xn = self.normalised(acts)
-        return triangle(xn @ xn.transpose(1, 2)), xn
+        return (triangle if self.fast else triangle_straight)(xn @ xn.transpose(1, 2)), xn
 
     def encode(self, images, *, batch_size: int = 16, progress: bool = False):
         """Images (uint8 HxWx3 arrays or paths) -> unit Gram triangle vectors N x 524,800 (float32, CPU).

@@ -42,6 +42,7 @@ the ranking is inside the measured recall.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -285,15 +286,27 @@ def _sketch(vec, mean, bucket, sign, dim_out, mean_cs=None):
     return torch.cat([c[:, None], out], dim=1)
 
 
-def _factors(xn, rank):
-    """Xn N x C x HW -> F N x C x rank (``F F^T`` = best rank-``rank`` part of Xn Xn^T) and kept energy."""
+def _factors(xn, rank, dtype=torch.float64, *, one_thread: bool = False):
+    """Xn N x C x HW -> F N x C x rank (``F F^T`` = best rank-``rank`` part of Xn Xn^T) and kept energy.
+
+    ``dtype``: the precision of the eigen-decomposition. float64 is the straight path; the fast
+    path (``GramEncoder.fast``) uses float32, whose error on the kept (largest) eigenpairs is far
+    below the fp16 the factors are stored in (``tests/test_artsearch.py`` bounds the difference).
+    ``one_thread``: run the eigen-decompositions on one thread. LAPACK's multi-threaded ``syevd``
+    on a batch of 196 x 196 matrices spends its time synchronising: on the 2-core Xeon of
+    2026-12-06 it took 110-170 CPU-ms per image on 2 threads and 1.8-2.6 on one
+    (``benchmarks/artsearch.py --only pass`` profiles it).
+    """
     # eigen-decomposition of the small HW x HW matrix Xn^T Xn (HW = 196 <= C = 1024): its
     # eigenvalues are those of Xn Xn^T and Xn V = U S, so F = Xn V_r without an SVD of Xn
-    lam, v = torch.linalg.eigh(xn.transpose(1, 2).double() @ xn.double())  # ascending
+    x = xn.to(dtype)
+    small = x.transpose(1, 2) @ x
+    with _threads(1 if one_thread else None):
+        lam, v = torch.linalg.eigh(small)  # ascending
     lam = lam.clamp_min(0).flip(-1)
     v = v.flip(-1)
     r = min(rank, lam.shape[1])
-    f = (xn.double() @ v[:, :, :r]).to(xn.dtype)
+    f = (x @ v[:, :, :r]).to(xn.dtype)
     if r < rank:
         f = torch.cat([f, f.new_zeros(f.shape[0], f.shape[1], rank - r)], dim=2)
     lam2 = lam.pow(2)
@@ -331,6 +344,19 @@ def fit_mean(corpus: Corpus, encoder: GramEncoder, *, seed: int = 0, n_fit: int 
         m += vec[torch.tensor([e == "" for e in errs], device=vec.device)].double().sum(0)
     m = m.cpu() if m.norm() > 0 else torch.ones(encoder.dim, dtype=torch.float64)
     return (m / m.norm()).float().numpy()
+
+
+@contextlib.contextmanager
+def _threads(n):
+    """Run the block on ``n`` torch threads (``None``: unchanged), restoring the count afterwards."""
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_dim: int = 1024, rank: int = 32,
@@ -397,6 +423,9 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
                 np.save(tmp, m)
         mean = torch.from_numpy(np.load(out / "mean.npy")).to(encoder.device)
         bucket, sign = (t.to(encoder.device) for t in _countsketch(encoder.dim, sketch_dim, seed))
+        fast = bool(getattr(encoder, "fast", False))
+        eigh_dtype = torch.float32 if fast else torch.float64
+        mean_cs = _countsketch_apply(mean[None], bucket, sign, sketch_dim) if fast else None
         mode = "r+" if (out / "sketch.f16").exists() else "w+"
         sk = np.memmap(out / "sketch.f16", dtype=np.float16, mode=mode, shape=(n, 1 + sketch_dim))
         fa = np.memmap(out / "factors.f16", dtype=np.float16, mode=mode, shape=(n, encoder.channels, rank))
@@ -413,8 +442,8 @@ def build_index(corpus, out_dir, *, encoder: GramEncoder | None = None, sketch_d
 
         for b, (idx, vec, xn, errs) in enumerate(iter_encoded(corpus, encoder, start=pos, batch_size=batch_size,
                                                               num_workers=nw), 1):
-            f, energy = _factors(xn, rank)
-            s = _sketch(vec, mean, bucket, sign, sketch_dim)
+            f, energy = _factors(xn, rank, eigh_dtype, one_thread=fast)
+            s = _sketch(vec, mean, bucket, sign, sketch_dim, mean_cs)
             lo, hi = idx[0], idx[-1] + 1
             good = np.array([e == "" for e in errs])
             sk[lo:hi] = s.cpu().numpy().astype(np.float16)
