@@ -10,8 +10,9 @@ The single-process build (:func:`helpers.search.index.build_index`) encodes the 
   with that mean (``build_index(..., mean=)``: resumable, atomic commits). Block boundaries are multiples of
   ``batch_size``, so every network batch holds the same images as in the single-process build;
 * **merge** concatenates the shards' row-ordered files (``sketch.f16``, ``factors.f16``, ``ok.u8``,
-  ``energy.f32``, raw arrays without headers) into ``INDEX`` and lets ``build_index`` finish it (items table,
-  ``complete``); notebook 07, run next, finds the index complete with its own settings and loads it.
+  ``energy.f32``, raw arrays without headers) and item tables into ``INDEX`` and marks it complete with the plan's
+  settings (no network runs); notebook 07, run next, finds the index complete with its own settings and loads it
+  (:func:`verify` then checks that it did, and did not rebuild it).
 
 The merged arrays equal the single-process index byte for byte (``tests/test_slurm.py``).
 """
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import helpers
 from helpers import io, paths, profiles
@@ -148,9 +150,11 @@ def run_shard(p: dict, *, shard: int, n_shards: int) -> dict:
 
 
 def merge(p: dict, *, n_shards: int) -> None:
-    """Assemble ``INDEX`` from the shards' folders (atomic writes), then let ``build_index`` complete it.
+    """Assemble ``INDEX`` from the shards' folders (atomic writes); no network runs.
 
-    Does nothing when ``INDEX`` already holds the complete index of these settings.
+    The arrays are the shards' row-ordered files concatenated, ``items.parquet`` their item tables in row order,
+    ``mean.npy`` the plan's and ``meta.json`` the plan's settings (which every shard checked against its own)
+    marked complete, written last. Does nothing when ``INDEX`` already holds the complete index of these settings.
 
     Raises:
         SystemExit: a shard's folder is missing or incomplete, or ``INDEX`` holds an index of other settings
@@ -158,9 +162,13 @@ def merge(p: dict, *, n_shards: int) -> None:
 
     Used in: no notebook; by :func:`helpers.cluster.run_task` (the notebook job of ``pipeline submit 07``).
     """
-    cfg, corpus, encoder, out, settings = _open(p, make_demo=False)
+    cfg = profiles.resolve("07", p["PROFILE"], rebuild=p["REBUILD"])
+    out = Path(p["INDEX"] or paths.results(p["PROFILE"]) / "artsearch-index")
     d = shards_dir(out)
-    plan = _plan(d, settings, n_shards)
+    plan = io.load_json(d / "plan.json") if (d / "plan.json").exists() else None
+    if plan is None or plan["n_shards"] != n_shards:
+        raise SystemExit(f"{d}: no shard plan for {n_shards} shards; submit again (its prepare job writes the plan)")
+    settings, n = plan["settings"], plan["n"]
     meta = io.load_json(out / "meta.json") if (out / "meta.json").exists() else None
     if meta is not None and {k: meta.get(k) for k in settings} == settings and meta.get("complete"):
         print(f"merge 07: {paths.display(out)} already holds the complete index", flush=True)
@@ -174,24 +182,27 @@ def merge(p: dict, *, n_shards: int) -> None:
             continue
         folder = d / f"shard-{k:04d}-of-{n_shards:04d}"
         m = io.load_json(folder / "meta.json") if (folder / "meta.json").exists() else {}
-        if not m.get("complete") or m.get("n") != hi - lo:
-            raise SystemExit(f"merge 07: shard {k} ({paths.display(folder)}) is missing or incomplete; submit again")
+        if not m.get("complete") or m.get("n") != hi - lo or m.get("encoder") != settings["encoder"]:
+            raise SystemExit(f"merge 07: shard {k} ({paths.display(folder)}) is missing, incomplete or of other "
+                             "settings; submit again")
         parts.append(folder)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").unlink(missing_ok=True)  # an index of other settings stops being one before its files change
     for name in ARRAYS:
         with io.atomic_path(out / name) as tmp, open(tmp, "wb") as dst:
             for folder in parts:
                 with open(folder / name, "rb") as src:
                     shutil.copyfileobj(src, dst, 16 << 20)
+    items = pd.concat([pd.read_parquet(f / "items.parquet") for f in parts], ignore_index=True)
+    if len(items) != n:
+        raise SystemExit(f"merge 07: the shards hold {len(items)} items, the plan {n}")
+    io.save_table(items, out / "items.parquet")
     with io.atomic_path(out / "mean.npy", suffix=".npy") as tmp:
         np.save(tmp, np.load(d / "mean.npy"))
-    io.save_json({**settings, "position": len(corpus), "complete": False,
+    io.save_json({**settings, "position": n, "complete": True,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "merged_from": {"folder": paths.display(d), "n_shards": n_shards}}, out / "meta.json")
-    index.build_index(corpus, out, encoder=encoder, sketch_dim=p["SKETCH_DIM"], rank=p["RANK"], seed=p["SEED"],
-                      n_fit=N_FIT, batch_size=cfg.batch_size, num_workers=p["NUM_WORKERS"], overwrite=False,
-                      progress=False, mean=np.load(d / "mean.npy"))
-    print(f"merge 07: {len(parts)} shards -> {paths.display(out)} ({len(corpus)} artworks)", flush=True)
+    print(f"merge 07: {len(parts)} shards -> {paths.display(out)} ({n} artworks)", flush=True)
 
 
 def verify(p: dict, *, n_shards: int) -> None:
