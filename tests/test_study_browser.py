@@ -158,3 +158,28 @@ def test_server_killed_and_restarted_mid_session_loses_no_trial(preloaded, tmp_p
         driver.quit()
         srv.stop()
     check_complete(srv.db, pid, man)
+
+
+def test_without_an_id_the_next_person_at_the_same_computer_is_a_new_participant(exported, tmp_path):
+    root, exp, man = exported
+    with server.Process(exp, tmp_path / "study.sqlite") as srv:
+        driver = browser.chromium(tmp_path / "dl")
+        try:
+            driver.get(srv.url + "index.html")  # no participant id in the URL: the page draws one and keeps it
+            for _ in range(50):
+                first = driver.execute_script("return window.NA_STATE && window.NA_STATE.participant") or ""
+                if first:
+                    break
+                time.sleep(0.1)
+            browser.play(driver, srv.url, participant=first, responses=respond, stop_after=2, navigate=False)
+            driver.refresh()  # a reload mid-session keeps the drawn id
+            time.sleep(1.0)
+            assert driver.execute_script("return window.NA_STATE.participant") == first
+            browser.play(driver, srv.url, participant=first, responses=respond, navigate=False)
+            driver.get(srv.url + "index.html")  # the next person
+            time.sleep(1.0)
+            second = driver.execute_script("return window.NA_STATE.participant")
+            assert second and second != first
+        finally:
+            driver.quit()
+        check_complete(srv.db, first, man)

@@ -304,7 +304,8 @@
     const get = (name) => params.get(name) || (extra && extra[name]) || "";
     let participant = get(C.participant_param) || get("PROLIFIC_PID");
     if (!participant && TARGET === "jatos" && window.jatos) participant = `jatos-${jatos.studyResultId}`;
-    if (!participant) {  // a random id, kept so that a reload is the same participant
+    const randomId = !participant;
+    if (!participant) {  // a random id, kept so that a reload is the same participant (until the session ends)
       participant = lsGet(`${PREFIX}:participant`) || "";
       if (!participant) {
         const r = new Uint32Array(2);
@@ -469,6 +470,10 @@
                                                    csv: csv, trials: rows }) })
           .then((r) => { postStatus.textContent = r.ok ? C.post_ok_text : `${C.post_failed_text} (HTTP ${r.status})`; })
           .catch((e) => { postStatus.textContent = `${C.post_failed_text} (${e})`; });
+      }
+      // the next person at this computer is a new participant (a reload of this end page shows it again)
+      if (randomId && (saved || !collector.sends)) {
+        try { if (LS) LS.removeItem(`${PREFIX}:participant`); } catch (e) { /* nothing kept */ }
       }
       window.NA_SAVED = saved;
       window.NA_FINISHED = true;
