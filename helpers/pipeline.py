@@ -100,6 +100,9 @@ def run(profile: str = "smoke", *, only=None, start=None, paper=None, parameters
     note = notebook_parameters.not_declared_note(todo, routed, parameters or {})
     if note:
         print(f"-p: {note}", flush=True)
+    if "RATINGS" in (parameters or {}) and any(nb[:2] > "04" for nb in todo):  # e.g. --from 03: all of Paper 2 too
+        print("-p RATINGS: only notebooks 03-04 read ratings; to analyse yours alone: python -m helpers.pipeline "
+              "analyse RATINGS PARTICIPANTS (make analyse)", flush=True)
     # imported here: papermill takes 2.8 s to import (measured), and `list` / `docs` / a refused -p do not need it
     import papermill as pm
 

@@ -370,3 +370,14 @@ def test_the_ipc_kernel_shuts_down_without_an_interrupt_and_leaves_no_sockets():
     signals, folder = asyncio.run(go())
     assert signals == [(signal.SIGINT, False)], signals  # none at shutdown
     assert not os.path.exists(folder)
+
+
+def test_ratings_with_paper_2_notebooks_point_at_analyse(tmp_path, no_kernel, capsys):
+    (tmp_path / "r.csv").write_text("participant,layer,seed,arousal,valence\np1,conv2d0,0,10,50\n")
+    (tmp_path / "p.csv").write_text("participant,attitude,self_esteem\np1,neutral,3\n")
+    with pytest.raises(AssertionError, match="a kernel was started"):  # the README's old `--from 03`
+        pipeline.run("smoke", start="03", check_inputs=False,
+                     parameters={"RATINGS": str(tmp_path / "r.csv"), "PARTICIPANTS": str(tmp_path / "p.csv")})
+    out = capsys.readouterr().out
+    assert "only notebooks 03-04 read ratings; to analyse yours alone: python -m helpers.pipeline analyse" in out
+    assert "RATINGS, PARTICIPANTS go to 03 only (04, 05, 06, 07, 08 do not declare them)" in out
