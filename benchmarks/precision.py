@@ -66,16 +66,18 @@ MARGIN = 0.2  # TOST margin in between-seed sd (issue 22)
 ALPHA = 0.05
 
 
-def setup(out: Path, weights=None):
-    """(model, weights label, start images {seed: (img, label)}) for the run."""
+def setup(out: Path, weights=None, *, load=True):
+    """(model or None, weights label) for the run (``load=False``: the measuring stage needs no network)."""
     out.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("NA_WEIGHTS_ALEXNET"):
+        os.environ["NA_WEIGHTS_ALEXNET"] = str(rehearsal.write_alexnet(out / "weights"))
+    if not load:
+        return None, (f"real weights {Path(weights).name}" if weights else "STAND-IN weights")
     if weights:
         model, label = graphdef.from_file(weights), f"real weights {Path(weights).name}"
     else:
         pb = rehearsal.write_inception5h_graph(out / "weights" / "tensorflow_inception_graph.pb", seed=0)
         model, label = graphdef.from_file(pb), "STAND-IN weights (rehearsal tensorflow_inception_graph.pb, seed 0)"
-    if not os.environ.get("NA_WEIGHTS_ALEXNET"):
-        os.environ["NA_WEIGHTS_ALEXNET"] = str(rehearsal.write_alexnet(out / "weights"))
     return model, label
 
 
@@ -94,7 +96,8 @@ def image_path(out, way, layer, seed, r):
 
 
 def jobs(args):
-    return [(w, layer, s) for layer in args.layers for s in args.seeds for w in WAYS][args.shard::args.n_shards]
+    """(way, layer, seed) of this shard, seed-major: an interrupted run leaves whole seeds (every layer, every way)."""
+    return [(w, layer, s) for s in args.seeds for layer in args.layers for w in WAYS][args.shard::args.n_shards]
 
 
 def dream_all(args, model, start):
@@ -128,14 +131,14 @@ def measure_all(args):
     from helpers.measures import aesthetics_cnn, table
 
     cnn = aesthetics_cnn.alexnet_conv1(progress=False)
-    todo = []
+    finals, checks = [], []  # every final render first (the table), then the settling checkpoints
     for way, layer, seed in jobs(args):
-        rs = [args.renders] + ([r for r in args.checkpoints if r < args.renders] if seed in args.settle_seeds else [])
-        for r in rs:
+        for r in [args.renders] + ([r for r in args.checkpoints if r < args.renders] if seed in args.settle_seeds else []):
             p = image_path(args.out, way, layer, seed, r)
             j = p.with_suffix(".json")
             if p.exists() and not j.exists():
-                todo.append((p, j))
+                (finals if r == args.renders else checks).append((p, j))
+    todo = finals + checks
     for i, (p, j) in enumerate(todo):
         t0 = time.perf_counter()
         row = table.measure(io.read_image(p), measures=MEASURE_GROUPS[:-1] + (("aesthetics", {"cnn": cnn}),))
@@ -368,7 +371,7 @@ def main(argv=None):
     if not 0 <= args.shard < args.n_shards:
         raise SystemExit(f"--shard must be in 0..{args.n_shards - 1}, got {args.shard}")
     args.out = args.out or OUT / f"{args.size}px-{args.octaves}oct-{args.renders}r"
-    model, weights_label = setup(args.out, args.weights)
+    model, weights_label = setup(args.out, args.weights, load=args.stage != "measure")
     start, start_note = starts(args.seeds, args.size)
     print(f"precision benchmark: {args.size} px, {args.octaves} octaves, {args.renders} renders, layers {args.layers}, "
           f"seeds {args.seeds}, shard {args.shard}/{args.n_shards}; {weights_label}; {start_note}; out {args.out}",
