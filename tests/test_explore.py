@@ -179,9 +179,13 @@ def test_biggan_and_block_explorers_static_figures(biggan_stand_in):
     fig = explorers.biggan_explorer(biggan_stand_in, class_id=967, seed=1, interactive=False)
     assert "espresso (967)" in fig.axes[0].get_title() and "seed 1" in fig.axes[0].get_title()
     assert any("STAND-IN" in t.get_text() for t in fig.texts)
-    fig = explorers.block_explorer(biggan_stand_in, classes=[832, 967], block="B13", seed=2, interactive=False)
+    e = explorers.block_explorer(biggan_stand_in, classes=[832, 967], block="B13", seed=2, interactive=True)
+    fig = e.figure
     assert "B13 redrawn (Eq. 4), seed 2" in fig.axes[0].get_title() and fig.axes[1].get_title() == "original network"
     assert not np.array_equal(_pixels(fig, 0), _pixels(fig, 1))
+    e.set(block="B12")
+    assert not np.array_equal(_pixels(e.figure, 0), _pixels(fig, 0)), "another block must give another image"
+    np.testing.assert_array_equal(_pixels(e.figure, 1), _pixels(fig, 1))  # the original, made once
 
 
 # --- notebook 07 ----------------------------------------------------------------------------------

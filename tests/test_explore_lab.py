@@ -9,11 +9,11 @@ console must show no JavaScript error. Needs Debian's ``chromium`` and ``chromiu
 """
 from __future__ import annotations
 
-import hashlib
+import base64
+import io
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +22,9 @@ import time
 import urllib.request
 
 import nbformat
+import numpy as np
 import pytest
+from PIL import Image
 
 from helpers import paths
 from helpers.study import browser
@@ -32,8 +34,9 @@ pytestmark = pytest.mark.browser
 SMOKE = 'PROFILE = "smoke"  # injected by the test, as papermill injects parameters\n'
 
 
-def _notebook(number: str, ids, extra=()):
-    """The real notebook's cells ``ids`` (in order; a string not an id is a new code cell) + its explorer cell."""
+def _cells(number: str, ids) -> list:
+    """Notebook ``number``'s cells ``ids`` (in order; a string that is no id becomes a new code cell), the smoke
+    profile injected after its parameters cell, then its explorer cell (tagged ``explorer`` and ``nb<number>``)."""
     src = next(paths.notebooks().glob(f"{number}-*.ipynb"))
     nb = nbformat.read(src, as_version=4)
     by_id = {c.id: c for c in nb.cells}
@@ -41,22 +44,29 @@ def _notebook(number: str, ids, extra=()):
     assert len(explorer) == 1, f"{src.name}: expected one cell tagged 'explorer', found {len(explorer)}"
     cells = []
     for i in ids:
-        cells.append(by_id[i] if i in by_id else nbformat.v4.new_code_cell(i))
+        assert i in by_id or not i.isdigit(), f"{src.name} has no cell with id {i!r}: update this test's cell list"
+        cells.append(nbformat.v4.new_code_cell(by_id[i].source if i in by_id else i))
         if i in by_id and "parameters" in by_id[i].metadata.get("tags", []):
             cells.append(nbformat.v4.new_code_cell(SMOKE))
-    out = nbformat.v4.new_notebook(metadata=nb.metadata)
-    out.cells = [nbformat.v4.new_code_cell(c.source) if c.cell_type == "code" else c for c in cells + list(extra) + explorer]
-    return out
+    return cells + [nbformat.v4.new_code_cell(explorer[0].source, metadata={"tags": ["explorer", f"nb{number}"]})]
+
+
+def _notebook(*parts):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [c for number, ids in parts for c in _cells(number, ids)]
+    return nb
 
 
 NOTEBOOKS = {
     # notebook 01: imports, parameters, settings, the stand-in model; OUT is made by the (left out) job cell
-    "nb01.ipynb": lambda: _notebook("01", ["1", "2", "3", "6", 'OUT = paths.results(PROFILE) / "dream"']),
-    # notebook 05: imports, parameters, settings, device, the stand-in BigGAN
-    "nb05.ipynb": lambda: _notebook("05", ["1", "2", "3", "4", "6"]),
+    "nb01.ipynb": lambda: _notebook(("01", ["1", "2", "3", "6", 'OUT = paths.results(PROFILE) / "dream"'])),
+    # notebook 05: imports, parameters, settings, device, the stand-in BigGAN; then notebook 06's imports, parameters
+    # and settings, whose explorer uses the same BigGAN (loading it takes longer than anything else here)
+    "nb05.ipynb": lambda: _notebook(("05", ["1", "2", "3", "4", "6"]), ("06", ["1", "2", "3"])),
     # notebook 07: the demo corpus, the stand-in encoder, the index, demo queries and their search
-    "nb07.ipynb": lambda: _notebook("07", ["1", "2", "3", "5", "7", "9", "11", "15", "16",
-                                           "best, notes = found, paper2.nearest_notes(encoder, corpus, queries)"]),
+    "nb07.ipynb": lambda: _notebook(("07", ["1", "2", "3", "5", "7", "9", "11", "15", "16",
+                                            "best, notes = found, paper2.nearest_notes(encoder, corpus, queries)"])),
 }
 
 
@@ -160,15 +170,39 @@ return {status: k ? k.status : 'none', counts: code.map(c => c.model.executionCo
                                       .map(o => o.ename + ': ' + o.evalue + '\\n' + (o.traceback || []).join('\\n')))};
 """
 
-LAST_IMAGE = """
-const cells = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell');
-const imgs = cells.length ? cells[cells.length - 1].querySelectorAll('.widget-output img') : [];
-return imgs.length ? imgs[imgs.length - 1].src : null;
+CELL = """
+const w = window.jupyterapp.shell.currentWidget;
+const cell = w.content.widgets.find(c => (c.model.getMetadata('tags') || []).includes(arguments[0]));
+return cell ? cell.node : null;
 """
 
 
-def _open_and_run_all(driver, url, token, name, *, timeout_s=240):
-    """Open ``name`` in Lab, run all cells, wait for the kernel; return the explorer's first image (its src)."""
+def _image(driver, tag):
+    """The src of the image in the output of the explorer cell tagged ``tag`` (None while there is none)."""
+    cell = driver.execute_script(CELL, tag)
+    if cell is None:
+        return None
+    from selenium.webdriver.common.by import By
+
+    imgs = cell.find_elements(By.CSS_SELECTOR, ".widget-output img")
+    return imgs[-1].get_attribute("src") if imgs else None
+
+
+def _wait_image(driver, tag, *, until, timeout_s, what):
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            last = _image(driver, tag)
+        except Exception as exc:  # the output is being redrawn
+            last = repr(exc)
+        if until(last):
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last: {str(last)[:300]}")
+
+
+def _open_and_run_all(driver, url, token, name, *, timeout_s=300):
+    """Open ``name`` in Lab, run all cells and wait until every one has run without an error."""
     if "/lab" not in driver.current_url:
         driver.get(f"{url}/lab/tree/{name}?token={token}")
     else:
@@ -181,32 +215,39 @@ def _open_and_run_all(driver, url, token, name, *, timeout_s=240):
                   until=lambda s: bool(s) and (s["errors"] or (s["status"] == "idle" and all(c is not None for c in s["counts"]))),
                   timeout_s=timeout_s, what=f"{name}: every cell run")
     assert not state["errors"], f"{name}: a cell failed in JupyterLab:\n" + "\n".join(state["errors"])[-4000:]
-    return _wait(driver, LAST_IMAGE, until=bool, timeout_s=60, what=f"{name}: the explorer's image")
 
 
-def _changed(driver, before, what, timeout_s=120):
-    after = _wait(driver, LAST_IMAGE, until=lambda s: bool(s) and s != before, timeout_s=timeout_s, what=what)
-    return hashlib.sha256(after.encode()).hexdigest()
+def _first_image(driver, tag):
+    return _wait_image(driver, tag, until=bool, timeout_s=60, what=f"{tag}: the explorer's image")
 
 
-def _last_cell(driver):
-    from selenium.webdriver.common.by import By
+def _band(src: str) -> np.ndarray:
+    """The middle fifth (by height) of a data-URL PNG: the pictures, below every title."""
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+    h = img.shape[0]
+    return img[2 * h // 5: 3 * h // 5]
 
-    return driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")[-1]
+
+def _changed(driver, tag, before, what, timeout_s=120):
+    """Wait for a new image in the explorer cell tagged ``tag``; its pictures (not only its titles) must differ."""
+    after = _wait_image(driver, tag, until=lambda s: bool(s) and s != before, timeout_s=timeout_s, what=what)
+    a, b = _band(before), _band(after)
+    assert a.shape != b.shape or not np.array_equal(a, b), f"{what}: only the titles changed, not the picture"
+    return after
 
 
-def _pick(driver, label, text):
-    """Choose ``text`` in the explorer's dropdown whose label is ``label``, as a person would."""
+def _pick(driver, tag, label, text):
+    """Choose ``text`` in the dropdown labelled ``label`` of the explorer cell tagged ``tag``, as a person would."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    for box in _last_cell(driver).find_elements(By.CSS_SELECTOR, ".widget-dropdown"):
+    for box in driver.execute_script(CELL, tag).find_elements(By.CSS_SELECTOR, ".widget-dropdown"):
         if box.find_element(By.CSS_SELECTOR, "label").text.strip() == label:
             el = box.find_element(By.CSS_SELECTOR, "select")
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
             Select(el).select_by_visible_text(text)
             return
-    raise AssertionError(f"no dropdown labelled {label!r}")
+    raise AssertionError(f"{tag}: no dropdown labelled {label!r}")
 
 
 def _js_errors(driver) -> list[str]:
@@ -221,37 +262,47 @@ def test_explorers_redraw_in_jupyterlab_without_javascript_errors(lab):
     errors = []
 
     # 01: pick a layer -> a new dream
-    first = _open_and_run_all(driver, url, token, "nb01.ipynb")
-    _pick(driver, "layer", "conv2d0")
-    _changed(driver, first, "nb01: a new dream after picking another layer")
+    _open_and_run_all(driver, url, token, "nb01.ipynb")
+    first = _first_image(driver, "nb01")
+    _pick(driver, "nb01", "layer", "conv2d0")
+    _changed(driver, "nb01", first, "nb01: a new dream after picking another layer")
     errors += _js_errors(driver)
 
     # 05: move the seed slider with the keyboard -> a new image; "keep" saves the panel and its JSON
-    first = _open_and_run_all(driver, url, token, "nb05.ipynb")
-    sliders = [s for s in _last_cell(driver).find_elements(By.CSS_SELECTOR, ".widget-slider")
+    _open_and_run_all(driver, url, token, "nb05.ipynb")
+    first = _first_image(driver, "nb05")
+    cell = driver.execute_script(CELL, "nb05")
+    sliders = [s for s in cell.find_elements(By.CSS_SELECTOR, ".widget-slider")
                if s.find_element(By.CSS_SELECTOR, "label").text.strip() == "network seed"]
-    assert sliders, "no slider labelled 'network seed'"
+    assert sliders, "nb05: no slider labelled 'network seed'"
     handle = sliders[0].find_element(By.CSS_SELECTOR, ".noUi-handle")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)
     handle.click()
     handle.send_keys(Keys.ARROW_RIGHT)
-    _changed(driver, first, "nb05: a new image after moving the seed slider")
-    keep = next(b for b in _last_cell(driver).find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "keep")
-    keep.click()
-    _wait(driver, "return document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)').innerText",
-          until=lambda t: bool(t) and "kept" in t, timeout_s=120, what="nb05: the keep button's message")
+    _changed(driver, "nb05", first, "nb05: a new image after moving the seed slider")
+    next(b for b in cell.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "keep").click()
+    deadline = time.monotonic() + 120
+    while "kept" not in cell.text and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "kept" in cell.text, f"nb05: no message after keep: {cell.text[-500:]}"
     meta = paths.figures("smoke") / "p2-fig03-favourites.json"
     kept = json.loads(meta.read_text())["favourites"]
     assert [(k["class_id"], k["network_seed"]) for k in kept][-1] == (832, 1), kept
     assert meta.with_suffix(".png").exists()
+
+    # 06 (same kernel and BigGAN): pick another block -> a new image
+    first = _first_image(driver, "nb06")
+    _pick(driver, "nb06", "block", "B1")
+    _changed(driver, "nb06", first, "nb06: a new image after picking block B1")
     errors += _js_errors(driver)
 
     # 07: pick another generated image -> its paintings
-    first = _open_and_run_all(driver, url, token, "nb07.ipynb")
-    options = _last_cell(driver).find_elements(By.CSS_SELECTOR, ".widget-dropdown select option")
-    assert len(options) > 1, "one query only: nothing to pick"
-    _pick(driver, "generated image", options[1].text)
-    _changed(driver, first, "nb07: the paintings of another generated image")
+    _open_and_run_all(driver, url, token, "nb07.ipynb")
+    first = _first_image(driver, "nb07")
+    options = driver.execute_script(CELL, "nb07").find_elements(By.CSS_SELECTOR, ".widget-dropdown select option")
+    assert len(options) > 1, "nb07: one query only, nothing to pick"
+    _pick(driver, "nb07", "generated image", options[1].text)
+    _changed(driver, "nb07", first, "nb07: the paintings of another generated image")
     errors += _js_errors(driver)
 
     assert not errors, "JavaScript errors in the browser console:\n" + "\n".join(errors)
