@@ -67,7 +67,7 @@ ArtBench-10, whose own loader publishes md5 sums (:data:`helpers.sources.CIFAR_P
 
 
 def _bar(total, desc, enable):
-    from tqdm.auto import tqdm
+    from helpers.progress import tqdm
 
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not enable, leave=False)
 

@@ -107,6 +107,25 @@ def strict_json(obj):
     return obj
 
 
+def rounded(obj, digits: int = 3):
+    """A copy of a JSON-like object (dicts, lists, numbers) with every float rounded to ``digits`` significant digits.
+
+    For showing key numbers in a notebook; the saved file keeps every digit. Integers, strings, booleans and
+    ``None`` pass unchanged; NumPy scalars count as the Python numbers they hold.
+
+    Used in: notebook 03 (p1-key-numbers.json).
+    """
+    if isinstance(obj, dict):
+        return {k: rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(rounded(v, digits) for v in obj)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and math.isfinite(obj) and obj != 0:
+        return round(obj, max(0, digits - 1 - int(math.floor(math.log10(abs(obj))))))
+    return obj
+
+
 def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()

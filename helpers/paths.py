@@ -113,14 +113,31 @@ def data(*, create: bool = True) -> Path:
     return path
 
 
+DISPLAY_VARS = ("NA_RESULTS_DIR", "NA_FIGURES_DIR", "NA_BUILD_DIR", "NA_CACHE_DIR", "NA_DATA_DIR")
+
+
 def display(path) -> str:
-    """``path`` relative to the repository root when it lies inside it (for printed output and indexes), else as is.
+    """``path`` for printed output and indexes, never a machine's absolute path where a shorter one says the same.
+
+    Relative to the repository root when it lies inside it; else ``$NA_RESULTS_DIR/...`` (and likewise for the
+    other folders of :data:`DISPLAY_VARS`) when it lies in a folder moved by that variable; else ``~/...`` in
+    the home folder; else as is.
 
     Used in: notebook 00 (setup-check.json); notebook 03 (Figure 6, Figure 7, Figure 8, Figure 9, Table 1);
         notebook 04 (Figure 10, Figure 11, Figure 12, Figure 13, 6 more outputs).
     """
-    p = Path(path)
+    p = Path(path).expanduser()
+    full = p.resolve()
+    bases = [(root().resolve(), None)]
+    bases += [(Path(os.environ[v]).expanduser().resolve(), f"${v}") for v in DISPLAY_VARS if os.environ.get(v)]
     try:
-        return str(p.resolve().relative_to(root().resolve()))
-    except ValueError:
-        return str(p)
+        bases.append((Path.home().resolve(), "~"))
+    except RuntimeError:  # no home folder
+        pass
+    for base, name in bases:
+        try:
+            rel = full.relative_to(base)
+        except ValueError:
+            continue
+        return str(rel) if name is None else str(Path(name) / rel)
+    return str(p)

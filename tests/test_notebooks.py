@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,88 @@ def test_smoke_feature_table_has_no_failed_measure_group(smoke_run):
     assert (feats["status"] == "ok").all()
     empty = [c for c in feats.columns if feats[c].isna().all() and c not in ("error", "fourier_slope_mather")]
     assert not empty, f"columns empty for every image: {empty}"
+
+
+# --- what a reader of an executed notebook sees (issue 24, section 4) -----------------------------------------
+_TQDM_FALLBACK = re.compile(r"\d+%\|")  # tqdm's text bar ("  0%|          | 0/144"), frozen in a saved notebook
+
+
+def _absolute_markers() -> list[str]:
+    """Strings that only a machine-specific absolute path contains: the repository, the home folder, the test
+    session's folders (where a user's NA_* folders would be), and a pathlib repr."""
+    marks = {str(paths.root().resolve()) + "/", str(Path.home().resolve()) + "/", "PosixPath(", "WindowsPath("}
+    marks |= {str(Path(os.environ[v]).resolve()) for v in paths.DISPLAY_VARS if os.environ.get(v)}
+    return sorted(marks)
+
+
+def output_problems(nb_path) -> list[str]:
+    """Everything in an executed notebook's outputs that a reader should not see, one line each.
+
+    Tracebacks; anything on stderr (warnings, kernel noise); machine-specific absolute paths; tqdm's text
+    fallback of a widget bar; the same image shown twice.
+    """
+    import hashlib
+
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    marks, seen, problems = _absolute_markers(), {}, []
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for n, cell in enumerate(code_cells, 1):
+        where = f"code cell {n} ({cell.source.splitlines()[0][:60] if cell.source else ''!r})"
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type")
+            if kind == "error":
+                problems.append(f"{where}: traceback {out.get('ename')}: {str(out.get('evalue'))[:120]}")
+                continue
+            if kind == "stream":
+                texts = [out.get("text", "")]
+                if out.get("name") == "stderr":
+                    problems.append(f"{where}: stderr {out.get('text', '')[:160]!r}")
+            else:
+                data = out.get("data", {})
+                texts = [v if isinstance(v, str) else "".join(v) for k, v in data.items() if k.startswith("text/")]
+                for k, v in data.items():
+                    if k.startswith("image/"):
+                        digest = hashlib.sha1(("".join(v) if isinstance(v, list) else str(v)).encode()).hexdigest()
+                        if digest in seen:
+                            problems.append(f"{where}: the image of {seen[digest]} is shown again")
+                        seen.setdefault(digest, where)
+            for text in texts:
+                problems += [f"{where}: absolute path {m!r} in {text[max(0, text.find(m) - 40):text.find(m) + 80]!r}"
+                             for m in marks if m in text]
+                if _TQDM_FALLBACK.search(text) or "\r" in text:
+                    problems.append(f"{where}: a progress bar's text fallback {text[:80]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("notebook", registry.notebooks())
+def test_executed_notebook_shows_no_traceback_warning_path_or_duplicate(smoke_run, notebook):
+    entries, error = smoke_run
+    assert entries.get(notebook, {}).get("status") == "ok", f"{notebook} did not run: {error}"
+    problems = output_problems(paths.build("smoke") / notebook)
+    assert not problems, f"{notebook}:\n" + "\n".join(problems)
+
+
+def test_the_output_check_catches_what_it_looks_for(tmp_path):
+    """The checker above, on a notebook made to have every problem once."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    img = {"image/png": "iVBORw0KGgo="}
+    nb.cells = [nbformat.v4.new_code_cell("a", outputs=[
+        nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[]),
+        nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": f"PosixPath('{paths.root()}/x')"}, execution_count=1),
+        nbformat.v4.new_output("stream", name="stdout", text="dream:   0%|          | 0/144\n"),
+        nbformat.v4.new_output("display_data", data=img), nbformat.v4.new_output("display_data", data=img)])]
+    nbformat.write(nb, tmp_path / "bad.ipynb")
+    got = "\n".join(output_problems(tmp_path / "bad.ipynb"))
+    for what in ("traceback ValueError", "stderr", "absolute path", "PosixPath(", "text fallback", "shown again"):
+        assert what in got, what
+    clean = nbformat.v4.new_notebook()
+    clean.cells = [nbformat.v4.new_code_cell("b", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="dream: 144/144 img in 00:41\nsaved figures/smoke/a.png\n"),
+        nbformat.v4.new_output("display_data", data=img)])]
+    nbformat.write(clean, tmp_path / "clean.ipynb")
+    assert output_problems(tmp_path / "clean.ipynb") == []

@@ -19,7 +19,7 @@ import seaborn as sns
 from IPython.display import HTML
 from PIL import Image
 
-from helpers import io, paths
+from helpers import io, paths, profiles, progress
 
 STYLE_FILE = Path(__file__).with_name("na.mplstyle")
 
@@ -28,6 +28,26 @@ STAND_IN = "STAND-IN: random-initialised weights, not the pretrained network"
 
 
 SIMULATED = "SIMULATED RATINGS: synthetic data, not the study's participants"
+
+
+TEST_NAMES = {  # helpers.study.effects.layer_tests(test=...) and group_tests' "test" column, in words
+    "wilcoxon": "Wilcoxon signed-rank", "t": "one-sample t-test", "paired": "paired Wilcoxon signed-rank",
+    "pooled": "Mann-Whitney U on pooled ratings"}
+
+
+CORRECTION_NAMES = {  # statsmodels.stats.multitest.multipletests method names, in words
+    "fdr_bh": "Benjamini-Hochberg FDR", "fdr_by": "Benjamini-Yekutieli FDR", "fdr_tsbh": "two-stage Benjamini-Hochberg FDR",
+    "fdr_tsbky": "two-stage Benjamini-Krieger-Yekutieli FDR", "bonferroni": "Bonferroni", "holm": "Holm",
+    "holm-sidak": "Holm-Sidak", "sidak": "Sidak", "simes-hochberg": "Simes-Hochberg", "hommel": "Hommel",
+    "none": "no correction"}
+
+
+def in_words(name, table: dict) -> str:
+    """``table[name]`` (a code name in words, e.g. :data:`CORRECTION_NAMES`), or ``name`` itself when unknown.
+
+    Used in: notebook 04 (Figure 10, Supplementary S13) through :func:`helpers.figures.paper1.layer_boxplots`.
+    """
+    return table.get(str(name), str(name))
 
 
 def use_style() -> None:
@@ -137,11 +157,32 @@ def image_grid(images, *, row_labels=None, col_labels=None, title=None, cell_siz
     return fig
 
 
+def link_from_notebook(path, *, frontend: bool | None = None) -> str:
+    """A relative link to ``path`` that works where the notebook showing it is read.
+
+    Opened in JupyterLab (a live frontend) the notebook is the one in ``notebooks/``, the kernel's
+    working folder. Run headless (the pipeline, papermill) the notebook is saved to
+    ``build/<profile>/``, two folders deep, so a link relative to ``notebooks/`` (``../figures/...``)
+    would be broken there: the link is made relative to the build folder of the figure's profile
+    (``figures/<profile>/name.png`` -> ``build/<profile>/``).
+
+    Used in: notebook 01 (p1-dream-contact-sheet.png) through :func:`helpers.figures.base.preview`.
+    """
+    path = Path(path).resolve()
+    frontend = progress.has_frontend() if frontend is None else frontend
+    start = Path(os.getcwd())
+    if not frontend and path.parent.name in profiles.PROFILES:
+        start = paths.build(path.parent.name, create=False)
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
 def preview(path, *, max_px: int = 1000, quality: int = 85):
     """A downsampled inline preview of a saved figure, with a link to the full-size file.
 
     Executed notebooks then carry a ~100 kB JPEG instead of the full figure (the paper's contact
     sheet is several MB). Returns an ``IPython.display.HTML`` object (display it as a cell's value).
+    The link works from ``notebooks/`` in JupyterLab and from ``build/<profile>/`` in an executed
+    notebook (:func:`link_from_notebook`).
 
     Used in: notebook 01.
     """
@@ -152,11 +193,8 @@ def preview(path, *, max_px: int = 1000, quality: int = 85):
     buf = _io.BytesIO()
     im.save(buf, format="JPEG", quality=quality)
     data = base64.b64encode(buf.getvalue()).decode()
-    try:
-        shown = path.resolve().relative_to(paths.root().resolve())
-    except ValueError:
-        shown = path
-    href = os.path.relpath(path, os.getcwd())
+    shown = paths.display(path)  # relative to the repository (or ~/...): no machine's absolute path in the output
+    href = link_from_notebook(path)
     return HTML(f'<img src="data:image/jpeg;base64,{data}" style="max-width:100%" '
-                f'alt="preview of {shown.name}"/><br/><a href="{href}">{shown}</a> '
+                f'alt="preview of {path.name}"/><br/><a href="{href}">{shown}</a> '
                 f'(full size {full[0]}x{full[1]} px, {path.stat().st_size / 1e6:.1f} MB; preview {im.size[0]}x{im.size[1]} px)')

@@ -68,31 +68,53 @@ def contact_sheet(manifest, out_dir, *, seed: int = 0, n_cols: int = 12, notes=(
     return fig
 
 
-def dream_progress(progress: dict, *, notes=()):
+def _and(items) -> str:
+    """``[1, 2, 5]`` -> ``"1, 2 and 5"``."""
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def dream_progress(progress: dict, *, notes=(), cell: float = 1.6, fontsize: float = 7.0):
     """One image across renders (top row) and the octave stack of the final image (bottom row).
+
+    Each row has as many panels as it has images (no blank cell); the shorter row is centred.
 
     Args:
         progress: :func:`helpers.synthesis.dream.progress_snapshots` (start, renders kept, octaves of the result).
         notes: label lines (:data:`helpers.figures.base.STAND_IN`).
+        cell: inches per image.
 
     Returns:
         matplotlib Figure.
 
     Used in: notebook 01 (p1-dream-octaves.png).
     """
-    layer, kept, octs = progress["layer"], progress["renders"], progress["octaves"]
-    renders = [progress["start"]] + [kept[k] for k in sorted(kept)]
-    grid = [renders, octs + [None] * (len(renders) - len(octs))]
-    fig = base.image_grid(grid, row_labels=["renders", "octaves"], notes=notes,
-                          title=f"{layer}: start, after renders {sorted(kept)}; octave stack of the result")
-    for ax, lab in zip(fig.axes[:len(renders)], ["start"] + [f"render {k}" for k in sorted(kept)]):
-        ax.set_title(lab, fontsize=7)
-    for ax, o in zip(fig.axes[len(renders):], octs):  # under the tile: nothing of the row above is covered
-        ax.set_xlabel(f"{o.shape[1]}x{o.shape[0]} px", fontsize=7, labelpad=2)
-    w, h = fig.get_size_inches()
-    fig.set_size_inches(w, h + 0.5)
-    fig.subplots_adjust(hspace=0.25, bottom=0.08)
-    return fig
+    layer, kept, octs = progress["layer"], progress["renders"], list(progress["octaves"])
+    ks = sorted(kept)
+    rows = [([progress["start"]] + [kept[k] for k in ks], ["start image"] + [f"after render {k}" for k in ks],
+             "renders"),
+            (octs, [f"octave {i + 1}: {o.shape[1]}x{o.shape[0]} px" for i, o in enumerate(octs)], "octaves")]
+    n = max(len(r[0]) for r in rows)
+    gap, left, label_h, title_h = 0.08, 0.75, 0.25, 0.75
+    width = left + n * cell + (n - 1) * gap + 0.15
+    height = title_h + 2 * (cell + label_h) + 0.35
+    fig = plt.figure(figsize=(width, height))
+    for r, (imgs, labels, name) in enumerate(rows):
+        x0 = left + (n - len(imgs)) * (cell + gap) / 2
+        y = height - title_h - label_h - r * (cell + label_h + 0.35) - cell
+        for c, (img, lab) in enumerate(zip(imgs, labels)):
+            ax = fig.add_axes(((x0 + c * (cell + gap)) / width, y / height, cell / width, cell / height))
+            ax.imshow(np.asarray(img), interpolation="lanczos" if max(np.shape(img)[:2]) > 64 else "nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            for sp in ax.spines.values():
+                sp.set_visible(False)
+            ax.set_title(lab, fontsize=fontsize, pad=3)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=fontsize + 1, rotation=0, ha="right", va="center", labelpad=6)
+    fig.suptitle(f"DeepDream of {layer}: the start image and the image after render{'s' if len(ks) > 1 else ''} "
+                 f"{_and(ks)} (top);\nthe octaves of the final image, fine to coarse, each render works through them "
+                 f"coarse to fine (bottom)", fontsize=fontsize + 1.5, y=1 - 0.08 / height, va="top")
+    return base.label(fig, *notes)
 
 
 AXIS_COLOURS = {"arousal": "#d1495b", "valence": "#00798c"}
@@ -169,6 +191,10 @@ def affect_violins(ratings, *, by=None, order=None, titles=None, notes=(), figsi
     return base.label(fig, *notes)
 
 
+TABLE1_NAMES = {  # Table 1's abbreviations in words (Rosenholtz, Li & Nakano 2007 for the two clutter measures)
+    "CFC": "Feature Congestion\nclutter (CFC)", "CSE": "Sub-band Entropy\nclutter (CSE)", "JPEG": "JPEG size"}
+
+
 def correlation_heatmap(table, *, notes=(), ax=None):
     """Table 1 as a heat map: Pearson r (colour, -1..1) with the value and stars written in each cell.
 
@@ -198,8 +224,8 @@ def correlation_heatmap(table, *, notes=(), ax=None):
                         fontweight="bold")
                 if extra:
                     ax.text(j, i + 0.2, extra, ha="center", va="center", fontsize=6, color=colour)
-    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xticks(range(len(cols)), [TABLE1_NAMES.get(c, c) for c in cols], rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), [TABLE1_NAMES.get(r_, r_) for r_ in rows])
     ax.tick_params(length=0)
     for s in ax.spines.values():
         s.set_visible(False)
@@ -223,7 +249,7 @@ def features_vs_judgments(table, *, features=None, responses=("arousal", "valenc
 
     Used in: notebook 03 (Figure 7).
     """
-    features = features or {"hue": "Hue", "saturation": "Saturation", "brightness": "Brightness", "jpeg_bytes": "JPEG (bytes)",
+    features = features or {"hue": "Hue", "saturation": "Saturation", "brightness": "Brightness", "jpeg_bytes": "JPEG size (kB)",
                             "feature_congestion": "Feature congestion", "subband_entropy": "Sub-band entropy"}
     features = {k: v for k, v in features.items() if k in table}
     fig, axes = plt.subplots(len(responses), len(features), figsize=(2.6 * len(features), 2.4 * len(responses)),
@@ -232,6 +258,8 @@ def features_vs_judgments(table, *, features=None, responses=("arousal", "valenc
         for j, (col, name) in enumerate(features.items()):
             ax = axes[i, j]
             x, y = table[col].to_numpy(float), table[resp].to_numpy(float)
+            if col.endswith("_bytes"):
+                x = x / 1000.0  # kB, as the feature figures of notebook 02
             ok = np.isfinite(x) & np.isfinite(y)
             ax.scatter(x[ok], y[ok], s=9, alpha=0.7, color=AXIS_COLOURS.get(resp, "C0"), edgecolors="none")
             if ok.sum() > 2 and np.ptp(x[ok]) > 0:
@@ -239,11 +267,15 @@ def features_vs_judgments(table, *, features=None, responses=("arousal", "valenc
                 xs = np.linspace(x[ok].min(), x[ok].max(), 10)
                 ax.plot(xs, a + b * xs, color="black", lw=0.8)
                 r = np.corrcoef(x[ok], y[ok])[0, 1]
-                ax.text(0.03, 0.95, f"r = {r:.2f}", transform=ax.transAxes, fontsize=7, va="top")
+                ax.set_title(f"r = {r:.2f}", fontsize=7, loc="left", pad=2)  # above the panel: no label covers it
                 if "layer" in table and n_outliers:
                     resid = np.abs(y - (a + b * x))
+                    mid_x, mid_y = (x[ok].min() + x[ok].max()) / 2, (y[ok].min() + y[ok].max()) / 2
                     for k in np.argsort(np.where(ok, -resid, np.inf))[:n_outliers]:
-                        ax.annotate(str(table["layer"].iloc[k]), (x[k], y[k]), fontsize=5, xytext=(2, 2), textcoords="offset points")
+                        right, up = x[k] < mid_x, y[k] < mid_y  # the label points into the panel
+                        ax.annotate(str(table["layer"].iloc[k]), (x[k], y[k]), fontsize=5, annotation_clip=True,
+                                    xytext=(3 if right else -3, 3 if up else -3), textcoords="offset points",
+                                    ha="left" if right else "right", va="bottom" if up else "top", color="0.25")
             ax.axhline(50, color="0.6", lw=0.5, ls=":")
             if i == len(responses) - 1:
                 ax.set_xlabel(name)
@@ -326,7 +358,8 @@ def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figs
             ax.set_ylabel(f"{axis} (0-100)", fontsize=9 if rows > 1 else None)
             if r == 0:
                 what = "sorted by median" if order == "median" else "in layer order"
-                extra = (f"; triangles: significantly above / below 50 ({test}, {corr})" if t is not None else "")
+                extra = (f"; triangles: significantly above / below 50 ({base.in_words(test, base.TEST_NAMES)}, "
+                         f"{base.in_words(corr, base.CORRECTION_NAMES)})" if t is not None else "")
                 ax.set_title(f"{axis}: {what}{extra}" + (f" (part 1 of {rows})" if rows > 1 else ""), fontsize=9, loc="left")
             elif rows > 1:
                 ax.set_title(f"{axis} (part {r + 1} of {rows})", fontsize=9, loc="left")
@@ -349,6 +382,22 @@ def layer_boxplots(ratings, *, order: str = "median", tests=None, notes=(), figs
     return base.label(fig, *notes)
 
 
+LAYER_GROUP_NAMES = {  # helpers.nets.layers.GROUP_PATTERNS keys in words
+    "mixed{N}{m}_pool": "pool branches of\nthe mixed blocks",
+    "mixed{N}{m}_{K}x{K}_pre_relu": "3x3 and 5x5 convolutions\nof the mixed blocks (pre-ReLU)",
+    "conv2d{L}": "stem convolutions\n(conv2d0-2)",
+    "mixed{N}{m}": "mixed-block outputs\n(mixed3a-5b)",
+}
+
+
+def group_name(pattern: str) -> str:
+    """A Figure 11 layer type (a :data:`helpers.nets.layers.GROUP_PATTERNS` key) in words; other patterns as given.
+
+    Used in: notebook 04 (Figure 11) through :func:`helpers.figures.paper1.layer_groups`.
+    """
+    return LAYER_GROUP_NAMES.get(pattern, pattern)
+
+
 def layer_groups(ratings, tests, *, notes=()):
     """Figure 11: ratings pooled over layer types, two panels per comparison (violin + box).
 
@@ -364,10 +413,11 @@ def layer_groups(ratings, tests, *, notes=()):
         parts = []
         for g in (c["group_a"], c["group_b"]):
             sub = ratings[ratings["layer"].isin(layers_matching(g))]
-            parts.append(sub.assign(group=f"{g}\n({sub['layer'].nunique()} layers)"))
+            parts.append(sub.assign(group=f"{group_name(g)}\n({sub['layer'].nunique()} layers)"))
         data = pd.concat(parts)
         if data.empty:
-            ax.text(0.5, 0.5, f"no rated layers of type\n{c['group_a']} or {c['group_b']}", ha="center", va="center",
+            ax.text(0.5, 0.5, f"no rated layers of type\n{group_name(c['group_a'])} or\n{group_name(c['group_b'])}",
+                    ha="center", va="center",
                     transform=ax.transAxes, fontsize=8)
             ax.set_title(c["axis"])
             ax.set_axis_off()
@@ -376,7 +426,7 @@ def layer_groups(ratings, tests, *, notes=()):
         paired = tests[(tests["axis"] == c["axis"]) & (tests["group_a"] == c["group_a"]) & (tests["test"] == "paired")]
         if len(paired) and paired.iloc[0]["n_a"] > 0:
             p = paired.iloc[0]
-            ax.set_title(f"{c['axis']}: paired Wilcoxon p = {p['p']:.2g}, d_z = {p['cohen_d']:.2f}", fontsize=8)
+            ax.set_title(f"{c['axis']}: paired Wilcoxon signed-rank p = {p['p']:.2g}, d_z = {p['cohen_d']:.2f}", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return base.label(fig, *notes)
@@ -443,7 +493,15 @@ def density_cases(densities, stats, layers, images, *, titles=None, targets=None
             ax.imshow(img)
         else:
             ax.text(0.5, 0.5, "image not found", ha="center", va="center", fontsize=7, transform=ax.transAxes)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    handles = [Line2D([], [], marker="x", color="white", mew=1.4, ms=6, ls="none", label="mean rating"),
+               Line2D([], [], marker="o", mfc="none", mec="red", mew=1.4, ms=7, ls="none", label="median rating")]
+    if targets is not None:
+        handles.append(mpatches.Patch(fill=False, edgecolor="red", lw=1.5, label="target corner or side of the plane"))
+    fig.legend(handles=handles, loc="lower center", ncols=len(handles), fontsize=7, frameon=True, facecolor="0.2",
+               edgecolor="0.2", labelcolor="white", bbox_to_anchor=(0.5, 0.005),
+               title="density: brighter = more responses (each panel: arousal horizontal, valence vertical, 0-100)",
+               title_fontsize=7).get_title().set_color("white")
     return base.label(fig, *notes)
 
 
@@ -500,12 +558,31 @@ def density_grid(densities, stats=None, *, ncols: int = 8, cell: float = 1.7, no
     return base.label(fig, *notes)
 
 
-def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsize: float = 7.0):
+LEAN = 10.0  # rating points: a median that moved less than this from neutral (50, 50) toward a target does not reach it
+
+
+def lean_toward(row) -> float:
+    """How far (rating points) a layer's median moved from neutral (50, 50) toward its target corner or side.
+
+    The projection of (median - 50) on the unit direction from (50, 50) to the target: 0 for a neutral median,
+    negative for one that moved away.
+
+    Used in: notebook 04 (Supplementary S5-S12) through :func:`helpers.figures.paper1.extreme_layer_images`.
+    """
+    d = np.array([row["target_arousal"] - 50.0, row["target_valence"] - 50.0])
+    m = np.array([row["median_arousal"] - 50.0, row["median_valence"] - 50.0])
+    return float(m @ d / np.linalg.norm(d))
+
+
+def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsize: float = 7.0, lean: float = LEAN):
     """Supplementary S5-S12: images of the layers whose median ratings lie nearest each corner and side.
 
     Args:
-        nearest: ``stats.nearest_corners(..., k=K)`` (one row per target and rank).
+        nearest: ``density.nearest_corners(..., k=K)`` (one row per target and rank, with the target's
+            coordinates); ``distinct=True`` there shows each layer once.
         images: ``{layer: uint8 HxWx3}`` (one dream image per layer); missing ones are blank.
+        lean: a layer whose median moved less than ``lean`` rating points from neutral toward its target
+            (:func:`lean_toward`) is titled in grey, and a row where no layer did says so.
 
     Returns:
         matplotlib Figure: one row per target (the paper's eight supplementary figures), the
@@ -515,6 +592,7 @@ def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsi
     Used in: notebook 04 (Supplementary S5-S12).
     """
     targets = list(dict.fromkeys(nearest["target"]))
+    has_targets = {"target_arousal", "target_valence"} <= set(nearest.columns)
     k = int(nearest.groupby("target").size().max())
     fig, axes = plt.subplots(len(targets), k, figsize=(cell * k + 1.9, (0.88 * cell + 0.4) * len(targets) + 0.6), squeeze=False)
     for i, target in enumerate(targets):
@@ -532,10 +610,19 @@ def extreme_layer_images(nearest, images, *, notes=(), cell: float = 1.5, fontsi
                 ax.imshow(img)
             else:
                 ax.text(0.5, 0.5, "image not found", ha="center", va="center", fontsize=fontsize, transform=ax.transAxes)
-            ax.set_title(f"{r['layer']}\nmedian A {r['median_arousal']:.0f} / V {r['median_valence']:.0f}", fontsize=fontsize - 1)
-        axes[i, 0].set_ylabel(target.replace(", ", ",\n"), fontsize=fontsize, rotation=0, ha="right", va="center")
+            moved = lean_toward(r) if has_targets else np.inf
+            ax.set_title(f"{r['layer']}\nmedian A {r['median_arousal']:.0f} / V {r['median_valence']:.0f}"
+                         + (f"\nonly {moved:.0f} points toward it" if moved < lean else ""),
+                         fontsize=fontsize - 1, color="0.45" if moved < lean else "black")
+        none = has_targets and len(rows) and max(lean_toward(r) for _, r in rows.iterrows()) < lean
+        axes[i, 0].set_ylabel(target.replace(", ", ",\n") + (f"\n\nno layer moved\n{lean:g} points\ntoward it" if none else ""),
+                              fontsize=fontsize, rotation=0, ha="right", va="center",
+                              color="#a05000" if none else "black")
+    once = not nearest["layer"].duplicated().any()
     fig.suptitle("Supplementary S5-S12: layers with extreme median ratings\n(nearest each corner and side of the "
-                 "arousal-valence plane, nearest first)", fontsize=9, y=1.0, va="top")
+                 "arousal-valence plane, nearest first" + ("; each layer shown once" if once else "")
+                 + (f";\ngrey: the median moved less than {lean:g} rating points from neutral (50, 50) toward the target)"
+                    if has_targets else ")"), fontsize=9, y=1.0, va="top")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     return base.label(fig, *notes)
 

@@ -104,17 +104,26 @@ def distance_vs_alpha(sweep, *, stand_in: bool = True, ax=None):
     return fig
 
 
-def spectra_and_edges(per_image, spectra, *, stand_in: bool = True, size: int = 256):
+NATURAL_SKIMAGE_NOTE = "scikit-image sample photos"
+
+
+def spectra_and_edges(per_image, spectra, *, stand_in: bool = True, size: int = 256, group_notes=None):
     """Left: mean radial amplitude spectrum per group (log-log, band = 1 sd); right: Canny edge density.
+
+    ``group_notes`` (``{group: what it is}``) says where a group's images come from, in the legend and on
+    the x axis; by default the "natural" group is :data:`NATURAL_SKIMAGE_NOTE` (notebook 05's default
+    photographs, :func:`helpers.measures.spectra.natural_images` with no folder).
 
     Used in: notebook 05 (Supplementary A4 / S6).
     """
+    group_notes = {"natural": NATURAL_SKIMAGE_NOTE} if group_notes is None else dict(group_notes)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw=dict(width_ratios=(1.4, 1)))
     for i, (group, d) in enumerate(spectra.groupby("group", sort=False)):
         m = np.log10(d.pivot_table(index="k", columns="image", values="amplitude").clip(lower=1e-12))
         k = m.index.to_numpy() * size
         mean, sd = m.mean(axis=1).to_numpy(), m.std(axis=1).fillna(0).to_numpy()  # over images, in log10
-        a1.plot(k, 10 ** mean, color=f"C{i}", lw=1.2, label=f"{group} (n={m.shape[1]})")
+        what = f"{group} = {group_notes[group]}" if group in group_notes else group
+        a1.plot(k, 10 ** mean, color=f"C{i}", lw=1.2, label=f"{what} (n={m.shape[1]})")
         a1.fill_between(k, 10 ** (mean - sd), 10 ** (mean + sd), color=f"C{i}", alpha=0.2, lw=0)
     a1.set(xscale="log", yscale="log", xlabel=f"wavenumber k (cycles per {size} px)", ylabel="Fourier amplitude (geometric mean ± 1 sd)",
            title="Radially averaged amplitude spectra")
@@ -122,6 +131,8 @@ def spectra_and_edges(per_image, spectra, *, stand_in: bool = True, size: int = 
     sns.boxplot(data=per_image, x="group", y="edge_density", hue="group", ax=a2, fliersize=0, width=0.5, legend=False)
     sns.stripplot(data=per_image, x="group", y="edge_density", color="k", size=2.5, ax=a2)
     a2.set(xlabel="", ylabel="Canny edge density (fraction of pixels)", title="Sharp edges")
+    a2.set_xticks(a2.get_xticks(), [f"{t.get_text()}\n({group_notes[t.get_text()]})" if t.get_text() in group_notes
+                                    else t.get_text() for t in a2.get_xticklabels()], fontsize=7)
     fig.tight_layout()
     base.label(fig, base.STAND_IN if stand_in else None)
     return fig
@@ -184,6 +195,17 @@ def _pair_caption(letter, row, width=34) -> str:
     return f"({letter}) {textwrap.shorten(artist, width=width, placeholder='…')},\n{title}\n{style} · Gram cosine {row['similarity']:.3f}"
 
 
+def sameness_note(n_distinct: int, n_shown: int, n_all: int, n_queries: int, what: str) -> str:
+    """The line a nearest-painting figure carries when its matches are not distinct (e.g. with a stand-in network).
+
+    Used in: notebook 07 (Figure 4, p2-fig04-top5.png) through :func:`helpers.figures.paper2.nearest_pairs` and
+        :func:`helpers.figures.paper2.topk_strip`.
+    """
+    return (f"NOTE: the {n_shown} generated images shown have only {n_distinct} distinct {what} painting"
+            f"{'s' if n_distinct != 1 else ''} ({n_all} among the best matches of all {n_queries} queries): "
+            "their Gram vectors barely differ")
+
+
 def nearest_pairs(results, queries, corpus, *, pairs=None, query_labels=None, notes=(), columns: int = 2,
                  cell_size: float = 2.0):
     """Figure 4 as in the paper: chosen pairs, generated image left, nearest painting right, labelled (a), (b), ...
@@ -222,8 +244,13 @@ def nearest_pairs(results, queries, corpus, *, pairs=None, query_labels=None, no
         axa.imshow(_thumb(lambda: corpus.load(int(row["row"])), 224))
         axq.text(1.015, -0.04, _pair_caption("abcdefghijklmnopqrstuvwxyz"[j], row), transform=axq.transAxes,
                  ha="center", va="top", fontsize=7)
-    fig.suptitle("Generated images beside their perceptually nearest ArtBench-10 painting (right of each pair)\n"
+    what = "image of the demo corpus" if getattr(corpus, "demo", False) else "ArtBench-10 painting"
+    fig.suptitle(f"Generated images beside their perceptually nearest {what} (right of each pair)\n"
                  "similarity: cosine of ResNet-152 layer3 Gram matrices", fontsize=8.5, y=1.0)
+    shown = results[(results["rank"] == 1) & results["query"].isin(pairs)]
+    n_distinct, n_all = shown["item"].nunique(), results.loc[results["rank"] == 1, "item"].nunique()
+    if len(pairs) > 1 and n_distinct < len(pairs):
+        notes = [*notes, sameness_note(n_distinct, len(pairs), n_all, results["query"].nunique(), "nearest")]
     base.label(fig, *notes)
     fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.55 / (nrows * (cell_size + 0.95)), bottom=0.02 + 0.6 / (nrows * (cell_size + 0.95)))
     return fig
@@ -255,8 +282,13 @@ def topk_strip(results, queries, corpus, *, k: int = 5, query_labels=None, notes
             axes[q, j].imshow(_thumb(lambda: corpus.load(int(row["row"])), thumb))
             axes[q, j].set_title(f"#{j} " + _caption(row, width=20), fontsize=5)
     more = f" (first {nq} of {nq_all} queries; all are in the table)" if nq < nq_all else ""
-    fig.suptitle(f"Top-{k} nearest artworks per generated image (Gram cosine){more}", fontsize=8)
+    what = "images of the demo corpus" if getattr(corpus, "demo", False) else "artworks"
+    fig.suptitle(f"Top-{k} nearest {what} per generated image (Gram cosine){more}", fontsize=8)
     fig.tight_layout()
+    lists = results[results["rank"] <= k].sort_values(["query", "rank"]).groupby("query")["item"].apply(tuple)
+    if len(lists) > 1 and lists.nunique() == 1:
+        notes = [*notes, f"NOTE: all {len(lists)} generated images have the same top-{k} list: their Gram vectors "
+                         "barely differ"]
     base.label(fig, *notes)
     return fig
 

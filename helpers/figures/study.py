@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from helpers.figures import base
 
@@ -19,6 +20,8 @@ def effect_sizes(table, *, value: str = "mean_diff", low: str = "mean_ci_low", h
 
     Returns:
         matplotlib Figure.
+
+    The title gives the number of participants behind each interval (column ``n``); a legend says what red means.
 
     Used in: notebook 08 (study-effect-sizes.png).
     """
@@ -38,6 +41,12 @@ def effect_sizes(table, *, value: str = "mean_diff", low: str = "mean_ci_low", h
         ax.set_title(name)
         ax.set_xlabel({"mean_diff": "participant mean - 50 (rating points)", "d_z": "Cohen's d_z"}.get(value, value))
     level = table["level"].iloc[0] if "level" in table else 0.95
-    fig.suptitle(f"Effects against neutral with {level:.0%} CIs (red: CI excludes 0)", fontsize=9)
-    fig.tight_layout()
+    n = table["n"] if "n" in table else None
+    who = ("" if n is None or not len(n) else
+           f"; N = {int(n.max())} participants" if n.min() == n.max() else f"; N = {int(n.min())}-{int(n.max())} participants")
+    fig.suptitle(f"Each group's effect against neutral (50) with its {level:.0%} confidence interval{who}", fontsize=9)
+    fig.legend(handles=[Line2D([], [], color="#c0392b", marker="o", ms=4, label="interval excludes 0: differs from neutral"),
+                        Line2D([], [], color="#555555", marker="o", ms=4, label="interval includes 0")],
+               loc="lower center", ncols=2, fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, min(0.3, 0.35 / fig.get_figheight()), 1, 1))
     return base.label(fig, *notes)

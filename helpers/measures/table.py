@@ -37,11 +37,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm.auto import tqdm
 
 from helpers import io, paths
 from helpers.measures import clutter, colour, compression, spectra
 from helpers.nets import layers, models
+from helpers.progress import tqdm
 
 MIN_SIZE = 32  # px on the shorter side: Sub-band Entropy needs 3 steerable-pyramid levels
 MAX_PIXELS = 20_000_000  # images with more pixels give a failed row unless max_pixels is raised

@@ -43,10 +43,10 @@ import warnings
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
-from tqdm.auto import tqdm
 
 from helpers import io, resolve_device
 from helpers.nets import models
+from helpers.progress import tqdm
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet weights (IMAGENET1K_V1 transforms)
 IMAGENET_STD = (0.229, 0.224, 0.225)

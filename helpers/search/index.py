@@ -53,10 +53,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from helpers import io
 from helpers.nets import models
+from helpers.progress import tqdm
 from helpers.search.artbench import META_COLUMNS, Corpus, demo_painting, read_corpus
 from helpers.search.gram import GramEncoder, default_workers, encode_corpus_rows, iter_encoded
 

@@ -19,7 +19,7 @@ import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from helpers.progress import tqdm
 
 # Selenium is optional (the dev extra, for the browser test and notebook 08's SOURCE="browser"): it is imported
 # inside the functions that drive the browser, which say how to install it when it is missing.

@@ -117,14 +117,17 @@ def joint_density_stats(ratings, *, densities=None, bins: int = 101, bandwidth: 
     return out
 
 
-def nearest_corners(stats, *, k: int = 1):
+def nearest_corners(stats, *, k: int = 1, distinct: bool = False):
     """Figure 13: for each of the 8 corners and sides, a layer whose median is near it, each layer once.
 
     The layers are assigned to the 8 targets jointly (``scipy.optimize.linear_sum_assignment``,
     minimum total distance) so that no layer appears twice; a layer and its ``_pre_relu`` twin
     count as one (:func:`helpers.nets.layers.layer_family`), since their images are near-identical. With fewer
     families than targets, families repeat. ``k > 1`` adds, per target, the next nearest
-    layers of other families (ranks 2..k; Supplementary S5-S12 show such layers' images).
+    layers of other families (ranks 2..k; Supplementary S5-S12 show such layers' images). Those are chosen per
+    target, so one layer can be among the nearest of two targets; ``distinct=True`` shows every family once over
+    all targets (the ranks 2..k are filled nearest pair first over all targets, each family going to the target it
+    is nearest to while that target has room), so a target may get fewer than ``k`` layers.
 
     Returns:
         DataFrame: target (e.g. "low arousal, high valence"), target_arousal,
@@ -150,10 +153,18 @@ def nearest_corners(stats, *, k: int = 1):
         for r, c in zip(rows, cols):
             chosen[remaining[r]] = best[remaining[r], c]
         remaining = [t for t in remaining if t not in chosen]
+    extra = {t: [] for t in range(len(CORNERS))}
+    if distinct:
+        used = {fam.iat[i] for i in chosen.values()}
+        for flat in np.argsort(cost, axis=None, kind="stable"):
+            t, j = divmod(int(flat), len(families))
+            if families[j] not in used and 1 + len(extra[t]) < k:
+                extra[t].append(best[t, j])
+                used.add(families[j])
     out = []
     for t, (name, ta, tv) in enumerate(CORNERS):
-        picks = [chosen[t]]
-        for j in np.argsort(cost[t], kind="stable"):
+        picks = [chosen[t]] + extra[t]
+        for j in ([] if distinct else np.argsort(cost[t], kind="stable")):
             if len(picks) >= k:
                 break
             if fam.iat[best[t, j]] not in {fam.iat[i] for i in picks}:

@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from helpers import download, io
+from helpers.progress import tqdm
 from helpers.study import online
 
 FORMAT = "na-rating-experiment/1"

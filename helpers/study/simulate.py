@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import ndtr
-from tqdm.auto import tqdm
 
 from helpers.nets.layers import LAYERS, layers_matching
+from helpers.progress import tqdm
 from helpers.study import effects, experiment, stats
 from helpers.study.ratings import ATTITUDE_LEVELS, AXES, NEUTRAL, SELF_ESTEEM_LEVELS
 

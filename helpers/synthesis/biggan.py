@@ -73,9 +73,9 @@ from pytorch_pretrained_biggan import truncated_noise_sample
 from pytorch_pretrained_biggan.model import GenBlock, SelfAttn
 from scipy import stats
 from torch.nn.utils.spectral_norm import SpectralNorm
-from tqdm.auto import tqdm
 
 from helpers.nets import models
+from helpers.progress import tqdm
 
 ALPHA = 0.35
 TRUNCATION = 0.4

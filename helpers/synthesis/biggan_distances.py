@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
+from helpers.progress import tqdm
 from helpers.synthesis.biggan import ALPHA, check_include, noise_factor_, tensors
 
 PAPER_DISTANCES = {"perturbed_vs_original": 0.056, "perturbed_vs_perturbed": 0.109}

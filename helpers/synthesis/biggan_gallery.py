@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from helpers import io
 from helpers.nets import models
+from helpers.progress import tqdm
 from helpers.synthesis import biggan
 
 def original() -> dict:

@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from helpers.nets import inception, inception_fast
+from helpers.progress import tqdm
 from helpers.synthesis.threads import AdaptiveThreads, torch_threads
 
 PARAMS = ("size", "n_renders", "iter_n", "step", "octave_n", "octave_scale", "tile_size")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from helpers import io
 from helpers.nets.layers import LAYERS
+from helpers.progress import tqdm
 from helpers.synthesis import dream, start_images
 from helpers.synthesis.threads import torch_threads
 
