@@ -189,7 +189,7 @@ def test_general_format_and_study_format_both_load(tmp_path):
     general.to_csv(tmp_path / "g.csv", index=False)
     g = ratings.load(tmp_path / "g.csv")
     assert g["network"].tolist() == ["n1", "n2", "n1"] and ratings.stimulus_ids(g).tolist() == ["x/1.png", "x/2.png", "x/1.png"]
-    study = pd.DataFrame({"participant": ["a"], "layer": [layers.LAYERS[0]], "seed": [0], "arousal": [1.0], "valence": [2.0]})
+    study = pd.DataFrame({"participant": ["a"], "layer": [layers.LAYERS[0]], "seed": [0], "arousal": [10.0], "valence": [20.0]})
     study.to_csv(tmp_path / "s.csv", index=False)
     assert ratings.stimulus_ids(ratings.load(tmp_path / "s.csv")).tolist() == [f"{layers.LAYERS[0]}/seed0"]
     pd.concat([general, general.iloc[[0]]]).to_csv(tmp_path / "d.csv", index=False)
