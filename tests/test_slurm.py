@@ -5,6 +5,7 @@ The end-to-end runs on a real slurmctld/slurmd are in ``tests/test_slurm_cluster
 from __future__ import annotations
 
 import io as _io
+import json
 import shutil
 import subprocess
 
@@ -181,3 +182,53 @@ def test_a_finished_job_is_not_submitted_again(monkeypatch, tmp_path):
     buf = _io.StringIO()
     cluster.submit(key, profile, n_shards=2, params=params, dry_run=True, stream=buf)
     assert "#SBATCH --array=0-1" in buf.getvalue()
+
+
+def _fake_shard(folder, rows, settings, *, complete=True, sketch_dim=3, channels=2, rank=1):
+    """A shard folder as build_index leaves it: raw row-ordered memmaps, items.parquet, meta.json."""
+    import numpy as np
+    import pandas as pd
+
+    folder.mkdir(parents=True)
+    n = len(rows)
+    arrays = {"sketch.f16": np.array([[r] * (1 + sketch_dim) for r in rows], dtype=np.float16),
+              "factors.f16": np.array([[[r] * rank] * channels for r in rows], dtype=np.float16),
+              "ok.u8": np.ones(n, dtype=np.uint8), "energy.f32": np.array(rows, dtype=np.float32) / 10}
+    for name, a in arrays.items():
+        mm = np.memmap(folder / name, dtype=a.dtype, mode="w+", shape=a.shape)
+        mm[:] = a
+        mm.flush()
+    pd.DataFrame({"item": [f"i{r}" for r in rows], "path": [f"/x/{r}.jpg" for r in rows]}).to_parquet(
+        folder / "items.parquet")
+    (folder / "meta.json").write_text(json.dumps({**settings, "n": n, "complete": complete}))
+
+
+def test_index_merge_concatenates_the_shards_rows_and_refuses_a_missing_one(tmp_path):
+    import numpy as np
+
+    out = tmp_path / "artsearch-index"
+    d = index_shards.shards_dir(out)
+    settings = {"version": 1, "n": 5, "sketch_dim": 3, "rank": 1, "seed": 0, "n_fit": 256, "channels": 2,
+                "corpus": "abc", "encoder": {"size": 64}}
+    d.mkdir()
+    (d / "plan.json").write_text(json.dumps({"settings": settings, "n": 5, "n_shards": 3, "batch_size": 2,
+                                             "ranges": [[0, 4], [4, 5], [5, 5]]}))
+    np.save(d / "mean.npy", np.ones(3, dtype=np.float32))
+    _fake_shard(d / "shard-0000-of-0003", [0, 1, 2, 3], settings)
+    p = {"PROFILE": "smoke", "REBUILD": None, "INDEX": str(out)}
+    with pytest.raises(SystemExit, match="shard 1 .* is missing, incomplete or of other settings"):
+        index_shards.merge(p, n_shards=3)
+    assert not (out / "meta.json").exists()
+    _fake_shard(d / "shard-0001-of-0003", [4], settings)
+    index_shards.merge(p, n_shards=3)
+    # read back as build_index's memmaps of the whole corpus (Index.load's shapes): row r holds r
+    sk = np.memmap(out / "sketch.f16", dtype=np.float16, mode="r", shape=(5, 4))
+    fa = np.memmap(out / "factors.f16", dtype=np.float16, mode="r", shape=(5, 2, 1))
+    assert sk[:, 0].tolist() == [0, 1, 2, 3, 4] and fa[:, 1, 0].tolist() == [0, 1, 2, 3, 4]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["complete"] and meta["position"] == 5 and meta["merged_from"]["n_shards"] == 3
+    assert {k: meta[k] for k in settings} == settings
+    index_shards.verify(p, n_shards=3)
+    (out / "meta.json").write_text(json.dumps({**settings, "complete": True}))  # as a rebuild by the notebook leaves it
+    with pytest.raises(SystemExit, match="did not use the index assembled from the 3 shards"):
+        index_shards.verify(p, n_shards=3)
