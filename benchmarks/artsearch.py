@@ -1,6 +1,16 @@
 """Benchmark of the nearest-painting search (helpers.search.gram, helpers.search.index), all in one process.
 
-Sections (``--only demo,synthetic,bf16``; all by default):
+Sections (``--only pass,demo,synthetic,bf16``; all by default):
+
+* ``pass`` (issue 22): whole ``build_index`` passes, JPEG decoding included, over 200 real-format 256-px
+  JPEGs written by :func:`helpers.testing.rehearsal.write_artbench`: the straight fp32 path (torchvision
+  trunk, float64 eigh on all threads: the previous path and what a user would write) against the default
+  path (``fast=True``: BatchNorm folded, channels-last, cached triangle, float32 eigh on one thread),
+  interleaved in one run (``--bf16`` adds the fast bf16 path). Reports images/s (wall), CPU seconds per
+  image (steadier on a shared machine) and hours per 60,000 paintings, recall@10 of the default path
+  against the straight fp32 exact search (every corpus image a query against the others: 200 queries),
+  a CPU-time profile of each stage (decode, resize, forward, Gram, eigh, sketch) per path, and the floor:
+  the trunk's GFLOP at this machine's measured GEMM rate. Prints the machine.
 
 * ``bf16``: ResNet-152 to layer3 at 224 px, seconds per image in fp32 and under bf16 autocast
   (median of repeats, same batch, same process), and the agreement: the Gram cosine between the
@@ -28,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import math
 import shutil
 import tempfile
@@ -284,6 +296,252 @@ def bf16_section(*, size=224, batch=8, reps=3, rows=None, device="cpu"):
     return times, float(agree.min())
 
 
+# --- the whole build_index pass: straight fp32 (the peer) vs the default path (issue 22) -------------------
+
+def machine() -> str:
+    """CPU model, cores, the matrix-unit flags that decide bf16, torch threads (printed with every result)."""
+    import platform
+
+    model, flags = platform.processor() or "?", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("?", "x86_64", ""):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    units = ", ".join(f for f in ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile") if f in flags) or "none"
+    return (f"{model}; {os.cpu_count()} CPUs; {units}; AMX {'yes' if 'amx_tile' in flags else 'NO'}; "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+
+def _load() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+class _Recorder:
+    """Wraps an encoder's ``encode_batch`` to keep every vector and activation it returns (exact search from the same pass)."""
+
+    def __init__(self, enc):
+        self.enc, self.vecs, self.xns, self.real = enc, [], [], enc.encode_batch
+
+    def __enter__(self):
+        def rec(batch):
+            v, xn = self.real(batch)
+            self.vecs.append(v.detach().clone())
+            self.xns.append(xn.detach().clone())
+            return v, xn
+        self.enc.encode_batch = rec
+        return self
+
+    def __exit__(self, *exc):
+        del self.enc.encode_batch  # back to the class's method
+
+
+def trunk_gflop(trunk, size=224) -> float:
+    """Multiply-adds x 2 of the trunk's convolutions for one image at ``size`` px (counted with hooks)."""
+    flop = []
+
+    def hook(m, i, o):
+        flop.append(2 * o.shape[1] * o.shape[2] * o.shape[3] * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1])
+
+    hs = [m.register_forward_hook(hook) for m in trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            trunk(torch.zeros(1, 3, size, size))
+    finally:
+        for h in hs:
+            h.remove()
+    return sum(flop) / 1e9
+
+
+def gemm_gflops(dtype, *, n=2048, reps=5) -> float:
+    """One core's matrix-multiply rate (GFLOP per CPU-second, 1 thread): the ceiling for convolutions."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a @ b
+        ts = []
+        for _ in range(reps):
+            c0 = time.process_time()
+            a @ b
+            ts.append(time.process_time() - c0)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * n ** 3 / min(ts) / 1e9
+
+
+def _profile(enc, corpus, rows, *, rank=32, sketch_dim=1024):
+    """CPU and wall ms per image of each stage of one build_index batch, on this encoder's path."""
+    fast = enc.fast
+    bucket, sign = search_index._countsketch(enc.dim, sketch_dim, 0)
+    out = {}
+
+    def stage(name, f):
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = f()
+        out[name] = ((time.perf_counter() - t0) / len(rows) * 1e3, (time.process_time() - c0) / len(rows) * 1e3)
+        return r
+
+    with search_index._threads(1):  # as in the pass's DataLoader worker (torch runs it on one thread)
+        imgs = stage("decode (JPEG -> uint8; 1 thread)", lambda: [corpus.load(i) for i in rows])
+        x = stage("resize + crop + normalise (1 thread)", lambda: torch.stack([enc.preprocess(im) for im in imgs]))
+    acts = stage("forward (ResNet-152 -> layer3)", lambda: enc.activations(x))
+    xn = stage("normalise activations", lambda: enc.normalised(acts))
+    vec = stage("Gram (one matmul) + triangle", lambda: (gram.triangle if fast else gram.triangle_straight)(
+        xn @ xn.transpose(1, 2)))
+    stage("rank-32 factor (eigh)", lambda: search_index._factors(
+        xn, rank, torch.float32 if fast else torch.float64, one_thread=fast))
+    mean = torch.nn.functional.normalize(vec.double().mean(0), dim=0).float()
+    stage("sketch (CountSketch)", lambda: search_index._sketch(vec, mean, bucket, sign, sketch_dim))
+    return out
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the DataLoader's decoding workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _loo_top(qv, cv, k):
+    """Top-k corpus rows per query row, the query's own row left out (queries are the corpus)."""
+    s = qv @ cv.T
+    s.fill_diagonal_(-math.inf)
+    return torch.topk(s, k, dim=1).indices.numpy()
+
+
+def _table(top, names, corpus, k):
+    import pandas as pd
+
+    return pd.DataFrame([{"query": names[q], "rank": j + 1, "item": corpus.name(int(top[q, j]))}
+                         for q in range(len(names)) for j in range(k)])
+
+
+def pass_section(*, n_corpus=200, size=224, batch=16, reps=1, workers=None, bf16=False, k=10, rows=None,
+                 device="cpu"):
+    """Whole ``build_index`` passes (decode included) over real-format JPEGs, straight fp32 vs default, interleaved.
+
+    Corpus: ``n_corpus`` 256-px JPEGs written by :func:`helpers.testing.rehearsal.write_artbench` (the real
+    ImageFolder layout; stand-in pixels). Network: the calibrated STAND-IN ResNet-152 (random weights,
+    BatchNorm statistics re-estimated on corpus images), shared by every path. Each pass is timed in wall
+    seconds and in CPU seconds (this process + its decoding workers): on a shared machine the CPU time per
+    image is the steadier measure, and ``2 / (CPU s per image)`` is what two quiet cores would give.
+    Recall@k: every corpus image is a query against the others (``n_corpus`` queries, its own row left
+    out); the default path's exact search and its index search against the straight fp32 exact search.
+    """
+    from helpers.testing import rehearsal
+
+    rows = [] if rows is None else rows
+    dev = torch.device(device)
+    tmp = Path(tempfile.mkdtemp(prefix="na-bench-pass-"))
+    try:
+        croot = rehearsal.write_artbench(tmp / "corpus", layout="imagefolder-split", n_per_style=max(2, n_corpus // 10), seed=0)
+        corpus = artbench.read_corpus(croot)
+        model = models.load("resnet152", source="random", seed=0, device=dev)
+        straight = gram.GramEncoder(model, size=size, device=dev, fast=False)
+        straight.calibrate_stand_in([corpus.load(i) for i in range(0, len(corpus), max(1, len(corpus) // 32))])
+        paths = {"straight fp32": straight, "default (fast fp32)": gram.GramEncoder(model, size=size, device=dev)}
+        bf = gram.GramEncoder(model, size=size, device=dev, precision="bf16")
+        if bf16:
+            paths["fast bf16"] = bf
+        names = list(paths)
+        n_fit = 8
+        n_enc = len(corpus) + n_fit
+        print(f"pass: {len(corpus)} corpus JPEGs (256 px) = {len(corpus)} leave-one-out queries, {size} px, batch {batch}, "
+              f"load {_load()}", flush=True)
+
+        # the stage profile (one batch each, after a warm-up); bf16 always (one batch is cheap)
+        prof_rows = list(range(min(batch, len(corpus))))
+        pencs = {**paths, "fast bf16": bf}
+        for enc in pencs.values():
+            enc.encode_batch(torch.stack([enc.preprocess(corpus.load(i)) for i in prof_rows[:2]]))
+        prof = {nm: _profile(enc, corpus, prof_rows) for nm, enc in pencs.items()}
+        for st in prof[names[0]]:
+            print(f"  profile CPU ms/img [{' | '.join(prof)}]: {st}: " + "  ".join(f"{prof[nm][st][1]:.1f}" for nm in prof),
+                  flush=True)
+
+        # whole passes, interleaved; the first pass of each path also records its vectors (exact search)
+        times = {nm: [] for nm in names}
+        cpu = {nm: [] for nm in names}
+        cvec, cxn, index = {}, {}, {}
+        for r in range(reps):
+            for nm in names:
+                enc = paths[nm]
+                out = tmp / f"index-{r}-{names.index(nm)}"
+                with _Recorder(enc) as rec:
+                    t0, c0 = time.perf_counter(), _cpu_seconds()
+                    idx = search_index.build_index(corpus, out, encoder=enc, batch_size=batch, n_fit=n_fit,
+                                                   num_workers=workers, progress=False)
+                    times[nm].append(time.perf_counter() - t0)
+                    cpu[nm].append(_cpu_seconds() - c0)
+                if r == 0:
+                    cvec[nm] = torch.cat(rec.vecs)[-len(corpus):]  # the index batches (after the fit batch)
+                    cxn[nm] = torch.cat(rec.xns)[-len(corpus):]
+                    index[nm] = idx
+                else:
+                    shutil.rmtree(out, ignore_errors=True)
+                print(f"  rep {r}: {nm}: {n_enc / times[nm][-1]:.2f} img/s wall, {cpu[nm][-1] / n_enc:.3f} CPU s/img "
+                      f"(load {_load()})", flush=True)
+
+        # recall@k: each corpus image against the others, vs the straight fp32 exact search
+        ref = names[0]
+        qn = [corpus.name(i) for i in range(len(corpus))]
+        truth = _table(_loo_top(cvec[ref], cvec[ref], k), qn, corpus, k)
+        recall = {}
+        for nm in names:
+            exact = _table(_loo_top(cvec[nm], cvec[nm], k), qn, corpus, k)
+            found = index[nm].search_encoded(cvec[nm], cxn[nm], k=k + 1, names=qn)
+            found = found[found["item"] != found["query"]]
+            found = found.assign(rank=found.groupby("query").cumcount() + 1)
+            recall[nm] = (search_index.recall_at(exact, truth, k=k), search_index.recall_at(found, truth, k=k),
+                          float((cvec[nm] * cvec[ref]).sum(1).min()))
+
+        med = {nm: _med(times[nm]) for nm in names}
+        cmed = {nm: _med(cpu[nm]) / n_enc for nm in names}
+        base, cbase = med[ref], cmed[ref]
+        ncpu = os.cpu_count() or 2
+        for nm in names:
+            rows.append((f"build_index pass, {nm}: images/s wall (median of {reps}; {n_enc} images incl. {n_fit} fit)",
+                         f"{n_enc / med[nm]:.2f}", f"{base / med[nm]:.2f}x"))
+        for nm in names:
+            rows.append((f"build_index pass, {nm}: CPU s/image | img/s on {ncpu} cores of our own ({ncpu} / CPU s; a "
+                         "lower bound: a busy machine inflates CPU time)",
+                         f"{cmed[nm]:.3f} | {ncpu / cmed[nm]:.2f}", f"{cbase / cmed[nm]:.2f}x"))
+        for nm in names:
+            rows.append((f"  hours per 60,000 paintings, {nm}: at this run's wall rate | on {ncpu} cores of our own",
+                         f"{(60_000 + 256) / (n_enc / med[nm]) / 3600:.1f} | {(60_000 + 256) * cmed[nm] / ncpu / 3600:.1f} h", ""))
+        for nm in names:
+            re, ri, cmin = recall[nm]
+            rows.append((f"recall@{k} vs straight fp32 exact ({len(corpus)} queries), {nm}: exact | index",
+                         f"{re:.3f} | {ri:.3f}", f"min cos vs fp32 {cmin:.6f}"))
+        pn = list(prof)
+        hdr = " | ".join(pn)
+        for st in prof[ref]:
+            rows.append((f"profile CPU ms/img [{hdr}]: {st}", "  ".join(f"{prof[nm][st][1]:7.1f}" for nm in pn), ""))
+        tot = {nm: sum(c for _, c in prof[nm].values()) for nm in pn}
+        rows.append((f"profile CPU ms/img [{hdr}]: all stages", "  ".join(f"{tot[nm]:7.1f}" for nm in pn), ""))
+        fwd = {nm: prof[nm]["forward (ResNet-152 -> layer3)"] for nm in pn}
+        for nm in pn:
+            rows.append((f"forward alone, {nm}: wall img/s (this batch) | on {ncpu} cores of our own ({ncpu} / CPU s)",
+                         f"{1e3 / fwd[nm][0]:.2f} | {ncpu * 1e3 / fwd[nm][1]:.2f}", ""))
+        # the floor: the trunk's arithmetic at this core's best matrix-multiply rate, on every core
+        gf = trunk_gflop(straight.trunk, size)
+        for dt in (torch.float32, torch.bfloat16):
+            rate = gemm_gflops(dt)
+            fl = ncpu * rate / gf
+            rows.append((f"floor: {gf:.1f} GFLOP/img at {size} px / ({ncpu} cores x {rate:.0f} GFLOP/s "
+                         f"{str(dt).split('.')[-1]} GEMM per core)", f"{fl:.1f} img/s at most",
+                         f"{(60_000 + 256) / fl / 3600:.2f} h per 60k at best"))
+        return {"times": times, "cpu": cpu, "recall": recall, "profile": prof, "n_encoded": n_enc}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _print(rows, title):
     w = max(len(r[0]) for r in rows)
     print(f"\n{title} (torch threads {torch.get_num_threads()})")
@@ -297,14 +555,28 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small corpus, 112 px, 10,000-item latency index")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: min(4, cpus-1))")
-    ap.add_argument("--only", default="demo,synthetic,bf16",
-                    help="comma-separated sections: demo (stand-in encoder on demo paintings), synthetic, bf16")
+    ap.add_argument("--only", default="pass,demo,synthetic,bf16",
+                    help="comma-separated sections: pass (whole build_index, straight vs default), demo (stand-in "
+                         "encoder on demo paintings), synthetic, bf16")
+    ap.add_argument("--corpus", type=int, default=200,
+                    help="pass: JPEGs in the timed corpus, each also a query against the others (recall@10)")
+    ap.add_argument("--reps", type=int, default=1, help="pass: interleaved repeats of each whole pass")
+    ap.add_argument("--bf16", action="store_true", help="pass: also the fast bf16 path")
     ap.add_argument("--synthetic", type=int, default=60_000, help="items of the synthetic corpus (default 60,000)")
     ap.add_argument("--latency-items", type=int, default=60_000,
                     help="when the synthetic corpus is smaller, also time queries on an index of this many tiled records")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
+    print(f"machine: {machine()}", flush=True)
     extra_rows = []
+    if "pass" in only:
+        rows = []
+        q = args.quick
+        pass_section(n_corpus=20 if q else args.corpus, size=112 if q else 224,
+                     batch=8 if q else 16, reps=1 if q else args.reps, workers=args.workers, bf16=args.bf16, rows=rows,
+                     device=args.device)
+        _print(rows, f"whole build_index pass: straight fp32 vs default (calibrated STAND-IN ResNet-152; {machine()}; "
+                     f"load {_load()})")
     if "bf16" in only:
         bf16_section(size=112 if args.quick else 224, batch=4 if args.quick else 8, reps=2 if args.quick else 3,
                      rows=extra_rows, device=args.device)
