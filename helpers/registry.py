@@ -100,8 +100,11 @@ ITEMS: tuple[Item, ...] = (
     Item("paper2:nearest", "Nearest-painting table (query, rank, artwork, similarity, metadata)", NB07, "p2-nearest-paintings.csv", "table"),
     # --- Your own study: any stimuli, a jsPsych experiment, its data back into the analyses ---
     Item("study:experiment", "Self-contained jsPsych rating experiment and its manifest (images, hashes, settings)", NB08, "study/experiment/manifest.json", "table"),
+    Item("study:database", "The collection server's SQLite database of sessions and trials (SOURCE \"server\": what `python -m helpers.study export` reads)", NB08, "study/study.sqlite", "table"),
+    Item("study:psychds", "The imported data as a Psych-DS dataset: ratings and participants CSVs, dataset_description.json", NB08, "study/psychds/dataset_description.json", "table"),
     Item("study:participants", "Imported participants with exclusion flags (incomplete, attention checks, unmoved sliders)", NB08, "study/participants.csv", "table"),
     Item("study:ratings", "Imported ratings in the general format (stimulus id + descriptive columns)", NB08, "study/ratings.parquet", "table"),
+    Item("study:participant-answers", "The analysed participants' answers (one row each), saved beside the ratings", NB08, "study/participants-answers.parquet", "table"),
     Item("study:group-tests", "Per-group tests against neutral (Figure 10's test, any grouping variable)", NB08, "study/group-tests.csv", "table"),
     Item("study:effect-sizes", "Effect sizes with 95% CIs (mean difference, d_z, rank-biserial r) per group", NB08, "study/effect-sizes.csv", "table"),
     Item("study:effect-sizes-figure", "Forest plot of the per-group effects with CIs", NB08, "study-effect-sizes.png"),
