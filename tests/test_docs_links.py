@@ -1,5 +1,6 @@
 """Every relative link in the README, CONTRIBUTING.md, docs/*.md and benchmarks/README.md points at a file or folder
-that exists (anchors are not checked): a renamed notebook, module or page breaks this test, not a reader's click."""
+that exists (anchors are not checked): a renamed notebook, module or page breaks this test, not a reader's click.
+CONTRIBUTING.md's table of test tiers names every pytest marker pyproject.toml declares."""
 from __future__ import annotations
 
 import re
@@ -41,3 +42,14 @@ def test_every_relative_link_resolves(page):
     links = relative_links(page.read_text(encoding="utf-8"))
     broken = sorted({t for t in links if not (page.parent / t).exists()})
     assert not broken, f"{page.relative_to(ROOT)} links to missing {broken}"
+
+
+def test_contributing_lists_every_pytest_marker():
+    """CONTRIBUTING.md's tier table has a row for each marker pyproject.toml declares (and none it does not)."""
+    import tomllib
+
+    declared = {m.split(":", 1)[0].strip() for m in
+                tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]}
+    rows = set(re.findall(r"^\| `([a-z0-9_]+)` \|", (ROOT / "CONTRIBUTING.md").read_text(), re.M))
+    assert declared, "no markers read from pyproject.toml"
+    assert rows == declared, f"CONTRIBUTING.md's marker table lacks {sorted(declared - rows)}, has extra {sorted(rows - declared)}"
