@@ -7,7 +7,6 @@ where it fails (CI installs them in ``.ci/run``).
 from __future__ import annotations
 
 import json
-import os
 import warnings
 
 import numpy as np
@@ -16,23 +15,15 @@ from PIL import Image
 
 from helpers.measures import table
 from helpers.study import browser, effects, experiment, importers, mixed, simulate
+from helpers.testing import ci
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser_ready():
-    try:
-        import selenium  # noqa: F401
-        have_selenium = True
-    except ImportError:
-        have_selenium = False
-    if browser.find_chromium() and have_selenium:
-        return True
-    message = f"no headless Chromium for the browser test: {browser.INSTALL_HINT}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {message}")
-    pytest.skip(message)
+    ci.require(browser.missing())
+    return True
 
 
 @pytest.fixture(scope="module")

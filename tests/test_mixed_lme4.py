@@ -12,7 +12,6 @@ installs them).
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ import pytest
 
 from helpers.nets import layers
 from helpers.study import mixed, simulate
-from helpers.testing import lme4
+from helpers.testing import ci, lme4
 
 pytestmark = pytest.mark.lme4
 
@@ -72,11 +71,7 @@ def _designs() -> dict:
 
 @pytest.fixture(scope="module")
 def fits():
-    why = lme4.missing()
-    if why:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but R's lme4 cannot be run: {why}")
-        pytest.skip(why)
+    ci.require(lme4.missing())
     designs = _designs()
     return designs, lme4.fit_lmer(designs), {name: mixed.fit_design(d) for name, d in designs.items()}
 

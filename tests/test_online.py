@@ -13,7 +13,6 @@ analyses.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import zipfile
 
@@ -22,6 +21,7 @@ import pytest
 from PIL import Image
 
 from helpers.study import browser, effects, experiment, importers, online
+from helpers.testing import ci
 
 JATOS_STUDY_FIELDS = {"uuid", "title", "description", "groupStudy", "linearStudy", "allowPreview", "dirName", "comments",
                       "studyInput", "endRedirectUrl", "studyEntryMsg", "componentList", "batchList"}
@@ -154,17 +154,8 @@ DATAPIPE_DOUBLE = """// TEST DOUBLE of pipe.jspsych.org (tests/test_online.py): 
 
 @pytest.fixture(scope="module")
 def chromium_ready():
-    try:
-        import selenium  # noqa: F401
-        have_selenium = True
-    except ImportError:
-        have_selenium = False
-    if browser.find_chromium() and have_selenium:
-        return True
-    message = f"no headless Chromium for the browser tests: {browser.INSTALL_HINT}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {message}")
-    pytest.skip(message)
+    ci.require(browser.missing())
+    return True
 
 
 def run_participants(folder, participants, tmp_path, *, before_load=None):

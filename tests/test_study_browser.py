@@ -9,7 +9,6 @@ where they fail.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 
@@ -18,23 +17,15 @@ import pytest
 from PIL import Image
 
 from helpers.study import browser, experiment, server
+from helpers.testing import ci
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def chromium_ready():
-    try:
-        import selenium  # noqa: F401
-        have_selenium = True
-    except ImportError:
-        have_selenium = False
-    if browser.find_chromium() and have_selenium:
-        return True
-    message = f"no headless Chromium for the browser tests: {browser.INSTALL_HINT}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {message}")
-    pytest.skip(message)
+    ci.require(browser.missing())
+    return True
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,22 @@ def find_chromium() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
+def missing() -> str | None:
+    """Why no headless Chromium can be driven here (Selenium, Chromium or chromedriver absent, with how to install
+    them), or None when all three are there.
+
+    Used in: no notebook; by :func:`chromium`; ``tests/test_browser.py``, ``tests/test_study_browser.py``,
+        ``tests/test_online.py``.
+    """
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return f"Selenium is not installed; {INSTALL_HINT}"
+    if not find_chromium():
+        return f"Chromium or chromedriver not found on PATH; {INSTALL_HINT}"
+    return None
+
+
 class serve:
     """Serve a folder on ``http://127.0.0.1:<free port>/`` from a background thread (a context manager).
 
@@ -91,14 +107,13 @@ def chromium(download_dir, *, user_data_dir=None):
 
     Used in: notebook 08 through :func:`helpers.study.browser.run_sessions`.
     """
+    why = missing()
+    if why:
+        raise RuntimeError(why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
     found = find_chromium()
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        raise RuntimeError(f"Selenium is not installed; {INSTALL_HINT}") from None
-    if not found:
-        raise RuntimeError(f"Chromium or chromedriver not found on PATH; {INSTALL_HINT}")
     opts = webdriver.ChromeOptions()
     opts.binary_location = found[0]
     for flag in CHROMIUM_FLAGS:

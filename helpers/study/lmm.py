@@ -136,15 +136,8 @@ def evaluate(prob: Problem, gamma, order: int = 0) -> dict:
     logdet_v = np.log1p(gS * nS).sum() + 2.0 * np.log(np.diag(LR)).sum()
     Gxy = tri(lamR[:, None] * RXy)
     XyVXy = prob.XytXy - prob.ZtXy_S.T @ (w[:, None] * prob.ZtXy_S) - Gxy.T @ Gxy
-    F = XyVXy[:p, :p]
-    Lf = linalg.cholesky(F, lower=True, check_finite=False)
-    beta = linalg.cho_solve((Lf, True), XyVXy[:p, p], check_finite=False)
-    r2 = float(XyVXy[p, p] - XyVXy[:p, p] @ beta)
-    if not r2 > 0:
-        raise np.linalg.LinAlgError(f"penalised residual sum of squares is {r2} (the model fits exactly)")
-    logdet_f = 2.0 * np.log(np.diag(Lf)).sum()
-    crit = logdet_v + (logdet_f if prob.reml else 0.0) + N * (1.0 + np.log(2.0 * np.pi * r2 / N))
-    out = dict(criterion=float(crit), beta=beta, r2=r2, F=F, Lf=Lf)
+    out = _profiled(prob, XyVXy, logdet_v)
+    beta, r2, Lf = out["beta"], out["r2"], out["Lf"]
     if order == 0:
         return out
     K, big, iS, iR = len(prob.sizes), prob.big, prob.iS, prob.iR
@@ -203,6 +196,21 @@ def evaluate(prob: Problem, gamma, order: int = 0) -> dict:
     return out
 
 
+def _profiled(prob: Problem, XyVXy, logdet_v: float) -> dict:
+    """The profiled criterion from [X y]' V^-1 [X y] and log|V|: the GLS fixed effects, the penalised residual sum
+    of squares and the REML/ML criterion (both ways of :func:`evaluate` end here)."""
+    p, N = prob.p, prob.dof
+    F = XyVXy[:p, :p]
+    Lf = linalg.cholesky(F, lower=True, check_finite=False)
+    beta = linalg.cho_solve((Lf, True), XyVXy[:p, p], check_finite=False)
+    r2 = float(XyVXy[p, p] - XyVXy[:p, p] @ beta)
+    if not r2 > 0:
+        raise np.linalg.LinAlgError(f"penalised residual sum of squares is {r2} (the model fits exactly)")
+    logdet_f = 2.0 * np.log(np.diag(Lf)).sum()
+    crit = logdet_v + (logdet_f if prob.reml else 0.0) + N * (1.0 + np.log(2.0 * np.pi * r2 / N))
+    return dict(criterion=float(crit), beta=beta, r2=r2, F=F, Lf=Lf)
+
+
 def _evaluate_dense(prob: Problem, gamma, order: int = 0) -> dict:
     """:func:`evaluate` the direct way, with q x q matrices throughout (tests/test_mixed.py checks one by the other)."""
     gamma = np.asarray(gamma, float)
@@ -214,15 +222,8 @@ def _evaluate_dense(prob: Problem, gamma, order: int = 0) -> dict:
     logdet_v = 2.0 * np.log(np.diag(L)).sum()
     Sxy = linalg.solve_triangular(L, lam[:, None] * prob.ZtXy, lower=True, check_finite=False)
     XyVXy = prob.XytXy - Sxy.T @ Sxy
-    F = XyVXy[:p, :p]
-    Lf = linalg.cholesky(F, lower=True, check_finite=False)
-    beta = linalg.cho_solve((Lf, True), XyVXy[:p, p], check_finite=False)
-    r2 = float(XyVXy[p, p] - XyVXy[:p, p] @ beta)
-    if not r2 > 0:
-        raise np.linalg.LinAlgError(f"penalised residual sum of squares is {r2} (the model fits exactly)")
-    logdet_f = 2.0 * np.log(np.diag(Lf)).sum()
-    crit = logdet_v + (logdet_f if prob.reml else 0.0) + N * (1.0 + np.log(2.0 * np.pi * r2 / N))
-    out = dict(criterion=float(crit), beta=beta, r2=r2, F=F, Lf=Lf)
+    out = _profiled(prob, XyVXy, logdet_v)
+    beta, r2, Lf = out["beta"], out["r2"], out["Lf"]
     if order == 0:
         return out
     K = len(prob.sizes)

@@ -35,10 +35,13 @@ import math
 import os
 import re
 import secrets
+import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -409,8 +412,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 
     Used in: notebook 08 through :class:`helpers.study.server.Process`.
     """
-    import socket
-
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -433,9 +434,6 @@ class Process:
         self.proc = None
 
     def start(self, timeout_s: float = 60.0):
-        import subprocess
-        import urllib.request
-
         root = Path(__file__).resolve().parents[2]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         with open(self.log, "ab") as log:
@@ -479,12 +477,13 @@ class Process:
         self.stop()
 
 
-def _call(url: str, path: str, body: dict, token: str | None = None) -> dict:
-    import urllib.request
-
-    req = urllib.request.Request(url.rstrip("/") + "/api/" + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json",
-                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+def _call(url: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+    """The JSON answer of the server at ``url`` to ``/api/<path>``: a POST of ``body``, or a GET when there is none."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url.rstrip("/") + "/api/" + path, method="GET" if body is None else "POST",
+                                 data=None if body is None else json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
@@ -517,12 +516,7 @@ def load_trials(source, *, admin: str | None = None) -> dict:
     Used in: notebook 08 through :func:`helpers.study.server.export_data`.
     """
     if str(source).startswith(("http://", "https://")):
-        import urllib.request
-
-        req = urllib.request.Request(str(source).rstrip("/") + "/api/admin/trials",
-                                     headers={"Authorization": f"Bearer {admin}"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read())
+        return _call(str(source), "admin/trials", token=admin)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"study database not found: {path}")
