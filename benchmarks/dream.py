@@ -554,12 +554,13 @@ def main(argv=None):
     p.add_argument("--tf-venv", type=Path, default=None, help="with --tf: the TensorFlow venv (default benchmarks/out/tf-venv)")
     p.add_argument("--tf-published", action="store_true", help="with --tf: also the published loop (graph grows)")
     p.add_argument("--ideas", action="store_true", help="issue 22's speed ideas, each measured (benchmarks/dream_ideas.py)")
+    p.add_argument("--ideas-only", nargs="+", default=None, help="with --ideas: only these variants")
     args = p.parse_args(argv)
     if args.ideas:
         import dream_ideas
 
         layers = args.layers if args.layers != p.get_default("layers") else ["conv2d2", "mixed4c", "mixed5b"]
-        dream_ideas.run_ideas(layers, threads=args.threads or 2, repeats=args.repeats or 3)
+        dream_ideas.run_ideas(layers, threads=args.threads or 2, repeats=args.repeats or 3, only=args.ideas_only)
         return
     if args.threading:
         run_threading(size=args.size)

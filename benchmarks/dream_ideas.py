@@ -113,14 +113,16 @@ IDEAS = (("channels-last throughout", "autograd_fp32", "autograd_nchw"),
          ("all kept fp32 changes together", "fused_fp32", "autograd_fp32"))
 
 
-def run_ideas(layers=("conv2d2", "mixed4c", "mixed5b"), *, threads=2, size=512, repeats=3, compile_timeout=420):
-    """Prints and returns the ideas table (speed ratio variant/baseline per layer, geometric mean)."""
+def run_ideas(layers=("conv2d2", "mixed4c", "mixed5b"), *, threads=2, size=512, repeats=3, compile_timeout=420,
+              only=None):
+    """Prints and returns the ideas table (speed ratio variant/baseline per layer, geometric mean); ``only``: time
+    just these variants (ideas whose variants were not timed are left out; no torch.compile)."""
     model = inception.random_model(seed=0)
     x = torch.as_tensor(start_images.noise_image(0, size).astype(np.float32)).permute(2, 0, 1)[None]
     med = {}
     with synthesis_threads.torch_threads(threads):
         for layer in layers:
-            fns = variants(model, layer, x)
+            fns = {k: f for k, f in variants(model, layer, x).items() if not only or k in only}
             for f in fns.values():
                 f()  # warm-up (oneDNN primitive creation)
             times = {k: [] for k in fns}
@@ -131,12 +133,14 @@ def run_ideas(layers=("conv2d2", "mixed4c", "mixed5b"), *, threads=2, size=512, 
                     times[k].append(time.perf_counter() - t0)
             med[layer] = {k: statistics.median(v) for k, v in times.items()}
             print(f"{layer}: " + ", ".join(f"{k} {v:.2f}s" for k, v in med[layer].items()), flush=True)
-    comp = compile_ratio(layers, threads=threads, size=size, timeout=compile_timeout)
+    comp = {} if only else compile_ratio(layers, threads=threads, size=size, timeout=compile_timeout)
     print(f"\nIdeas, one {size}-px tile gradient, {threads} threads, median of {repeats} interleaved; speed ratio "
           f"baseline time / variant time (>1: the idea helps); stand-in weights")
     print(f"{'idea':44s}" + "".join(f"{l:>10s}" for l in layers) + f"{'geo.mean':>10s}")
     rows = []
     for idea, var, base in IDEAS:
+        if var not in med[layers[0]] or base not in med[layers[0]]:
+            continue
         r = [med[l][base] / med[l][var] for l in layers]
         g = float(np.exp(np.mean(np.log(r))))
         print(f"{idea:44s}" + "".join(f"{v:9.2f}x" for v in r) + f"{g:9.2f}x")
