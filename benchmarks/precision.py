@@ -42,6 +42,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -240,8 +241,8 @@ def figure(args, path, note):
                               "bf16": "bf16, 2 threads"}[way], fontsize=10)
             if k == 0:
                 ax.set_ylabel(layer, fontsize=9)
-    fig.suptitle(f"Same layer and start image, three ways (seed {seed}; {note})", fontsize=8)
-    fig.tight_layout()
+    fig.suptitle(textwrap.fill(f"Same layer and start image, three ways (seed {seed}; {note})", 95), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -265,12 +266,13 @@ def settling_figure(curves, path, note):
     axes[1].plot(med.index, med.shift_sd, "o-", color="C3", lw=2.5, label="mean bf16 - fp32 shift (median)")
     for y in (-MARGIN, MARGIN):
         axes[1].axhline(y, ls="--", color="k", lw=1)
-    axes[1].set_ylabel("mean shift / between-seed sd (TOST margin dashed)")
+    axes[1].set_ylabel("mean shift / between-seed sd")
+    axes[1].set_title("dashed: the TOST margin +-0.2 sd", fontsize=8)
     for ax in axes:
         ax.set_xlabel("renders")
         ax.legend(fontsize=8)
-    fig.suptitle(f"Settling over renders, one line per measure ({note})", fontsize=8)
-    fig.tight_layout()
+    fig.suptitle(textwrap.fill(f"Settling over renders, one line per measure ({note})", 140), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
