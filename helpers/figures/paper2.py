@@ -201,9 +201,9 @@ def sameness_note(n_distinct: int, n_shown: int, n_all: int, n_queries: int, wha
     Used in: notebook 07 (Figure 4, p2-fig04-top5.png) through :func:`helpers.figures.paper2.nearest_pairs` and
         :func:`helpers.figures.paper2.topk_strip`.
     """
-    return (f"NOTE: the {n_shown} generated images shown have only {n_distinct} distinct {what} painting"
-            f"{'s' if n_distinct != 1 else ''} ({n_all} among the best matches of all {n_queries} queries): "
-            "their Gram vectors barely differ")
+    return (f"NOTE: the {n_shown} pairs shown have only {n_distinct} distinct {what} painting"
+            f"{'s' if n_distinct != 1 else ''} ({n_all} over all {n_queries} queries):\n"
+            "the generated images' Gram vectors barely differ")
 
 
 def nearest_pairs(results, queries, corpus, *, pairs=None, query_labels=None, notes=(), columns: int = 2,

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from helpers import io, paths
 
 PREVIEW_PARTS = (  # (figure stem, crop box as fractions of width/height: left, top, right, bottom)
-    ("p1-fig12-joint-density-cases", (0.0, 0.08, 1.0, 0.63)),
+    ("p1-fig12-joint-density-cases", (0.0, 0.08, 1.0, 0.56)),  # the density row, above the images and legend
     ("p1-fig06-violins", (0.0, 0.12, 1.0, 1.0)),
 )
 

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import io
+from helpers import io, paths
 from helpers.nets import models
 from helpers.progress import tqdm
 from helpers.search.artbench import META_COLUMNS, Corpus, demo_painting, read_corpus
@@ -215,7 +215,8 @@ def exact_search(queries, corpus, *, k: int = 5, encoder: GramEncoder | None = N
             best_i = torch.from_numpy(z["rows"]).to(encoder.device)
             pos = int(z["position"])
         else:
-            warnings.warn(f"exact_search: checkpoint {ck} belongs to other queries/corpus/k; starting over", stacklevel=2)
+            warnings.warn(f"exact_search: checkpoint {paths.display(ck)} belongs to other queries/corpus/k; starting over",
+                          stacklevel=2)
 
     def save(position):
         with io.atomic_path(ck, suffix=".npz") as tmp:
