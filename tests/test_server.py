@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers.study import experiment, psychds, ratings, server
+from helpers.study import client, experiment, psychds, ratings, server
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,14 @@ def exported(tmp_path_factory):
 
 @pytest.fixture()
 def running(exported, tmp_path):
-    with server.Process(exported[0], tmp_path / "study.sqlite") as srv:
+    with client.Process(exported[0], tmp_path / "study.sqlite") as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
 def shared(exported, tmp_path_factory):
     """One server for the tests that look only at their own participants' rows (each uses its own ids)."""
-    with server.Process(exported[0], tmp_path_factory.mktemp("shared") / "study.sqlite") as srv:
+    with client.Process(exported[0], tmp_path_factory.mktemp("shared") / "study.sqlite") as srv:
         yield srv
 
 
@@ -172,7 +172,7 @@ def test_malformed_and_oversized_posts_are_rejected(exported, shared, case, expe
 def test_server_killed_mid_session_loses_nothing(exported, tmp_path):
     exp, man = exported
     db = tmp_path / "crash.sqlite"
-    srv = server.Process(exp, db).start()
+    srv = client.Process(exp, db).start()
     try:
         token = start(srv.url, man, "p-crash")
         rows = rows_for(man, "p-crash")
@@ -282,4 +282,4 @@ def test_binds_to_localhost_by_default():
     import inspect
 
     assert inspect.signature(server.serve).parameters["host"].default == "127.0.0.1"
-    assert inspect.signature(server.Process).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(client.Process).parameters["host"].default == "127.0.0.1"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.study import browser, experiment, server
+from helpers.study import browser, client, experiment, server
 from helpers.testing import ci
 
 pytestmark = pytest.mark.browser
@@ -89,7 +89,7 @@ def test_participant_with_prolific_ids_against_the_server(exported, tmp_path):
                             progress=False)
     man = experiment.load_manifest(exp)
     (exp / "thanks.html").write_text("<p>back to the recruiter</p>")
-    with server.Process(exp, tmp_path / "study.sqlite") as srv:
+    with client.Process(exp, tmp_path / "study.sqlite") as srv:
         driver = browser.chromium(tmp_path / "dl")
         try:
             res = browser.play(driver, srv.url + "index.html", participant="5f1a2b3c4d5e6f7a8b9c0d1e", responses=respond,
@@ -117,7 +117,7 @@ def test_reload_mid_session_resumes_without_duplicates(exported, tmp_path):
     root, exp, man = exported
     pid = "reloader"
     order = experiment.participant_order(pid, [s["stimulus"] for s in man["stimuli"]], seed=11)
-    with server.Process(exp, tmp_path / "study.sqlite") as srv:
+    with client.Process(exp, tmp_path / "study.sqlite") as srv:
         driver = browser.chromium(tmp_path / "dl")
         try:
             first = browser.play(driver, srv.url + "index.html", participant=pid, responses=respond, stop_after=4)
@@ -134,7 +134,7 @@ def test_reload_mid_session_resumes_without_duplicates(exported, tmp_path):
 def test_server_killed_and_restarted_mid_session_loses_no_trial(preloaded, tmp_path):
     root, exp, man = preloaded
     pid = "crash"
-    srv = server.Process(exp, tmp_path / "study.sqlite").start()
+    srv = client.Process(exp, tmp_path / "study.sqlite").start()
     driver = browser.chromium(tmp_path / "dl")
     try:
         browser.play(driver, srv.url + "index.html", participant=pid, responses=respond, stop_after=2)
@@ -153,7 +153,7 @@ def test_server_killed_and_restarted_mid_session_loses_no_trial(preloaded, tmp_p
 
 def test_without_an_id_the_next_person_at_the_same_computer_is_a_new_participant(exported, tmp_path):
     root, exp, man = exported
-    with server.Process(exp, tmp_path / "study.sqlite") as srv:
+    with client.Process(exp, tmp_path / "study.sqlite") as srv:
         driver = browser.chromium(tmp_path / "dl")
         try:
             driver.get(srv.url + "index.html")  # no participant id in the URL: the page draws one and keeps it

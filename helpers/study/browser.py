@@ -292,7 +292,7 @@ def run_sessions(folder, responses, download_dir, *, answers=None, screenshot=No
     files the browser downloaded into ``download_dir``. ``screenshot``: PNG of the first
     participant's first rating trial. ``received``: a list that collects the JSON bodies POSTed to the
     local server (exports with ``post_url="data"``). ``server_url``: play against a running collection server
-    (:class:`helpers.study.server.Process`, an export with ``target="server"``) instead of serving ``folder``;
+    (:class:`helpers.study.client.Process`, an export with ``target="server"``) instead of serving ``folder``;
     each page sends its trials there as they end. Raises RuntimeError (with install instructions)
     when Chromium, chromedriver or Selenium are missing.
 

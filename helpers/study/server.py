@@ -23,6 +23,8 @@
 API (all JSON): ``POST api/session`` ``{participant, experiment_version, study_id?, session_id?, token?}`` ->
 ``{token, done: [trial_key, ...]}``; ``POST api/trial`` ``{participant, trial_key, data}``; ``POST api/finish``
 ``{participant}``; ``GET api/status`` (no token; counts only).
+
+Running it from Python (a child process on a free port) and sending it participants: :mod:`helpers.study.client`.
 """
 from __future__ import annotations
 
@@ -35,13 +37,10 @@ import math
 import os
 import re
 import secrets
-import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -53,7 +52,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from helpers import io
-from helpers.study import experiment, importers, psychds
+from helpers.study import client, experiment, importers, psychds
 
 MAX_BODY = 256 * 1024
 """Largest accepted request body in bytes (a trial is ~0.5 kB; the instructions row carries the whole order)."""
@@ -407,104 +406,6 @@ def serve(experiment_dir, db, *, host: str = "127.0.0.1", port: int = 8000, log_
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5, limit_concurrency=256)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago.
-
-    Used in: notebook 08 through :class:`helpers.study.server.Process`.
-    """
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-class Process:
-    """``python -m helpers.study serve`` in a child process (a context manager): start, stop, kill, restart.
-
-    ``with server.Process(exp, db) as srv: srv.url ...``. :meth:`kill` ends it with SIGKILL, as a crash or
-    a pulled plug would; :meth:`start` again serves the same database on the same port.
-
-    Used in: notebook 08 (the served study).
-    """
-
-    def __init__(self, experiment_dir, db, *, host: str = "127.0.0.1", port: int | None = None, log=None):
-        self.experiment_dir, self.db, self.host = Path(experiment_dir), Path(db), host
-        self.port = port or free_port(host)
-        self.url = f"http://{host}:{self.port}/"
-        self.log = Path(log) if log else Path(f"{db}.server.log")
-        self.proc = None
-
-    def start(self, timeout_s: float = 60.0):
-        root = Path(__file__).resolve().parents[2]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "helpers.study", "serve", str(self.experiment_dir),
-                                          "--db", str(self.db), "--host", self.host, "--port", str(self.port)],
-                                         stdout=log, stderr=subprocess.STDOUT, env=env)
-        t_end = time.monotonic() + timeout_s
-        while time.monotonic() < t_end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the study server exited with code {self.proc.returncode}: "
-                                   f"{self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "api/status", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"the study server did not answer within {timeout_s:.0f} s ({self.log})")
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait(15)
-        self.proc = None
-
-    def kill(self):
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(15)
-        self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def _call(url: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
-    """The JSON answer of the server at ``url`` to ``/api/<path>``: a POST of ``body``, or a GET when there is none."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url.rstrip("/") + "/api/" + path, method="GET" if body is None else "POST",
-                                 data=None if body is None else json.dumps(body).encode(), headers=headers)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())
-
-
-def post_sessions(url: str, manifest, responses, *, answers=None) -> int:
-    """Send simulated participants to a running server as the exported page does: start, one POST per trial, finish.
-
-    ``responses``: ``{participant: stimulus -> (valence, arousal)}`` (:func:`helpers.study.simulate.responses`);
-    the trials are :func:`helpers.study.experiment.session_rows`. Returns the number of trials stored.
-
-    Used in: notebook 08 (study/study.sqlite).
-    """
-    stored = 0
-    for k, (pid, fn) in enumerate(responses.items()):
-        token = _call(url, "session", {"participant": pid, "experiment_version": manifest["experiment_version"]})["token"]
-        for row in experiment.session_rows(manifest, pid, fn, answers=(answers or {}).get(pid), k=k):
-            stored += _call(url, "trial", {"participant": pid, "trial_key": row["trial_key"], "data": row}, token)["stored"]
-        _call(url, "finish", {"participant": pid}, token)
-    return stored
-
-
 # ---------------------------------------------------------------------------------------------
 # reading the database back
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +417,7 @@ def load_trials(source, *, admin: str | None = None) -> dict:
     Used in: notebook 08 through :func:`helpers.study.server.export_data`.
     """
     if str(source).startswith(("http://", "https://")):
-        return _call(str(source), "admin/trials", token=admin)
+        return client.call(str(source), "admin/trials", token=admin)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"study database not found: {path}")
