@@ -382,7 +382,6 @@ def test_has_frontend_reads_the_kernels_stdin_flag(monkeypatch):
 def test_notebook_code_lines_fit_110_characters(notebook):
     nb = nbformat.read(paths.notebooks() / notebook, as_version=4)
     long = [(c.get("id"), len(line)) for c in nb.cells if c.cell_type == "code"
-            and "parameters" not in c.metadata.get("tags", [])  # the parameters cells: issue 24's "Parameters cells"
             for line in c.source.splitlines() if len(line) > MAX_LINE]
     assert not long, f"{notebook}: code lines over {MAX_LINE} characters (cell id, length): {long}"
 

@@ -80,9 +80,16 @@ def test_density_figures_and_save(data, tmp_path):
 
 
 def test_layer_browser_widget_when_interactive():
-    fig = plt.figure()
-    box = explore.layer_browser(["a", "b"], view=lambda layer: fig, interactive=True)
-    assert type(box).__name__ == "VBox" and box.children[0].options == ("a", "b")
+    seen = []
+
+    def view(layer):
+        seen.append(layer)
+        return plt.figure()
+
+    browser = explore.layer_browser(["a", "b"], view=view, interactive=True)
+    assert type(browser).__name__ == "Explorer" and browser.controls["layer"].options == ("a", "b")
+    browser.set(layer="b")  # picking a layer redraws its view
+    assert seen == ["a", "b"] and browser.values == {"layer": "b"}
     plt.close("all")
 
 
