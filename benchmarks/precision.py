@@ -187,15 +187,22 @@ def compare(df):
             continue
         m, se = d.mean(), d.std(ddof=1) / np.sqrt(n)
         delta = MARGIN * sd
-        if sd == 0 or se == 0:
-            p = 0.0 if abs(m) < delta or (sd == 0 and m == 0) else 1.0
-        else:
-            p = max(stats.t.sf((m + delta) / se, n - 1), stats.t.cdf((m - delta) / se, n - 1))
+        def tost_p(m, se):
+            if se == 0:
+                return 0.0 if abs(m) < delta else 1.0
+            return max(stats.t.sf((m + delta) / se, n - 1), stats.t.cdf((m - delta) / se, n - 1))
+
+        p = tost_p(m, se)
+        # the same test of fp32's own 1-thread shift: how the margin fares against a mere thread-count change
+        p_thread = tost_p(dt.mean(), dt.std(ddof=1) / np.sqrt(n))
         h = stats.t.ppf(1 - ALPHA, n - 1) * se
         out.append(dict(measure=c, n=n, between_seed_sd=sd, bf16_abs_sd=np.abs(d).mean() / sd if sd else np.nan,
                         thread_abs_sd=np.abs(dt).mean() / sd if sd else np.nan,
                         shift_sd=m / sd if sd else np.nan, ci90_lo_sd=(m - h) / sd if sd else np.nan,
-                        ci90_hi_sd=(m + h) / sd if sd else np.nan, tost_p=p, tost=("pass" if p < ALPHA else "FAIL")))
+                        ci90_hi_sd=(m + h) / sd if sd else np.nan, tost_p=p,
+                        tost=("n/a" if sd == 0 else "pass" if p < ALPHA else "FAIL"),
+                        thread_shift_sd=dt.mean() / sd if sd else np.nan, thread_tost_p=p_thread,
+                        thread_tost=("n/a" if sd == 0 else "pass" if p_thread < ALPHA else "FAIL")))
     return pd.DataFrame(out)
 
 
@@ -295,7 +302,9 @@ def report(args, model, start, weights_label, start_note):
     print("\nPer measure (units: between-seed sd within a layer; TOST margin +-0.2 sd, alpha 0.05):")
     print(tab.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     failed = list(tab.loc[tab.tost == "FAIL", "measure"])
-    print(f"\nTOST: {len(tab) - len(failed)}/{len(tab)} measures pass; FAIL: {', '.join(failed) or 'none'}")
+    print(f"\nTOST: {int((tab.tost == 'pass').sum())}/{int((tab.tost != 'n/a').sum())} testable measures pass; "
+          f"FAIL: {', '.join(failed) or 'none'}; fp32 1 thread vs 2 threads, same test: "
+          f"{int((tab.thread_tost == 'pass').sum())} pass, FAIL: {', '.join(tab.loc[tab.thread_tost == 'FAIL', 'measure'])}")
     print("Rule: " + ("bf16 may become precision='auto' on hardware with bf16 matrix units" if not failed else
                       "fp32 stays the default (precision='auto' = fp32); failing measures: " + ", ".join(failed)))
     res = args.out / f"table-{args.size}px-{args.renders}r.csv"
