@@ -14,7 +14,8 @@ Sections (``--only pass,demo,synthetic,bf16``; all by default):
   Last run (2026-12-06, Intel Xeon, 2 vCPUs, AVX512_BF16, no AMX, shared machine at load 7-14, 200 JPEGs):
   straight fp32 0.62 img/s wall, 0.683 CPU s/img; default 1.86 img/s (3.0x), 0.335 CPU s/img (2.0x); recall@10
   vs straight fp32 exact over 200 queries: exact 1.000, index 0.988 (straight's index 0.987); eigh 727.8 ->
-  3.1 CPU ms/img; fp32 GEMM floor 16.7 img/s. Table and reading in docs/nearest-painting.md.
+  3.1 CPU ms/img; fp32 GEMM floor 16.7 img/s. Quiet machine (load 2, --corpus 200 --reps 3): straight 6.7, default 11.0 img/s
+  (1.64x), bare fast forward 12.0, floor 18.8. Table and reading in docs/nearest-painting.md.
 
 * ``bf16``: ResNet-152 to layer3 at 224 px, seconds per image in fp32 and under bf16 autocast
   (median of repeats, same batch, same process), and the agreement: the Gram cosine between the

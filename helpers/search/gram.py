@@ -19,7 +19,7 @@ product *is* the cosine similarity of the flattened Grams.
 bfloat16 (the fast path: bf16 weights and activations from start to end; the straight path: bf16
 autocast) and computes the Gram from the activations cast back to float32. On the 2-core Xeon
 without AMX of 2026-12-06 (AVX512_BF16 only) bf16 was no faster than the fast fp32 path (CPU time
-per image 0.97-1.30x fp32's) and moved rankings (recall@10 0.95 against fp32), so fp32 stays the
+per image 0.97-1.48x fp32's) and moved rankings (recall@10 0.73 against fp32, 200 queries), so fp32 stays the
 default; measured speed and agreement are in ``benchmarks/artsearch.py`` and ``docs/nearest-painting.md``. The index records the precision it was built with.
 
 **Fast path** (``fast=True``, default; issue 22). The same numbers as the straight torchvision
