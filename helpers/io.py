@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -49,6 +50,25 @@ def atomic_path(path, *, suffix: str | None = None):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def exclusive(path):
+    """Hold an exclusive lock on ``<path>.lock`` (POSIX ``flock``) for the duration of the ``with`` block.
+
+    For work that several processes may start at once on the same output (e.g. converting one weights file into
+    one cache file): the second waits, then finds the first one's result.
+
+    Used in: notebook 01 through :func:`helpers.nets.graphdef.from_file` (the converted-graph cache).
+    """
+    lock = Path(f"{path}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _umask() -> int:

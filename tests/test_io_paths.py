@@ -94,3 +94,19 @@ def test_setup_seeds_and_resolves_device():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA"):
             helpers.resolve_device("cuda")
+
+
+def test_exclusive_lets_one_process_at_a_time_through(tmp_path):
+    """Two processes converting the same cache file: the second must wait for the first (helpers.io.exclusive)."""
+    import subprocess
+    import sys
+    import time
+
+    target, log = tmp_path / "cache.pt", tmp_path / "log.txt"
+    code = ("import sys, time\nfrom helpers import io\n"
+            "with io.exclusive(sys.argv[1]):\n"
+            "    open(sys.argv[2], 'a').write('in\\n'); time.sleep(0.5); open(sys.argv[2], 'a').write('out\\n')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(target), str(log)], env=env) for _ in range(2)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    assert log.read_text().split() == ["in", "out", "in", "out"]  # never in, in

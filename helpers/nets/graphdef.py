@@ -251,15 +251,18 @@ def from_file(path) -> InceptionV1:
     if is_graph:
         src_sha = download.sha256sum(path)
         cached = converted_path(src_sha)
-        if cached.exists():
-            download.verify(cached)
-            return from_file(cached)
-        raw, where = _read_graph_bytes(path)
-        data = convert_graphdef(_parse_graphdef(raw, where))
-        data["source_sha256"], data["source_file"] = src_sha, path.name
-        with io.atomic_path(cached) as tmp:
-            torch.save(data, tmp)
-        download.verify(cached)  # records the converted file's sha256
+        # one process converts, others wait for its file (two writers at once left a checksum record of one
+        # writer's bytes beside the other's file)
+        with io.exclusive(cached):
+            if cached.exists():
+                download.verify(cached)
+                return from_file(cached)
+            raw, where = _read_graph_bytes(path)
+            data = convert_graphdef(_parse_graphdef(raw, where))
+            data["source_sha256"], data["source_file"] = src_sha, path.name
+            with io.atomic_path(cached) as tmp:
+                torch.save(data, tmp)
+            download.verify(cached)  # records the converted file's sha256
         model = model_from_state(data["state_dict"], config=data["config"], unavailable=data["unavailable"])
         model.rehearsal_stand_in = REHEARSAL_MARK in data["unused"]
         return model
