@@ -57,6 +57,7 @@ import torch
 from helpers import io
 from helpers.nets import models
 from helpers.search import artbench, gram, index as search_index
+from helpers.testing import machine as _machine
 
 
 def _med(ts):
@@ -304,21 +305,8 @@ def bf16_section(*, size=224, batch=8, reps=3, rows=None, device="cpu"):
 # --- the whole build_index pass: straight fp32 (the peer) vs the default path (issue 22) -------------------
 
 def machine() -> str:
-    """CPU model, cores, the matrix-unit flags that decide bf16, torch threads (printed with every result)."""
-    import platform
-
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("?", "x86_64", ""):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    units = ", ".join(f for f in ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile") if f in flags) or "none"
-    return (f"{model}; {os.cpu_count()} CPUs; {units}; AMX {'yes' if 'amx_tile' in flags else 'NO'}; "
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    """The machine (:func:`helpers.testing.machine.describe`) and torch's version and threads."""
+    return f"{_machine.describe()}; torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def _load() -> str:

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import sys
 import time
@@ -76,6 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # helpers before torch: it bounds OpenMP's spin-waiting (GOMP_SPINCOUNT), which libgomp reads once, when torch loads
 from helpers.nets import graphdef, inception, layers as nets_layers
 from helpers.synthesis import dream, dream_jobs, start_images, threads as synthesis_threads  # noqa: E402
+from helpers.testing import machine  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -283,7 +283,7 @@ def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, thread
             outs["default", layer] = outs[same[0], layer]
         methods = methods + ["default"]
     print(f"\nTF (study's loop) vs ours on the same graph, {size} px, {octave_n} octaves, {renders} renders, "
-          f"{threads} threads{', ONE CORE BUSY' if busy else ''}; machine: {_cpu_name()}; s/render median (min) of "
+          f"{threads} threads{', ONE CORE BUSY' if busy else ''}; machine: {machine.describe()}; s/render median (min) of "
           f"{repeats} interleaved; PSNR dB vs ours fp32 ({threads} thr); spread = ours fp32 {threads} thr vs 1 thr"
           + (f"; default = {same[0]} (same precision and engine, timed once)" if same else ""))
     print(f"{'layer':12s}" + "".join(f"{m:>22s}" for m in methods) + f"{'spread':>8s}")
@@ -308,16 +308,6 @@ def run_tf_compare(layers, *, size=800, renders=3, octave_n=5, repeats=3, thread
     fp32_floor(layers, threads=threads, size=size, octave_n=octave_n, tf_once={r["layer"]: r["tf_once_s"] for r in rows},
                ours={r["layer"]: r["fp32_s"] for r in rows}, model=model)
     return rows
-
-
-def _cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f", {os.cpu_count()} CPUs"
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 # --- OpenMP waiting: the setting helpers makes, against the alternatives, quiet and beside a busy core ---

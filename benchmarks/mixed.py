@@ -28,9 +28,7 @@ and 20-33x slower than lme4.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import time
 
 import numpy as np
@@ -38,7 +36,7 @@ import pandas as pd
 
 from helpers.nets import layers
 from helpers.study import mixed, simulate
-from helpers.testing import lme4
+from helpers.testing import lme4, machine
 
 CLEAN = dict(layer_effects={}, group_effects={}, bimodal={}, neutral_layers=(), round_to=None, r2=None,
              coefficients={"arousal": {"hue": 6.0, "feature_congestion": 4.0, "subband_entropy": -3.0},
@@ -71,17 +69,6 @@ def designs(quick: bool) -> dict:
     return out
 
 
-def machine() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True)
-                     .stdout.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    import os
-
-    return f"{model}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start, Python {platform.python_version()}"
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -90,7 +77,7 @@ def main(argv=None):
     why = lme4.missing()
     if why:
         raise SystemExit(f"benchmarks/mixed.py needs R's lme4: {why}")
-    print(machine())
+    print(machine.describe())
     ds = designs(args.quick)
     names = {f"{s}: {n}": d for (s, n), d in ds.items()}
     times = {k: {"lme4 default": [], "lme4 best (tight)": [], "native": [], "native, BLAS threads": [], "statsmodels": []}

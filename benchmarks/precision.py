@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import io  # noqa: E402  (helpers before torch: its OpenMP setting)
 from helpers.nets import graphdef, models  # noqa: E402
 from helpers.synthesis import dream, start_images, threads as synthesis_threads  # noqa: E402
+from helpers.testing import machine  # noqa: E402
 from helpers.testing import rehearsal  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -292,7 +293,7 @@ def report(args, model, start, weights_label, start_note):
     df = load_measures(args, args.renders)
     expected = len(args.layers) * len(args.seeds) * len(WAYS)
     print(f"\n== precision benchmark: size run = {note}\n   measured images at render {args.renders}: "
-          f"{len(df)}/{expected}; machine: {_cpu()}")
+          f"{len(df)}/{expected}; machine: {machine.describe()}")
     if df.empty:
         print("nothing measured yet")
         return
@@ -352,16 +353,6 @@ def compare_with_sd(d, full):
         rows.append(dict(measure=c, bf16_abs_sd=float(np.abs(b - a).mean() / s),
                          thread_abs_sd=float(np.abs(t1 - a).mean() / s), shift_sd=float((b - a).mean() / s)))
     return pd.DataFrame(rows)
-
-
-def _cpu():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f", {os.cpu_count()} CPUs"
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main(argv=None):

@@ -67,3 +67,15 @@ def test_papermill_reads_every_parameter_with_its_help(nb_path, caplog):
     names = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", cell.source, re.M)
     assert {p.name for p in params} >= set(names) - {"SHARD", "N_SHARDS"}  # `A, B = 0, 1` is one line of two
     assert all(p.help for p in params), [p.name for p in params if not p.help]
+
+
+def test_benchmarks_name_the_machine_and_its_matrix_units():
+    """Every benchmark prints helpers.testing.machine.describe(): CPU, count, the bf16/AMX flags, the load."""
+    import os
+
+    from helpers.testing import machine
+
+    line = machine.describe()
+    assert f"{os.cpu_count()} CPUs" in line and "AMX " in line and "load average" in line
+    for script in ("dream", "precision", "mixed", "artsearch"):
+        assert "machine" in (paths.root() / "benchmarks" / f"{script}.py").read_text()
