@@ -121,6 +121,7 @@ def test_dream_explorer_remakes_the_cached_stimulus_and_follows_its_controls(tmp
     assert s == {"size": 96, "n_renders": 2, "iter_n": 1, "step": 12.0, "octave_n": 2, "octave_scale": 1.4, "tile_size": 512,
                  "start": None}  # profiles.NOTEBOOKS["01"]["smoke"]
     assert explorers.dream_settings("paper")["size"] == 256 == explorers.dream_settings("class")["size"]
+    assert explorers.dream_settings("class", start="noise")["start"] == "noise"  # the notebook's START_IMAGES wins
     algo = {k: v for k, v in s.items() if k != "start"}
     dream_jobs.synthesize(["conv2d0"], [0], tmp_path, model=inception_stand_in, start=None, progress=False, **algo)
     fig = explorers.dream_explorer(inception_stand_in, settings=s, dream_dir=tmp_path, layer="conv2d0", interactive=False)

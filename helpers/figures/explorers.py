@@ -28,8 +28,13 @@ from helpers.nets.layers import LAYERS
 BLOCKS = tuple(f"B{i}" for i in range(1, 14))  # the paper's B1..B13 (helpers.synthesis.biggan.BLOCKS adds entry, output)
 
 
-def dream_settings(profile: str) -> dict:
+def dream_settings(profile: str, *, start=None) -> dict:
     """Notebook 01's algorithm settings at class size (smoke's for the smoke profile): the explorer's defaults.
+
+    Args:
+        profile: the notebook's profile.
+        start: the start-image source the notebook uses (its ``START_IMAGES`` resolved: "study", "noise" or a
+            folder); None: the profile's.
 
     Returns:
         dict of size, n_renders, iter_n, step, octave_n, octave_scale, tile_size and start (the start-image source).
@@ -38,7 +43,10 @@ def dream_settings(profile: str) -> dict:
     """
     cfg = profiles.resolve("01", "smoke" if profile == "smoke" else "class")
     keys = ("size", "n_renders", "iter_n", "step", "octave_n", "octave_scale", "tile_size", "start")
-    return {k: cfg[k] for k in keys}
+    out = {k: cfg[k] for k in keys}
+    if start is not None:
+        out["start"] = start
+    return out
 
 
 def dream_explorer(model, *, settings: dict, dream_dir=None, layer: str = "mixed4c", seeds=(0, 1, 2, 3, 4),
