@@ -14,7 +14,6 @@ import io
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,8 @@ import pytest
 from PIL import Image
 
 from helpers import paths
-from helpers.study import browser
+from helpers.study import browser, client
+from helpers.testing import ci
 
 pytestmark = pytest.mark.browser
 
@@ -70,33 +70,19 @@ NOTEBOOKS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """(driver, base url, token, folder): JupyterLab serving the test notebooks, and Chromium logged in to it."""
-    try:
-        import selenium  # noqa: F401
-        have_selenium = True
-    except ImportError:
-        have_selenium = False
+    why = browser.missing()
+    ci.require(f"no headless Chromium for the JupyterLab test: {why}" if why else None)
     found = browser.find_chromium()
-    if not (found and have_selenium):
-        message = f"no headless Chromium for the JupyterLab test: {browser.INSTALL_HINT}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {message}")
-        pytest.skip(message)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     root = tmp_path_factory.mktemp("lab")
     for name, make in NOTEBOOKS.items():
         nbformat.write(make(), root / name)
-    token, port = secrets.token_hex(16), _free_port()
+    token, port = secrets.token_hex(16), client.free_port()
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernels use Jupyter's inline backend
     jupyter_dirs = root / ".jupyter"
     env.update(PYTHONPATH=str(paths.root()) + os.pathsep + env.get("PYTHONPATH", ""), JUPYTER_CONFIG_DIR=str(jupyter_dirs / "config"),

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +29,9 @@ import pytest
 
 from helpers import cluster, paths
 from helpers.search import index_shards
+from helpers.study import client
 from helpers.synthesis import dream_jobs
+from helpers.testing import ci
 
 pytestmark = pytest.mark.slurm
 
@@ -38,18 +39,6 @@ DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinf
 WAIT_S = 900  # the whole scenario; about 4 minutes on a busy 2-core VM
 LAYERS = list(dream_jobs.LAYERS[::4])  # 36 of the 144 layers (smoke: one seed): 18 images per shard
 PARAMS = {"01": {"LAYERS": LAYERS}, "07": {}}
-
-
-def _fail_or_skip(message: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {message}", pytrace=False)
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _node_line() -> str:
@@ -68,7 +57,7 @@ def _write_conf(d: Path, node: str, munge_socket: Path) -> Path:
     conf = d / "slurm.conf"
     conf.write_text("\n".join([
         f"ClusterName=na{os.getpid()}", f"SlurmctldHost={host}(127.0.0.1)",
-        f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
+        f"SlurmctldPort={client.free_port()}", f"SlurmdPort={client.free_port()}",
         "AuthType=auth/munge", f"AuthInfo=socket={munge_socket}", "CredType=cred/munge",
         "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "MpiDefault=none", "ReturnToService=2",
         f"SlurmctldPidFile={d}/slurmctld.pid", f"SlurmdPidFile={d}/slurmd.pid",
@@ -89,10 +78,10 @@ def local_slurm(tmp_path_factory):
     """A running one-node SLURM on localhost; ``SLURM_CONF`` points the client commands at it."""
     missing = [b for b in DAEMONS if shutil.which(b) is None]
     if missing:
-        _fail_or_skip(f"no local SLURM for the slurm tests: {', '.join(missing)} not found "
+        ci.require(f"no local SLURM for the slurm tests: {', '.join(missing)} not found "
                       "(apt-get install slurm-wlm munge)")
     if os.geteuid() != 0:
-        _fail_or_skip("no local SLURM for the slurm tests: starting munged, slurmctld and slurmd needs root")
+        ci.require("no local SLURM for the slurm tests: starting munged, slurmctld and slurmd needs root")
     d = tmp_path_factory.mktemp("slurm")
     for sub in ("spool", "state", "munge"):
         (d / sub).mkdir()
@@ -109,7 +98,7 @@ def local_slurm(tmp_path_factory):
         if proc.returncode != 0:
             logs = " | ".join(p.read_text().strip().splitlines()[-1] for p in sorted(d.glob("*.log"))
                               if p.read_text().strip())
-            _fail_or_skip(f"the local SLURM did not start: {what} exited {proc.returncode}: "
+            ci.require(f"the local SLURM did not start: {what} exited {proc.returncode}: "
                           f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]} {logs}")
         started.append(what)
 
@@ -129,7 +118,7 @@ def local_slurm(tmp_path_factory):
             time.sleep(0.5)
         else:
             tail = (d / "slurmd.log").read_text().strip().splitlines()[-1:] if (d / "slurmd.log").exists() else []
-            _fail_or_skip(f"the local SLURM started but its node is {state or 'unknown'!r}, not idle, after 60 s: {tail}")
+            ci.require(f"the local SLURM started but its node is {state or 'unknown'!r}, not idle, after 60 s: {tail}")
         old = os.environ.get("SLURM_CONF")
         os.environ["SLURM_CONF"] = str(conf)
         yield d

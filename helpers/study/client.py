@@ -21,7 +21,8 @@ from helpers.study import experiment
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago.
 
-    Used in: notebook 08 through :class:`helpers.study.client.Process`.
+    Used in: notebook 08 through :class:`helpers.study.client.Process`; ``tests/test_explore_lab.py`` and
+        ``tests/test_slurm_cluster.py`` (JupyterLab's and SLURM's ports).
     """
     with socket.socket() as s:
         s.bind((host, 0))

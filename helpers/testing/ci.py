@@ -14,7 +14,7 @@ def require(why: str | None) -> None:
     """Nothing when ``why`` is None (the tool is there); else skip the test with ``why``, or fail it under ``CI=true``.
 
     Used in: no notebook; ``tests/test_browser.py``, ``tests/test_study_browser.py``, ``tests/test_online.py``,
-        ``tests/test_mixed_lme4.py``.
+        ``tests/test_mixed_lme4.py``, ``tests/test_explore_lab.py``, ``tests/test_slurm_cluster.py``.
     """
     if why is None:
         return
